@@ -1,0 +1,46 @@
+# 银龄志愿助手 — two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: run test install lint bench rasa rasa-serve clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: install, migrate the embedded SQLite database, load demo data if empty, start on :8000
+run: install
+	$(PY) -m bot db upgrade
+	$(PY) -m bot db seed-demo
+	$(PY) -m bot serve
+
+## make test: install dev dependencies and run every test
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check bot nlu dialogs data tests bench
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
+
+bench: install
+	$(PY) bench/nlu_bench.py
+
+## Rasa 3.6 lives in its own Python 3.10 environment and runs as a server on 127.0.0.1:5005
+rasa:
+	bash nlu/rasa/setup.sh
+
+rasa-serve:
+	bash nlu/rasa/serve.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""The running service: app factory, channels, pipeline, push, admin, CLI and configuration."""

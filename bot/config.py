@@ -1,0 +1,251 @@
+"""Typed configuration: config.yaml defaults, environment overrides, secrets only from the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config.yaml"
+
+
+class ConfigError(Exception):
+    """Configuration is missing, unknown or malformed; the message names the key."""
+
+
+@dataclass
+class AppConfig:
+    env: str = "development"  # development | production
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    max_body_bytes: int = 64 * 1024
+    var_dir: str = "var"
+    public_url: str = "http://127.0.0.1:8000"
+
+
+@dataclass
+class DatabaseConfig:
+    url: str = "sqlite:///var/yinling.db"
+    echo: bool = False
+
+
+@dataclass
+class RedisConfig:
+    url: str | None = None
+    prefix: str = "yinling:"
+
+
+@dataclass
+class NluConfig:
+    backend: str = "builtin"  # builtin | rasa
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout: float = 1.5
+
+
+@dataclass
+class DialogConfig:
+    state_ttl_days: int = 14
+    undo_minutes: int = 10
+    page_size: int = 4
+    search_days: int = 7
+    wechat_budget_chars: int = 300
+    sms_budget_chars: int = 140
+
+
+@dataclass
+class WechatConfig:
+    token: str | None = None
+    app_id: str | None = None
+    app_secret: str | None = None
+    aes_key: str | None = None
+    api_base: str = "https://api.weixin.qq.com"
+    reply_budget_seconds: float = 4.0
+    dedup_ttl_seconds: int = 60
+    menu: list[dict[str, Any]] = field(default_factory=list)
+    templates: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Config:
+    app: AppConfig = field(default_factory=AppConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    nlu: NluConfig = field(default_factory=NluConfig)
+    dialogs: DialogConfig = field(default_factory=DialogConfig)
+    wechat: WechatConfig = field(default_factory=WechatConfig)
+    secret_key: str = ""
+
+    @property
+    def var_path(self) -> Path:
+        p = Path(self.app.var_dir)
+        return p if p.is_absolute() else ROOT / p
+
+
+# Environment variable -> dotted key. Secrets are only ever read from here.
+ENV_MAP: dict[str, str] = {
+    "YINLING_ENV": "app.env",
+    "YINLING_HOST": "app.host",
+    "YINLING_PORT": "app.port",
+    "YINLING_LOG_LEVEL": "app.log_level",
+    "YINLING_PUBLIC_URL": "app.public_url",
+    "YINLING_DATABASE_URL": "database.url",
+    "YINLING_REDIS_URL": "redis.url",
+    "YINLING_REDIS_PREFIX": "redis.prefix",
+    "YINLING_NLU_BACKEND": "nlu.backend",
+    "YINLING_RASA_URL": "nlu.rasa_url",
+    "WECHAT_TOKEN": "wechat.token",
+    "WECHAT_APP_ID": "wechat.app_id",
+    "WECHAT_APP_SECRET": "wechat.app_secret",
+    "WECHAT_AES_KEY": "wechat.aes_key",
+    "WECHAT_API_BASE": "wechat.api_base",
+    "YINLING_SECRET_KEY": "secret_key",
+}
+SECRET_KEYS = {"wechat.app_secret", "wechat.aes_key", "wechat.token", "secret_key"}
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or value == "":
+            return None
+        return _coerce(value, args[0], key)
+    if value is None:
+        raise ConfigError(f"{key}: a value is required")
+    try:
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(value).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if tp is int:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if tp is float:
+            return float(value)
+        if tp is str:
+            if isinstance(value, dict | list):
+                raise ValueError(value)
+            return str(value)
+        if origin is list:
+            if not isinstance(value, list):
+                raise ValueError(value)
+            return value
+        if origin is dict:
+            if not isinstance(value, dict):
+                raise ValueError(value)
+            return value
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: {value!r} is not a valid {getattr(tp, '__name__', tp)}") from exc
+    return value
+
+
+def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown configuration key: {prefix}{unknown[0]}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        tp = hints[name]
+        key = prefix + name
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key}: expected a section (a mapping)")
+            kwargs[name] = _build(tp, value, key + ".")
+        else:
+            kwargs[name] = _coerce(value, tp, key)
+    return cls(**kwargs)
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{dotted}: cannot override inside a non-section")
+    node[parts[-1]] = value
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict) and prefix + k not in ("wechat.templates",):
+            out.update(_flatten(v, prefix + k + "."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def load_config(
+    path: Path | str | None = None,
+    env: typing.Mapping[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Load config.yaml, apply environment variables, then `overrides` (dotted keys or sections).
+
+    Raises ConfigError naming the offending key: unknown keys, wrong types, secrets in the file,
+    and a missing YINLING_SECRET_KEY in production.
+    """
+    env = os.environ if env is None else env
+    file_path = Path(path) if path is not None else Path(env.get("YINLING_CONFIG", DEFAULT_CONFIG))
+    data: dict[str, Any] = {}
+    if file_path.exists():
+        try:
+            loaded = yaml.safe_load(file_path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{file_path}: not valid YAML ({exc})") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{file_path}: the top level must be a mapping")
+        data = loaded
+    elif path is not None:
+        raise ConfigError(f"configuration file not found: {file_path}")
+    for key, value in _flatten(data).items():
+        if key in SECRET_KEYS and value not in (None, ""):
+            env_name = next(n for n, k in ENV_MAP.items() if k == key)
+            raise ConfigError(f"{key}: secrets belong in the environment ({env_name}), not in {file_path.name}")
+    for name, dotted in ENV_MAP.items():
+        if name in env:
+            _set_dotted(data, dotted, env[name])
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and "." not in key and key in data and isinstance(data[key], dict):
+            data[key] = {**data[key], **value}
+        else:
+            _set_dotted(data, key, value)
+    cfg: Config = _build(Config, data, "")
+    if cfg.app.env not in ("development", "production"):
+        raise ConfigError(f"app.env: {cfg.app.env!r} must be development or production")
+    if cfg.nlu.backend not in ("builtin", "rasa"):
+        raise ConfigError(f"nlu.backend: {cfg.nlu.backend!r} must be builtin or rasa")
+    if not cfg.secret_key:
+        if cfg.app.env == "production":
+            raise ConfigError("secret_key: set YINLING_SECRET_KEY in the environment (production)")
+        cfg.secret_key = _dev_secret(cfg.var_path)
+    elif len(cfg.secret_key) < 16:
+        raise ConfigError("secret_key: YINLING_SECRET_KEY must be at least 16 characters")
+    return cfg
+
+
+def _dev_secret(var: Path) -> str:
+    """Development only: a random key kept in var/secret.key so encrypted phones survive restarts."""
+    var.mkdir(parents=True, exist_ok=True)
+    key_file = var / "secret.key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        key_file.chmod(0o600)
+    return key_file.read_text(encoding="utf-8").strip()

@@ -1,0 +1,219 @@
+"""The inbound pipeline every channel calls: dedup → identify → NLU → dialogs, in one DB session."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from data.crypto import mask_phone
+from data.models import ChannelIdentity, MessageLog, Volunteer
+from data.timeutil import to_local, utcnow
+from dialogs import Choices, Reply, Settings, Text, Turn, respond
+
+from .runtime import Runtime
+
+log = logging.getLogger("yinling.pipeline")
+
+SORRY = Choices(
+    "对不起，刚才出了点小问题，您的消息没有处理好。请稍后再发一次。",
+    ("找活动", "我的活动", "我的服务时长", "找人工"),
+    "回复数字选择，回复0回主菜单，回复9找人工。",
+)
+BUSY = Text("您的上一条消息还在处理，请稍等几秒再发。回复0回主菜单。")
+
+
+@dataclass
+class Inbound:
+    """One message from a channel, already verified and decoded by that channel."""
+
+    channel: str  # wechat | sms | console
+    sender: str  # WeChat openid, normalized mobile number, or console user name
+    text: str = ""
+    kind: str = "text"  # text | voice | location | image | event
+    dedup_key: str | None = None  # provider message id or event tuple; None = no dedup
+    event: str | None = None
+    event_key: str | None = None
+    location: tuple[float, float] | None = None
+    media_id: str | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+@dataclass
+class Outcome:
+    replies: list[Reply]
+    volunteer_id: int | None = None
+    duplicate: bool = False
+    request_id: str = ""
+
+
+def replies_to_json(replies: list[Reply]) -> str:
+    out: list[dict[str, Any]] = []
+    for r in replies:
+        if isinstance(r, Text):
+            out.append({"t": "text", "text": r.text})
+        else:
+            out.append({"t": "choices", "prompt": r.prompt, "options": list(r.options), "footer": r.footer})
+    return json.dumps(out, ensure_ascii=False)
+
+
+def replies_from_json(raw: str) -> list[Reply]:
+    out: list[Reply] = []
+    for d in json.loads(raw):
+        if d["t"] == "text":
+            out.append(Text(d["text"]))
+        else:
+            out.append(Choices(d["prompt"], tuple(d["options"]), d["footer"]))
+    return out
+
+
+class CollectingHooks:
+    """Collects push-layer calls during a turn; `flush` hands them on only after the commit."""
+
+    def __init__(self, target: Any | None) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self._target = target
+
+    def waitlist_promoted(self, signup_ids: list[int]) -> None:
+        self.calls.append(("waitlist_promoted", (signup_ids,)))
+
+    def handoff_requested(self, volunteer_id: int, coordinator_id: int | None, transcript: list[str]) -> None:
+        self.calls.append(("handoff_requested", (volunteer_id, coordinator_id, transcript)))
+
+    def signup_needs_review(self, signup_id: int) -> None:
+        self.calls.append(("signup_needs_review", (signup_id,)))
+
+    def send_bind_code(self, volunteer_id: int, phone: str, code: str) -> None:
+        self.calls.append(("send_bind_code", (volunteer_id, phone, code)))
+
+    def flush(self) -> None:
+        for name, args in self.calls:
+            fn = getattr(self._target, name, None) if self._target is not None else None
+            if fn is None:
+                log.info("push hook %s has no handler yet; recorded only", name)
+                continue
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 - a failed notice must not lose the user's reply
+                log.exception("push hook %s failed", name)
+        self.calls.clear()
+
+
+class Pipeline:
+    """Turns an Inbound into replies. Safe to share between threads; one DB session per message."""
+
+    def __init__(self, rt: Runtime, push: Any | None = None) -> None:
+        self.rt = rt
+        self.push = push
+        c = rt.config.dialogs
+        self.settings = Settings(c.state_ttl_days, c.undo_minutes, c.page_size, c.search_days,
+                                 c.wechat_budget_chars)
+
+    # -- dedup -------------------------------------------------------------------------------
+    def _dedup_claim(self, key: str, ttl: int) -> bool:
+        return self.rt.store.set_nx(f"dedup:{key}", "pending", ttl)
+
+    def _dedup_wait(self, key: str, wait_seconds: float) -> list[Reply] | None:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            value = self.rt.store.get(f"dedup:{key}")
+            if value and value != "pending":
+                return replies_from_json(value)
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+    # -- identity ----------------------------------------------------------------------------
+    def _identify(self, session: Any, inbound: Inbound, now: datetime) -> tuple[Volunteer, bool, str]:
+        """Find or create the volunteer behind a channel address; returns (volunteer, is_new, shown address)."""
+        if inbound.channel == "sms":
+            external = self.rt.vault.lookup_hash(inbound.sender)
+            shown = mask_phone(inbound.sender)
+        else:
+            external = inbound.sender
+            shown = inbound.sender
+        ident = session.scalars(
+            select(ChannelIdentity).where(
+                ChannelIdentity.channel == inbound.channel, ChannelIdentity.external_id == external
+            )
+        ).first()
+        if ident is not None:
+            ident.last_inbound_at = now
+            return ident.volunteer, False, shown
+        volunteer = None
+        if inbound.channel == "sms":
+            # The number may already belong to a volunteer (bound from WeChat, or imported).
+            volunteer = session.scalars(select(Volunteer).where(Volunteer.phone_hash == external)).first()
+        is_new = volunteer is None
+        if volunteer is None:
+            volunteer = Volunteer(created_at=now, skills=[], categories=[], availability=0, max_load=2)
+            if inbound.channel == "sms":
+                volunteer.phone_hash = external
+                volunteer.phone_enc = self.rt.vault.encrypt(inbound.sender)
+                volunteer.phone_masked = shown
+            if inbound.channel == "console":
+                volunteer.name = inbound.sender
+            session.add(volunteer)
+            session.flush()
+        session.add(ChannelIdentity(
+            volunteer_id=volunteer.id, channel=inbound.channel, external_id=external,
+            address_enc=self.rt.vault.encrypt(inbound.sender) if inbound.channel == "sms" else None,
+            created_at=now, last_inbound_at=now,
+        ))
+        session.flush()
+        return volunteer, is_new, shown
+
+    # -- the turn ----------------------------------------------------------------------------
+    def handle(self, inbound: Inbound, now: datetime | None = None, dedup_ttl: int = 600,
+               dup_wait: float = 4.0) -> Outcome:
+        """Run one message through NLU and dialogs. Never raises: failures answer politely."""
+        now = now or utcnow()
+        rid = inbound.request_id
+        if inbound.dedup_key:
+            key = f"{inbound.channel}:{inbound.dedup_key}"
+            if not self._dedup_claim(key, dedup_ttl):
+                previous = self._dedup_wait(key, dup_wait)
+                log.info("duplicate delivery %s request_id=%s", inbound.channel, rid)
+                return Outcome(previous if previous is not None else [BUSY], duplicate=True, request_id=rid)
+        hooks = CollectingHooks(self.push)
+        failed = False
+        replies: list[Reply]
+        volunteer_id: int | None = None
+        try:
+            with self.rt.sessions() as session:
+                volunteer, is_new, shown = self._identify(session, inbound, now)
+                volunteer_id = volunteer.id
+                text = inbound.text or ""
+                parse = self.rt.nlu.parse(text, to_local(now).replace(tzinfo=None))
+                session.add(MessageLog(volunteer_id=volunteer.id, channel=inbound.channel, direction="in",
+                                       address=shown, text=text[:2000] or f"[{inbound.kind}:{inbound.event or ''}]",
+                                       intent=parse.get("intent", {}).get("name"), request_id=rid, created_at=now))
+                turn = Turn(parse=parse, text=text, volunteer=volunteer, session=session, store=self.rt.store,
+                            now=now, channel=inbound.channel, hooks=hooks, settings=self.settings,
+                            kind=inbound.kind, event=inbound.event, event_key=inbound.event_key,
+                            location=inbound.location, new_user=is_new)
+                replies = respond(turn)
+                from dialogs import to_plain
+
+                session.add(MessageLog(volunteer_id=volunteer.id, channel=inbound.channel, direction="out",
+                                       address=shown, text=to_plain(replies)[:4000], request_id=rid,
+                                       created_at=now))
+                session.commit()
+        except Exception:  # noqa: BLE001 - the user gets a polite answer, the log gets the trace
+            log.exception("turn failed channel=%s request_id=%s", inbound.channel, rid)
+            replies = [SORRY]
+            failed = True
+            hooks.calls.clear()
+        hooks.flush()
+        if inbound.dedup_key and failed:
+            # Nothing was committed: let the provider's retry run the turn again.
+            self.rt.store.delete(f"dedup:{inbound.channel}:{inbound.dedup_key}")
+        elif inbound.dedup_key:
+            self.rt.store.set(f"dedup:{inbound.channel}:{inbound.dedup_key}", replies_to_json(replies), dedup_ttl)
+        return Outcome(replies, volunteer_id, False, rid)

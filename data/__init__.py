@@ -1,0 +1,1 @@
+"""The project database, its services and the files the bot learns from."""

@@ -1,0 +1,124 @@
+"""A tiny key-value store protocol for state, dedup and rate limits: in-process or Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class Store(Protocol):
+    """What the bot needs from a key-value store. Values are str; TTLs in seconds."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str, ttl: int | None = None) -> None: ...
+
+    def set_nx(self, key: str, value: str, ttl: int) -> bool: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def incr(self, key: str, ttl: int) -> int: ...
+
+    def ping(self) -> bool: ...
+
+
+class MemoryStore:
+    """Thread-safe in-process store for embedded mode (one process only)."""
+
+    def __init__(self, prefix: str = "", clock: Callable[[], float] = time.monotonic) -> None:
+        self._data: dict[str, tuple[str, float | None]] = {}
+        self._lock = threading.Lock()
+        self._prefix = prefix
+        self._clock = clock
+
+    def _live(self, key: str) -> str | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        value, expires = item
+        if expires is not None and expires <= self._clock():
+            del self._data[key]
+            return None
+        return value
+
+    def _expiry(self, ttl: int | None) -> float | None:
+        return None if ttl is None else self._clock() + ttl
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            return self._live(self._prefix + key)
+
+    def set(self, key: str, value: str, ttl: int | None = None) -> None:
+        with self._lock:
+            self._data[self._prefix + key] = (value, self._expiry(ttl))
+
+    def set_nx(self, key: str, value: str, ttl: int) -> bool:
+        with self._lock:
+            k = self._prefix + key
+            if self._live(k) is not None:
+                return False
+            self._data[k] = (value, self._expiry(ttl))
+            return True
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(self._prefix + key, None)
+
+    def incr(self, key: str, ttl: int) -> int:
+        """Increment a counter; the TTL starts with the first increment (a fixed window)."""
+        with self._lock:
+            k = self._prefix + key
+            current = self._live(k)
+            if current is None:
+                self._data[k] = ("1", self._expiry(ttl))
+                return 1
+            value = int(current) + 1
+            self._data[k] = (str(value), self._data[k][1])
+            return value
+
+    def ping(self) -> bool:
+        return True
+
+
+class RedisStore:
+    """The same protocol on Redis, shared by every worker; all keys get `prefix`."""
+
+    def __init__(self, client: Any, prefix: str = "yinling:") -> None:
+        self._r = client
+        self._prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "yinling:") -> RedisStore:
+        import redis
+
+        return cls(redis.Redis.from_url(url, decode_responses=True, socket_timeout=5), prefix)
+
+    @property
+    def client(self) -> Any:
+        return self._r
+
+    def get(self, key: str) -> str | None:
+        value = self._r.get(self._prefix + key)
+        return None if value is None else str(value)
+
+    def set(self, key: str, value: str, ttl: int | None = None) -> None:
+        self._r.set(self._prefix + key, value, ex=ttl)
+
+    def set_nx(self, key: str, value: str, ttl: int) -> bool:
+        return bool(self._r.set(self._prefix + key, value, nx=True, ex=ttl))
+
+    def delete(self, key: str) -> None:
+        self._r.delete(self._prefix + key)
+
+    def incr(self, key: str, ttl: int) -> int:
+        k = self._prefix + key
+        pipe = self._r.pipeline()
+        pipe.incr(k)
+        pipe.expire(k, ttl, nx=True)
+        value, _ = pipe.execute()
+        return int(value)
+
+    def ping(self) -> bool:
+        return bool(self._r.ping())

@@ -1,0 +1,6 @@
+"""The conversation: per-user state, declared flows, handlers returning abstract replies."""
+
+from .engine import Hooks, Settings, Turn, respond
+from .replies import Choices, Reply, Text, to_plain
+
+__all__ = ["Choices", "Hooks", "Reply", "Settings", "Text", "Turn", "respond", "to_plain"]
