@@ -170,6 +170,9 @@ class ChannelIdentity(Base):
     address_enc: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Opt-out (退订 / WeChat unsubscribe / provider signal): no non-reply sending on this identity.
+    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime)
+    opted_out_reason: Mapped[str | None] = mapped_column(String(64))
 
     volunteer: Mapped[Volunteer] = relationship(back_populates="identities")
 
