@@ -75,6 +75,48 @@ class WechatConfig:
 
 
 @dataclass
+class PushConfig:
+    """Notices, fan-out on RQ, reminders and review escalation."""
+
+    batch_size: int = 200  # deliveries per RQ job
+    job_timeout_seconds: int = 900
+    wechat_per_second: int = 300  # per-channel send rates shared by every worker (Redis counters)
+    sms_per_second: int = 20
+    wecom_per_minute: int = 20  # WeCom group robot limit per webhook
+    retry_backoff_seconds: list[int] = field(default_factory=lambda: [10, 60, 300, 1800])
+    sending_lease_seconds: int = 120  # a claim older than this with no progress belongs to a dead worker
+    sms_gateway_url: str | None = None  # interim SMS sender (Android SMS Gateway API) until bot.channels.sms
+    reminder_day_before_hour: int = 18  # local hour of the day-before reminder
+    reminder_hours_before: float = 2.0
+    review_leader_after_hours: int = 24
+    review_auto_confirm_after_hours: int = 48
+    records_due_working_days: int = 10
+    http_timeout_seconds: float = 5.0
+
+
+@dataclass
+class AdminConfig:
+    """Coordinator pages under /admin."""
+
+    session_hours: int = 12
+    lockout_failures: int = 5
+    lockout_minutes: int = 15
+    cookie_secure: bool = False  # set true behind HTTPS
+    # Hours from minutes: the whole hours count, the remaining minutes map through these steps
+    # [up to minutes, hours]: ≤15 → 0, ≤45 → 0.5, ≤60 → 1.
+    hours_rounding: list[list[float]] = field(default_factory=lambda: [[15, 0.0], [45, 0.5], [60, 1.0]])
+
+
+@dataclass
+class RecognitionConfig:
+    """Star levels (星级志愿者) by total hours and the monthly summary."""
+
+    star_thresholds: list[int] = field(default_factory=lambda: [100, 300, 600, 1000, 1500])
+    monthly_summary: bool = True
+    monthly_summary_day: int = 1
+
+
+@dataclass
 class Config:
     app: AppConfig = field(default_factory=AppConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -82,6 +124,9 @@ class Config:
     nlu: NluConfig = field(default_factory=NluConfig)
     dialogs: DialogConfig = field(default_factory=DialogConfig)
     wechat: WechatConfig = field(default_factory=WechatConfig)
+    push: PushConfig = field(default_factory=PushConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
     secret_key: str = ""
 
     @property
@@ -108,6 +153,7 @@ ENV_MAP: dict[str, str] = {
     "WECHAT_AES_KEY": "wechat.aes_key",
     "WECHAT_API_BASE": "wechat.api_base",
     "YINLING_SECRET_KEY": "secret_key",
+    "YINLING_SMS_GATEWAY_URL": "push.sms_gateway_url",
 }
 SECRET_KEYS = {"wechat.app_secret", "wechat.aes_key", "wechat.token", "secret_key"}
 
