@@ -117,6 +117,83 @@ class RecognitionConfig:
 
 
 @dataclass
+class SmsAndroidConfig:
+    """SMS Gateway for Android in Local mode (a phone with the community centre's SIM)."""
+
+    base_url: str = "http://192.168.1.10:8080"  # the phone's local server; the API is under /messages
+    username: str = "sms"
+    password: str | None = None  # SMS_ANDROID_PASSWORD
+    signing_key: str | None = None  # SMS_ANDROID_SIGNING_KEY (app: Settings → Webhooks → Signing Key)
+    max_skew_seconds: int = 300  # X-Timestamp older or newer than this is refused
+    sim_number: int | None = None
+    timeout_seconds: float = 10.0
+
+
+@dataclass
+class SmsGammuConfig:
+    """A GSM/4G modem run by gammu-smsd; inbound via scripts/gammu_run_on_receive.py."""
+
+    outbound: str = "inject"  # inject (gammu-smsd-inject) | sql (gammu's SQL backend, outbox table)
+    inject_path: str = "gammu-smsd-inject"
+    smsd_config: str | None = None  # -c path of the gammu-smsd config, when not the default
+    sql_url: str | None = None  # SMS_GAMMU_SQL_URL (contains the password)
+    creator_id: str = "yinling"
+    timeout_seconds: float = 15.0
+
+
+@dataclass
+class SmsTencentConfig:
+    """Tencent Cloud SMS (API 2021-01-11): templates outbound, reply callback inbound."""
+
+    secret_id: str | None = None  # TENCENT_SECRET_ID
+    secret_key: str | None = None  # TENCENT_SECRET_KEY
+    sdk_app_id: str = ""
+    sign_name: str = ""
+    region: str = "ap-guangzhou"
+    endpoint: str = "sms.tencentcloudapi.com"
+    scheme: str = "https"
+    timeout_seconds: float = 10.0
+    # name → {id: template id, vars: {variable name: max characters, ...}} (Tencent: variables by position)
+    templates: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SmsAliyunConfig:
+    """Aliyun SMS (Dysmsapi 2017-05-25): templates outbound, HTTP batch push (SmsUp) inbound."""
+
+    access_key_id: str | None = None  # ALIYUN_ACCESS_KEY_ID
+    access_key_secret: str | None = None  # ALIYUN_ACCESS_KEY_SECRET
+    sign_name: str = ""
+    endpoint: str = "dysmsapi.aliyuncs.com"
+    scheme: str = "https"
+    timeout_seconds: float = 10.0
+    templates: dict[str, Any] = field(default_factory=dict)  # name → {id: SMS_123, vars: {name: max chars}}
+
+
+@dataclass
+class SmsConfig:
+    """The SMS channel: which providers are mounted at /sms/<provider>, and the shared limits."""
+
+    providers: list[str] = field(default_factory=lambda: ["console"])
+    outbound: str = "console"  # provider for notices and codes (replies go back the way they came)
+    webhook_secret: str | None = None  # SMS_WEBHOOK_SECRET: gammu script HMAC; ?token= for Tencent/Aliyun
+    queue: str = "replies"  # RQ queue for replies when Redis is configured (else a background thread)
+    reply_threads: int = 4
+    max_parts: int = 3  # a reply is at most this many SMS: 70 characters alone, 67 per part
+    id_dedup_seconds: int = 86400  # a provider message id is processed once within this
+    content_dedup_seconds: int = 10  # without an id: same number + same text within this is one message
+    rate_per_minute: int = 8  # inbound messages per number; more are dropped (one polite notice)
+    rate_per_hour: int = 60
+    loop_limit: int = 20  # identical texts to one number within loop_window_seconds, then stop
+    loop_window_seconds: int = 300
+    send_attempts: int = 3  # bounded attempts per SMS when the provider says retry
+    android: SmsAndroidConfig = field(default_factory=SmsAndroidConfig)
+    gammu: SmsGammuConfig = field(default_factory=SmsGammuConfig)
+    tencent: SmsTencentConfig = field(default_factory=SmsTencentConfig)
+    aliyun: SmsAliyunConfig = field(default_factory=SmsAliyunConfig)
+
+
+@dataclass
 class Config:
     app: AppConfig = field(default_factory=AppConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -127,6 +204,7 @@ class Config:
     push: PushConfig = field(default_factory=PushConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
+    sms: SmsConfig = field(default_factory=SmsConfig)
     secret_key: str = ""
 
     @property
@@ -153,9 +231,22 @@ ENV_MAP: dict[str, str] = {
     "WECHAT_AES_KEY": "wechat.aes_key",
     "WECHAT_API_BASE": "wechat.api_base",
     "YINLING_SECRET_KEY": "secret_key",
+    "SMS_WEBHOOK_SECRET": "sms.webhook_secret",
+    "SMS_ANDROID_URL": "sms.android.base_url",
+    "SMS_ANDROID_USERNAME": "sms.android.username",
+    "SMS_ANDROID_PASSWORD": "sms.android.password",
+    "SMS_ANDROID_SIGNING_KEY": "sms.android.signing_key",
+    "SMS_GAMMU_SQL_URL": "sms.gammu.sql_url",
+    "TENCENT_SECRET_ID": "sms.tencent.secret_id",
+    "TENCENT_SECRET_KEY": "sms.tencent.secret_key",
+    "ALIYUN_ACCESS_KEY_ID": "sms.aliyun.access_key_id",
+    "ALIYUN_ACCESS_KEY_SECRET": "sms.aliyun.access_key_secret",
     "YINLING_SMS_GATEWAY_URL": "push.sms_gateway_url",
 }
-SECRET_KEYS = {"wechat.app_secret", "wechat.aes_key", "wechat.token", "secret_key"}
+SECRET_KEYS = {"wechat.app_secret", "wechat.aes_key", "wechat.token", "secret_key",
+               "sms.webhook_secret", "sms.android.password", "sms.android.signing_key", "sms.gammu.sql_url",
+               "sms.tencent.secret_id", "sms.tencent.secret_key",
+               "sms.aliyun.access_key_id", "sms.aliyun.access_key_secret"}
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
