@@ -1,0 +1,27 @@
+"""The architecture contract: imports run one way, and only bot/ touches Flask and wechatpy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_contracts_kept() -> None:
+    lint = Path(sys.executable).with_name("lint-imports")
+    r = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "broken" in r.stdout and "0 broken" in r.stdout
+
+
+def test_importing_opens_nothing() -> None:
+    """Importing the app module opens no database, Redis or model: the factory does."""
+    code = (
+        "import sys, bot.app, bot.pipeline, bot.runtime, dialogs, data.models;"
+        "assert 'jieba' not in sys.modules, 'jieba loaded at import';"
+        "assert 'psycopg' not in sys.modules, 'database driver loaded at import'"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
