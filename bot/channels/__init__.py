@@ -7,5 +7,8 @@ from typing import Any
 
 def registrars() -> list[Any]:
     """Functions `register(app, runtime)` of every web-facing channel, in order."""
+    from . import wechat
+
     out: list[Any] = []
+    out.append(wechat.register)
     return out

@@ -1,0 +1,380 @@
+"""WeChat official-account webhook: verify, decrypt, dedup, answer within the 5-second window or deliver later."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+from flask import Blueprint, Flask, Response, current_app, g, request
+from sqlalchemy import select
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+
+from data.models import ChannelIdentity
+from data.timeutil import utcnow
+from dialogs import Reply
+
+from .. import asr
+from ..pipeline import BUSY, SORRY, Inbound, Outcome, Pipeline
+from ..runtime import Runtime
+from .wechat_api import WechatAPI, WechatAPIError, check_menu, deliver_reply, render_text, short
+
+log = logging.getLogger("yinling.wechat")
+
+bp = Blueprint("wechat", __name__)
+
+# Events a person causes; they go to the dialogs. Others (TEMPLATESENDJOBFINISH, ...) are server notices.
+USER_EVENTS = {"subscribe", "unsubscribe", "click", "view", "location", "scan"}
+OTHER_MEDIA = {"image", "video", "shortvideo", "link", "file", "music"}
+QUEUE = "replies"
+
+
+class Refused(Exception):
+    """The request is not from WeChat (bad signature): 403, nothing parsed or written."""
+
+
+class Malformed(Exception):
+    """Signed but unreadable (bad XML, missing fields, undecryptable): acknowledged, nothing written."""
+
+
+def sign(*parts: str) -> str:
+    """WeChat's signature: SHA-1 over the sorted, concatenated parts."""
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def same(expected: str, given: str | None) -> bool:
+    """Constant-time comparison (wechatpy's own check uses `!=`)."""
+    return given is not None and hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+def parse_xml(body: bytes | str) -> dict[str, str]:
+    """The direct children of a WeChat <xml> body, parsed without DTDs or entity expansion."""
+    try:
+        root: Element = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException, ValueError) as exc:
+        raise Malformed(f"xml: {type(exc).__name__}") from exc
+    if root.tag != "xml":
+        raise Malformed(f"xml: root is <{root.tag}>")
+    return {child.tag: (child.text or "").strip() for child in root}
+
+
+class _Turn:
+    """Whether the webhook already gave up waiting for a turn (then its reply goes out as a message)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.late = False
+
+
+class WechatChannel:
+    """The webhook's logic for one app: verify → decrypt → dedup → pipeline within the budget → reply."""
+
+    def __init__(self, rt: Runtime, pipeline: Pipeline | None = None) -> None:
+        self.rt = rt
+        self.cfg = rt.config.wechat
+        self.pipeline = pipeline or Pipeline(rt)
+        self.api = WechatAPI(self.cfg, rt.store)
+        self.crypto: WeChatCrypto | None = None
+        if self.cfg.aes_key and self.cfg.token and self.cfg.app_id:
+            self.crypto = WeChatCrypto(self.cfg.token, self.cfg.aes_key, self.cfg.app_id)
+        self.pool = ThreadPoolExecutor(max(1, self.cfg.worker_threads), thread_name_prefix="wechat-turn")
+        self._queue: Any = None
+        self._queue_lock = threading.Lock()
+
+    # -- verification ------------------------------------------------------------------------
+    def signed(self, args: Any) -> bool:
+        token = self.cfg.token
+        if not token:
+            log.error("WECHAT_TOKEN is not set: every /wechat request is refused")
+            return False
+        timestamp, nonce = args.get("timestamp"), args.get("nonce")
+        if not timestamp or not nonce:
+            return False
+        return same(sign(token, timestamp, nonce), args.get("signature"))
+
+    def decode(self, body: bytes, args: Any) -> tuple[dict[str, str], bool]:
+        """Fields of the message and whether it came encrypted (safe or compatible mode)."""
+        outer = parse_xml(body)
+        if args.get("encrypt_type", "raw").lower() != "aes":
+            return outer, False
+        if self.crypto is None:
+            raise Malformed("encrypt_type=aes but WECHAT_AES_KEY / WECHAT_APP_ID are not set")
+        encrypted = outer.get("Encrypt")
+        if not encrypted:
+            raise Malformed("encrypt_type=aes without <Encrypt>")
+        token = self.cfg.token or ""
+        if not same(sign(token, args.get("timestamp", ""), args.get("nonce", ""), encrypted),
+                    args.get("msg_signature")):
+            raise Refused("msg_signature")
+        try:
+            plain = self.crypto.decrypt_message({"Encrypt": encrypted}, args.get("msg_signature"),
+                                                args.get("timestamp"), args.get("nonce"))
+        except (InvalidSignatureException, InvalidAppIdException) as exc:
+            raise Refused(type(exc).__name__) from exc
+        except Exception as exc:  # noqa: BLE001 - bad padding, bad base64, bad key: all "cannot read it"
+            raise Malformed(f"decrypt: {type(exc).__name__}") from exc
+        return parse_xml(plain), True
+
+    # -- inbound mapping -------------------------------------------------------------------------
+    def inbound(self, f: dict[str, str], request_id: str) -> Inbound | None:
+        """An Inbound for the pipeline, or None for a server notice that no person sent."""
+        sender, msg_type = f.get("FromUserName"), f.get("MsgType", "").lower()
+        if not sender or not msg_type:
+            raise Malformed("FromUserName or MsgType missing")
+        try:
+            created = int(f.get("CreateTime", ""))  # seconds since the epoch, as WeChat sends it
+        except ValueError as exc:
+            raise Malformed("CreateTime is not a number") from exc
+        msg_id = f.get("MsgId") or f.get("MsgID")
+        dedup = f"{sender}:{msg_id}" if msg_id else f"{sender}:{created}:{msg_type}"
+        base: dict[str, Any] = {"channel": "wechat", "sender": sender, "dedup_key": dedup, "request_id": request_id}
+        if msg_type == "text":
+            return Inbound(text=f.get("Content", ""), kind="text", **base)
+        if msg_type == "voice":
+            return Inbound(text=f.get("Recognition", ""), kind="voice", media_id=f.get("MediaId"), **base)
+        if msg_type == "location":
+            return Inbound(kind="location", location=_point(f.get("Location_X"), f.get("Location_Y")), **base)
+        if msg_type in OTHER_MEDIA:
+            return Inbound(kind="image", media_id=f.get("MediaId"), **base)
+        if msg_type != "event":
+            log.info("wechat message type %s ignored request_id=%s", msg_type, request_id)
+            return None
+        event = f.get("Event", "").lower()
+        if event not in USER_EVENTS:
+            self._server_notice(sender, event, f, request_id)
+            return None
+        key = f.get("EventKey", "")
+        base["dedup_key"] = f"{sender}:{created}:{event}:{key}"
+        location = _point(f.get("Latitude"), f.get("Longitude")) if event == "location" else None
+        return Inbound(kind="event", event=event, event_key=key or None, location=location, **base)
+
+    def _server_notice(self, openid: str, event: str, f: dict[str, str], request_id: str) -> None:
+        status = f.get("Status", "")
+        if event == "templatesendjobfinish" and status == "failed:user block":
+            self.api.mark_unreachable(openid, "user_block")
+        log.info("wechat server event %s %s for %s request_id=%s", event, status, short(openid), request_id)
+
+    # -- the turn ----------------------------------------------------------------------------------
+    def _handle(self, inbound: Inbound) -> Outcome:
+        if inbound.kind == "voice" and not inbound.text and inbound.media_id:
+            try:
+                inbound.text = asr.transcribe(inbound.media_id) or ""
+            except Exception:  # noqa: BLE001 - no transcript: the dialogs answer an empty voice kindly
+                log.exception("asr failed request_id=%s", inbound.request_id)
+        outcome = self.pipeline.handle(inbound, utcnow(), dedup_ttl=self.cfg.dedup_ttl_seconds,
+                                       dup_wait=self.cfg.reply_budget_seconds * 0.8)
+        if inbound.event == "unsubscribe" and not outcome.duplicate:
+            self._opt_out(inbound.sender, utcnow())
+        return outcome
+
+    def _opt_out(self, openid: str, now: datetime) -> None:
+        """Keep a trace that this openid left, if the dialogs kept the identity (they own data deletion)."""
+        with self.rt.sessions() as s:
+            ident = s.scalars(select(ChannelIdentity).where(
+                ChannelIdentity.channel == "wechat", ChannelIdentity.external_id == openid)).first()
+            if ident is not None:
+                ident.opted_out_at = now
+                ident.opted_out_reason = "unsubscribed"
+                s.commit()
+
+    def run(self, inbound: Inbound) -> list[Reply] | None:
+        """Replies to answer passively, or None when the turn missed the budget (delivered later)."""
+        turn = _Turn()
+        future = self.pool.submit(self._handle, inbound)
+        future.add_done_callback(lambda fut: self._finished(turn, fut, inbound))
+        try:
+            outcome = future.result(timeout=self.cfg.reply_budget_seconds)
+        except FutureTimeout:
+            with turn.lock:
+                if not future.done():
+                    turn.late = True
+                    self.rt.store.set(f"wechat:late:{inbound.dedup_key}", "1", self.cfg.dedup_ttl_seconds)
+                    log.info("turn exceeded %.1fs; answering empty, reply follows request_id=%s",
+                             self.cfg.reply_budget_seconds, inbound.request_id)
+                    return None
+            outcome = future.result()
+        if outcome.duplicate:
+            if self.rt.store.get(f"wechat:late:{inbound.dedup_key}") or outcome.replies == [BUSY]:
+                return None  # the first delivery's reply goes out as a customer-service message
+        return outcome.replies
+
+    def _finished(self, turn: _Turn, future: Future[Outcome], inbound: Inbound) -> None:
+        with turn.lock:
+            if not turn.late:
+                return
+        try:
+            outcome = future.result()
+            if outcome.duplicate or not outcome.replies or inbound.event == "unsubscribe":
+                return
+            self.deliver_late(inbound.sender, render_text(outcome.replies, self.cfg.max_reply_bytes),
+                              inbound.request_id)
+        except Exception:  # noqa: BLE001 - runs in a pool thread; nobody else would see it
+            log.exception("late reply not delivered request_id=%s", inbound.request_id)
+
+    def deliver_late(self, openid: str, text: str, request_id: str) -> None:
+        """A reply that missed the window: an RQ job on the `replies` queue, or a thread without Redis."""
+        if self.rt.redis is not None and self.rt.config.redis.url:
+            from rq import Retry
+
+            attempts = max(1, self.cfg.send_attempts)
+            intervals = [5, 30, 120, 600][: attempts - 1] or [5]
+            self._rq_queue().enqueue(deliver_reply, openid, text, request_id,
+                                     retry=Retry(max=attempts - 1, interval=intervals) if attempts > 1 else None,
+                                     job_timeout=60, result_ttl=3600, failure_ttl=7 * 86400)
+            return
+        threading.Thread(target=self._deliver_in_thread, args=(openid, text, request_id),
+                         name="wechat-late-reply", daemon=True).start()
+
+    def _rq_queue(self) -> Any:
+        with self._queue_lock:
+            if self._queue is None:
+                import redis
+                from rq import Queue
+
+                # RQ needs raw bytes: its own connection, not the store's decoding client.
+                self._queue = Queue(QUEUE, connection=redis.Redis.from_url(self.rt.config.redis.url or ""))
+            return self._queue
+
+    def _deliver_in_thread(self, openid: str, text: str, request_id: str) -> None:
+        for attempt in range(max(1, self.cfg.send_attempts)):
+            result = self.api.send_text(openid, text)
+            log.info("late reply to %s: %s %s request_id=%s", short(openid), result.status, result.reason,
+                     request_id)
+            if result.status != "retry":
+                return
+            time.sleep(min(result.retry_after or 5.0, 30.0) * (attempt + 1))
+
+    # -- the reply ---------------------------------------------------------------------------------
+    def render(self, f: dict[str, str], replies: list[Reply], encrypted: bool, nonce: str) -> Response:
+        """A passive text reply (encrypted in safe mode), or `success` when there is nothing to say."""
+        if not replies:
+            return _success()
+        content = render_text(replies, self.cfg.max_reply_bytes).replace("]]>", "]]]]><![CDATA[>")
+        xml = TextReply(source=f.get("ToUserName", ""), target=f.get("FromUserName", ""), content=content,
+                        time=int(time.time())).render()
+        if encrypted and self.crypto is not None:
+            xml = self.crypto.encrypt_message(xml, nonce or "0", str(int(time.time())))
+        return Response(xml, 200, content_type="application/xml; charset=utf-8")
+
+    def receive(self) -> Response:
+        """POST /wechat."""
+        rid = g.request_id
+        if not self.signed(request.args):
+            log.warning("wechat POST with a bad signature refused request_id=%s", rid)
+            return Response("forbidden", 403)
+        limit = self.rt.config.app.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return Response("body too large", 413)
+        body = request.get_data(cache=False)
+        if len(body) > limit:
+            return Response("body too large", 413)
+        try:
+            fields, encrypted = self.decode(body, request.args)
+        except Refused as exc:
+            log.warning("wechat POST refused (%s) request_id=%s", exc, rid)
+            return Response("forbidden", 403)
+        except Malformed as exc:
+            log.warning("wechat POST unreadable, acknowledged (%s) request_id=%s", exc, rid)
+            return _success()
+        try:
+            inbound = self.inbound(fields, rid)
+            if inbound is None:
+                return _success()
+            if inbound.event == "unsubscribe":
+                self.api.mark_unreachable(inbound.sender, "unsubscribed")
+            else:
+                self.api.note_inbound(inbound.sender)
+            replies = self.run(inbound)
+            if replies is None or inbound.event == "unsubscribe":
+                return _success()
+            return self.render(fields, replies, encrypted, request.args.get("nonce", ""))
+        except Malformed as exc:
+            log.warning("wechat message unreadable, acknowledged (%s) request_id=%s", exc, rid)
+            return _success()
+        except Exception:  # noqa: BLE001 - never a 500 to WeChat: the user would see "暂时无法提供服务"
+            log.exception("wechat webhook failed request_id=%s", rid)
+            try:
+                return self.render(fields, [SORRY], encrypted, request.args.get("nonce", ""))
+            except Exception:  # noqa: BLE001
+                log.exception("wechat polite reply failed too request_id=%s", rid)
+                return _success()
+
+
+def _success() -> Response:
+    return Response("success", 200, content_type="text/plain; charset=utf-8")
+
+
+def _point(lat: str | None, lon: str | None) -> tuple[float, float] | None:
+    try:
+        return (float(lat or ""), float(lon or ""))
+    except ValueError:
+        return None
+
+
+def _channel() -> WechatChannel:
+    ch: WechatChannel = current_app.extensions["wechat"]
+    return ch
+
+
+@bp.get("/wechat")
+def verify() -> Response:
+    """WeChat's URL check: echo `echostr` when the signature over (token, timestamp, nonce) is right."""
+    ch = _channel()
+    echo = request.args.get("echostr")
+    if echo is None or not ch.signed(request.args):
+        log.warning("wechat URL check refused request_id=%s", g.request_id)
+        return Response("forbidden", 403)
+    return Response(echo, 200, content_type="text/plain; charset=utf-8")
+
+
+@bp.post("/wechat")
+def receive() -> Response:
+    return _channel().receive()
+
+
+def register(app: Flask, rt: Runtime) -> None:
+    """Mount /wechat on the app."""
+    app.extensions["wechat"] = WechatChannel(rt)
+    app.register_blueprint(bp)
+
+
+# -- command line: `python -m bot wechat menu` ---------------------------------------------------
+def cmd_menu(args: argparse.Namespace, rt: Runtime) -> int:
+    buttons = rt.config.wechat.menu
+    try:
+        check_menu(buttons)
+    except ValueError as exc:
+        print(f"config.yaml 里的 wechat.menu 有问题：{exc}")  # noqa: T201 - CLI output
+        return 1
+    if args.dry_run:
+        print(f"菜单检查通过（{len(buttons)} 个按钮），没有安装。")  # noqa: T201
+        return 0
+    if not (rt.config.wechat.app_id and rt.config.wechat.app_secret):
+        print("请先设置环境变量 WECHAT_APP_ID 和 WECHAT_APP_SECRET。")  # noqa: T201
+        return 2
+    try:
+        WechatAPI(rt.config.wechat, rt.store).create_menu(buttons)
+    except WechatAPIError as exc:
+        print(f"微信没有接受菜单：{exc.reason}")  # noqa: T201
+        return 1
+    names = "、".join(str(b.get("name")) for b in buttons)
+    print(f"自定义菜单已安装：{names}（微信客户端最多5分钟后生效）")  # noqa: T201
+    return 0
+
+
+CLI_COMMANDS = [
+    (("wechat", "menu"), "把 config.yaml 里的自定义菜单装到公众号",
+     lambda p: p.add_argument("--dry-run", action="store_true", help="只检查，不安装") and None, cmd_menu),
+]

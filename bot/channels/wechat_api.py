@@ -1,0 +1,404 @@
+"""Outbound WeChat: access token, customer-service and template messages, custom menu — within WeChat's limits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+
+from data.kv import Store
+from dialogs import Reply, to_plain
+
+from ..config import WechatConfig
+from .base import SendResult
+
+log = logging.getLogger("yinling.wechat")
+
+# errcode -> what it means for us. Everything else is a permanent failure with the code recorded.
+TOKEN_ERRORS = {40001, 40014, 42001}  # invalid / malformed / expired access token: refresh once, retry once
+UNREACHABLE = {
+    45015: "outside_48h_window",  # response out of time limit: the user has not written for 48 hours
+    45047: "cs_quota_used",  # out of customer-service message quota for this window
+    43004: "not_subscribed",  # require subscribe: the user does not follow the account (any more)
+}
+CS_ONLY = {"outside_48h_window", "cs_quota_used"}  # a template message may still reach the user
+RETRY_AFTER = {45009: 600.0, -1: 3.0}  # daily API quota reached; "system busy"
+HTTP_RETRY_AFTER = 5.0
+MORE_TAIL = "……\n（消息太长，后面没有显示。回复“更多”继续看，回复0回主菜单。）"
+
+
+class WechatAPIError(Exception):
+    """A call to the WeChat API failed: an `errcode`, an HTTP status, or no answer at all."""
+
+    def __init__(self, errcode: int | None, errmsg: str = "", http_status: int | None = None) -> None:
+        super().__init__(f"errcode={errcode} http={http_status} {errmsg}".strip())
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.http_status = http_status
+
+    @property
+    def reason(self) -> str:
+        if self.errcode is not None:
+            return f"errcode {self.errcode}: {self.errmsg}"[:120]
+        if self.http_status is not None:
+            return f"http {self.http_status}"
+        return f"network: {self.errmsg}"[:120]
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds to wait before trying again, or None when trying again will not help."""
+        if self.errcode in RETRY_AFTER:
+            return RETRY_AFTER[self.errcode]
+        if self.errcode in TOKEN_ERRORS:
+            return HTTP_RETRY_AFTER
+        if self.errcode is None and (self.http_status is None or self.http_status >= 500 or self.http_status == 429):
+            return HTTP_RETRY_AFTER
+        return None
+
+
+def fit_text(text: str, max_bytes: int) -> str:
+    """Cut `text` to WeChat's byte limit (UTF-8), ending with a line that says how to see more."""
+    if len(text.encode("utf-8")) <= max_bytes:
+        return text
+    room = max_bytes - len(MORE_TAIL.encode("utf-8"))
+    cut = text.encode("utf-8")[:max(room, 0)].decode("utf-8", "ignore")
+    # Prefer to end at a line break so no activity is cut in the middle of its facts.
+    nl = cut.rfind("\n")
+    if nl > len(cut) // 2:
+        cut = cut[:nl]
+    return cut.rstrip() + MORE_TAIL
+
+
+def render_text(replies: list[Reply], max_bytes: int) -> str:
+    """Abstract replies as one WeChat text message."""
+    return fit_text(to_plain(replies), max_bytes)
+
+
+class _Client(WeChatClient):  # type: ignore[misc]
+    """wechatpy's client with our base URL, our shared token and no auto-retry of its own."""
+
+    def __init__(self, api: WechatAPI) -> None:
+        cfg = api.cfg
+        super().__init__(cfg.app_id or "", cfg.app_secret or "", timeout=cfg.http_timeout_seconds,
+                         auto_retry=False)
+        self.API_BASE_URL = api.base + "/cgi-bin/"
+        self._api = api
+
+    @property
+    def access_token(self) -> str:
+        return self._api.token()
+
+    def fetch_access_token(self) -> dict[str, Any]:
+        return {"access_token": self._api.token(refresh=True)}
+
+
+class WechatAPI:
+    """The official-account API for one app id, with per-user reachability kept in the shared Store.
+
+    Store keys (all under the store's prefix):
+      wechat:token:<appid>          the access token, shared by every worker; wechat:token_lock:<appid> guards it
+      wechat:window:<openid>        epoch seconds of the user's last action (opens the 48-hour window)
+      wechat:cs_sent:<openid>:<w>   customer-service messages sent in the window that began at <w>
+      wechat:cs_block:<openid>      why customer-service messages cannot reach the user until they write again
+      wechat:unreachable:<openid>   why nothing can reach the user (unsubscribed, not following, blocked)
+    """
+
+    def __init__(self, cfg: WechatConfig, store: Store, *, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.base = cfg.api_base.rstrip("/")
+        self._clock = clock
+        self._sleep = sleep
+        self._http = requests.Session()
+        self.client = _Client(self)
+        self.client._http = self._http
+
+    # -- access token ------------------------------------------------------------------------
+    @property
+    def _token_key(self) -> str:
+        return f"wechat:token:{self.cfg.app_id}"
+
+    def token(self, refresh: bool = False, failed: str | None = None) -> str:
+        """The shared access token; with `refresh`, a new one (once per failed token across all workers)."""
+        key = self._token_key
+        current = self.store.get(key)
+        if current and (not refresh or current != failed):
+            return current
+        lock = f"wechat:token_lock:{self.cfg.app_id}"
+        deadline = time.monotonic() + self.cfg.http_timeout_seconds * 2 + 1
+        while not self.store.set_nx(lock, "1", int(self.cfg.http_timeout_seconds * 2) + 5):
+            if time.monotonic() > deadline:
+                raise WechatAPIError(-1, "access token lock wait timed out")
+            self._sleep(0.05)
+            current = self.store.get(key)
+            if current and current != failed:
+                return current  # another worker fetched it meanwhile
+        try:
+            current = self.store.get(key)
+            if current and current != failed:
+                return current
+            token, expires_in = self._stable_token(force_refresh=False)
+            if failed is not None and token == failed:
+                # The API rejected the very token stable_token still hands out: force a new one.
+                token, expires_in = self._stable_token(force_refresh=True)
+            self.store.set(key, token, max(60, expires_in - 300))
+            return token
+        finally:
+            self.store.delete(lock)
+
+    def _stable_token(self, force_refresh: bool) -> tuple[str, int]:
+        if not (self.cfg.app_id and self.cfg.app_secret):
+            raise WechatAPIError(None, "WECHAT_APP_ID and WECHAT_APP_SECRET are not set", http_status=0)
+        body = {"grant_type": "client_credential", "appid": self.cfg.app_id, "secret": self.cfg.app_secret,
+                "force_refresh": force_refresh}
+        result = self._post_json(self.base + "/cgi-bin/stable_token", body)
+        token = result.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise WechatAPIError(-1, "stable_token answered without access_token")
+        log.info("wechat access token fetched (force_refresh=%s)", force_refresh)
+        return token, int(result.get("expires_in") or 7200)
+
+    def _post_json(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            res = self._http.post(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                                  headers={"Content-Type": "application/json"},
+                                  timeout=self.cfg.http_timeout_seconds)
+        except requests.RequestException as exc:
+            raise WechatAPIError(None, type(exc).__name__) from exc
+        if res.status_code != 200:
+            raise WechatAPIError(None, res.reason or "", http_status=res.status_code)
+        return _checked(res.content)
+
+    # -- calls with the one-refresh rule ------------------------------------------------------
+    def call(self, fn: Callable[[WeChatClient], Any]) -> dict[str, Any]:
+        """Run one wechatpy call; a rejected token is refreshed once and the call retried once."""
+        for attempt in (1, 2):
+            used = self.token()
+            try:
+                result = fn(self.client)
+            except WeChatClientException as exc:
+                if exc.errcode is None:
+                    status = getattr(exc.response, "status_code", None)
+                    raise WechatAPIError(None, "", http_status=status) from exc
+                code = int(exc.errcode)
+                if code in TOKEN_ERRORS and attempt == 1:
+                    log.info("wechat token rejected (errcode %s); refreshing once", code)
+                    self.token(refresh=True, failed=used)
+                    continue
+                raise WechatAPIError(code, str(exc.errmsg)) from exc
+            except requests.RequestException as exc:
+                raise WechatAPIError(None, type(exc).__name__) from exc
+            if isinstance(result, requests.Response):  # wechatpy hands back a body it could not decode
+                return _checked(result.content)
+            if not isinstance(result, dict):
+                raise WechatAPIError(-1, "unexpected answer")
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- reachability ---------------------------------------------------------------------------
+    @property
+    def _window_seconds(self) -> int:
+        return self.cfg.cs_window_hours * 3600
+
+    def note_inbound(self, openid: str) -> None:
+        """The user did something (message, menu click, subscribe): a new 48-hour window opens."""
+        self.store.set(f"wechat:window:{openid}", str(int(self._clock())), self._window_seconds)
+        self.store.delete(f"wechat:cs_block:{openid}")
+        self.store.delete(f"wechat:unreachable:{openid}")
+
+    def mark_unreachable(self, openid: str, reason: str, ttl: int | None = None) -> None:
+        """Record why this user cannot be reached in WeChat now, so the push layer falls back."""
+        if reason in CS_ONLY:
+            self.store.set(f"wechat:cs_block:{openid}", reason, self._window_seconds)
+        else:
+            self.store.set(f"wechat:unreachable:{openid}", reason, ttl)
+        log.info("wechat user %s not reachable: %s", short(openid), reason)
+
+    def unreachable_reason(self, openid: str, customer_service: bool = True) -> str | None:
+        """Why a message cannot be sent now (None when it can): for customer-service or template messages."""
+        reason = self.store.get(f"wechat:unreachable:{openid}")
+        if reason or not customer_service:
+            return reason
+        reason = self.store.get(f"wechat:cs_block:{openid}")
+        if reason:
+            return reason
+        window = self.store.get(f"wechat:window:{openid}")
+        if window is None:
+            return "outside_48h_window"
+        sent = self.store.get(f"wechat:cs_sent:{openid}:{window}")
+        if sent is not None and int(sent) >= self.cfg.cs_quota:
+            return "cs_quota_used"
+        return None
+
+    def _failed(self, openid: str, exc: WechatAPIError) -> SendResult:
+        if exc.errcode in UNREACHABLE:
+            reason = UNREACHABLE[exc.errcode]
+            self.mark_unreachable(openid, reason, ttl=30 * 86400)
+            return SendResult("unreachable", reason)
+        retry_after = exc.retry_after
+        if retry_after is not None:
+            log.warning("wechat send to %s will be retried: %s", short(openid), exc.reason)
+            return SendResult("retry", exc.reason, retry_after=retry_after)
+        log.error("wechat send to %s failed: %s", short(openid), exc.reason)
+        return SendResult("failed", exc.reason)
+
+    # -- messages --------------------------------------------------------------------------------
+    def send_text(self, openid: str, text: str) -> SendResult:
+        """A customer-service text message, inside the user's 48-hour window and 5-message quota."""
+        reason = self.unreachable_reason(openid)
+        if reason:
+            return SendResult("unreachable", reason)
+        window = self.store.get(f"wechat:window:{openid}") or "0"
+        content = fit_text(text, self.cfg.max_reply_bytes)
+        try:
+            result = self.call(lambda c: c.message.send_text(openid, content))
+        except WechatAPIError as exc:
+            return self._failed(openid, exc)
+        self.store.incr(f"wechat:cs_sent:{openid}:{window}", self._window_seconds)
+        return SendResult("sent", provider_id=_msgid(result))
+
+    def send_template(self, openid: str, name: str, values: dict[str, str]) -> SendResult:
+        """A template message (for notices outside the window); `name` is a key of `wechat.templates`."""
+        template_id = self.cfg.templates.get(name)
+        if not template_id:
+            return SendResult("unreachable", f"no template configured: {name}")
+        reason = self.unreachable_reason(openid, customer_service=False)
+        if reason:
+            return SendResult("unreachable", reason)
+        data = {k: {"value": _template_value(k, v)} for k, v in values.items()}
+        try:
+            result = self.call(lambda c: c.message.send_template(openid, template_id, data))
+        except WechatAPIError as exc:
+            return self._failed(openid, exc)
+        return SendResult("sent", provider_id=_msgid(result))
+
+    def create_menu(self, buttons: list[dict[str, Any]]) -> None:
+        """Install the custom menu. Raises WechatAPIError (or ValueError for a menu WeChat would refuse)."""
+        check_menu(buttons)
+        self.call(lambda c: c.menu.create({"button": buttons}))
+
+
+class WechatOutbound:
+    """The WeChat side of the push layer's Outbound interface."""
+
+    name = "wechat"
+
+    def __init__(self, api: WechatAPI) -> None:
+        self.api = api
+
+    def send_replies(self, address: str, replies: list[Reply]) -> SendResult:
+        return self.api.send_text(address, render_text(replies, self.api.cfg.max_reply_bytes))
+
+    def send_notice(self, address: str, title: str, body: str) -> SendResult:
+        """Inside the window a customer-service message, otherwise the configured notice template."""
+        result = self.api.send_text(address, f"{title}\n{body}")
+        if result.status != "unreachable" or result.reason not in CS_ONLY:
+            return result
+        fields = self.api.cfg.notice_fields
+        return self.api.send_template(address, self.api.cfg.notice_template,
+                                      {fields["title"]: title, fields["body"]: body})
+
+
+def check_menu(buttons: list[dict[str, Any]]) -> None:
+    """WeChat's menu rules: 1-3 buttons, up to 5 sub-buttons each, names short, click needs key, view needs url."""
+    if not 1 <= len(buttons) <= 3:
+        raise ValueError("菜单需要1到3个按钮")
+    for b in buttons:
+        name = str(b.get("name", ""))
+        if not name or len(name.encode("utf-8")) > 16:
+            raise ValueError(f"一级菜单名称需1到16个字节（约5个汉字）：{name!r}")
+        subs = b.get("sub_button")
+        if subs is not None:
+            if not 1 <= len(subs) <= 5:
+                raise ValueError(f"“{name}”的子菜单需要1到5个")
+            for s in subs:
+                sname = str(s.get("name", ""))
+                if not sname or len(sname.encode("utf-8")) > 60:
+                    raise ValueError(f"子菜单名称需1到60个字节：{sname!r}")
+                _check_action(s)
+        else:
+            _check_action(b)
+
+
+def _check_action(b: dict[str, Any]) -> None:
+    kind = b.get("type")
+    if kind == "click" and not b.get("key"):
+        raise ValueError(f"click 菜单“{b.get('name')}”缺少 key")
+    if kind == "view" and not b.get("url"):
+        raise ValueError(f"view 菜单“{b.get('name')}”缺少 url")
+    if kind not in ("click", "view", "location_select", "scancode_push", "scancode_waitmsg", "miniprogram"):
+        raise ValueError(f"菜单“{b.get('name')}”的 type 不支持：{kind!r}")
+
+
+def _template_value(field: str, value: str) -> str:
+    # thing* fields take at most 20 characters; longer values are refused by WeChat.
+    if field.startswith("thing") and len(value) > 20:
+        return value[:19] + "…"
+    return value
+
+
+def _checked(raw: bytes) -> dict[str, Any]:
+    """A 200 answer still carries `errcode`: check it on every response."""
+    try:
+        result = json.loads(raw.decode("utf-8", "replace"))
+    except ValueError as exc:
+        raise WechatAPIError(-1, "answer is not JSON") from exc
+    if not isinstance(result, dict):
+        raise WechatAPIError(-1, "answer is not a JSON object")
+    code = int(result.get("errcode") or 0)
+    if code != 0:
+        raise WechatAPIError(code, str(result.get("errmsg", "")))
+    return result
+
+
+def _msgid(result: dict[str, Any]) -> str | None:
+    value = result.get("msgid")
+    return None if value is None else str(value)
+
+
+def short(openid: str) -> str:
+    """An openid shortened for logs."""
+    return openid[:8] + "…" if len(openid) > 8 else openid
+
+
+# -- late replies: the RQ job (or a thread when there is no Redis) ---------------------------------
+class RetryLater(Exception):
+    """Raised by the job so RQ's bounded Retry policy tries the delivery again later."""
+
+
+_job_runtime: Any = None
+_job_lock = threading.Lock()
+
+
+def bind_job_runtime(rt: Any) -> None:
+    """Use this runtime for jobs run in this process (tests, or a worker started from our CLI)."""
+    global _job_runtime
+    _job_runtime = rt
+
+
+def _runtime() -> Any:
+    global _job_runtime
+    with _job_lock:
+        if _job_runtime is None:
+            from ..runtime import build_runtime
+
+            _job_runtime = build_runtime()
+        return _job_runtime
+
+
+def deliver_reply(openid: str, text: str, request_id: str) -> str:
+    """RQ job on the `replies` queue: send a reply that missed WeChat's 5-second window."""
+    rt = _runtime()
+    result = WechatAPI(rt.config.wechat, rt.store).send_text(openid, text)
+    log.info("late reply to %s: %s %s request_id=%s", short(openid), result.status, result.reason, request_id)
+    if result.status == "retry":
+        raise RetryLater(result.reason)
+    return result.status
