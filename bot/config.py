@@ -72,6 +72,14 @@ class WechatConfig:
     dedup_ttl_seconds: int = 60
     menu: list[dict[str, Any]] = field(default_factory=list)
     templates: dict[str, str] = field(default_factory=dict)
+    notice_template: str = "notice"  # name in `templates` used for notices outside the 48-hour window
+    notice_fields: dict[str, str] = field(default_factory=lambda: {"title": "thing1", "body": "thing2"})
+    max_reply_bytes: int = 2000  # WeChat cuts text messages at 2048 bytes
+    cs_window_hours: int = 48  # customer-service messages only this long after the user's last action
+    cs_quota: int = 5  # customer-service messages per user per window
+    http_timeout_seconds: float = 5.0
+    send_attempts: int = 3  # bounded delivery attempts for a late reply (RQ retries or the thread)
+    worker_threads: int = 8  # turns run in these threads so the webhook can answer within the budget
 
 
 @dataclass
