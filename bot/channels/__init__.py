@@ -7,8 +7,9 @@ from typing import Any
 
 def registrars() -> list[Any]:
     """Functions `register(app, runtime)` of every web-facing channel, in order."""
-    from . import wechat
+    from . import sms, wechat
 
     out: list[Any] = []
     out.append(wechat.register)
+    out.append(sms.register)
     return out
