@@ -80,6 +80,7 @@ class WechatConfig:
     http_timeout_seconds: float = 5.0
     send_attempts: int = 3  # bounded delivery attempts for a late reply (RQ retries or the thread)
     worker_threads: int = 8  # turns run in these threads so the webhook can answer within the budget
+    reply_queue: str = "replies"  # RQ queue for replies that missed the window (ahead of bulk notices)
 
 
 @dataclass

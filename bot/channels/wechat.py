@@ -38,7 +38,6 @@ bp = Blueprint("wechat", __name__)
 # Events a person causes; they go to the dialogs. Others (TEMPLATESENDJOBFINISH, ...) are server notices.
 USER_EVENTS = {"subscribe", "unsubscribe", "click", "view", "location", "scan"}
 OTHER_MEDIA = {"image", "video", "shortvideo", "link", "file", "music"}
-QUEUE = "replies"
 
 
 class Refused(Exception):
@@ -244,7 +243,7 @@ class WechatChannel:
                 from rq import Queue
 
                 # RQ needs raw bytes: its own connection, not the store's decoding client.
-                self._queue = Queue(QUEUE, connection=redis.Redis.from_url(self.rt.config.redis.url or ""))
+                self._queue = Queue(self.cfg.reply_queue, connection=redis.Redis.from_url(self.rt.config.redis.url or ""))
             return self._queue
 
     def _deliver_in_thread(self, openid: str, text: str, request_id: str) -> None:

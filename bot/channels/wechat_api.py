@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -104,7 +105,7 @@ class WechatAPI:
 
     Store keys (all under the store's prefix):
       wechat:token:<appid>          the access token, shared by every worker; wechat:token_lock:<appid> guards it
-      wechat:window:<openid>        epoch seconds of the user's last action (opens the 48-hour window)
+      wechat:window:<openid>        id of the window the user's last action opened (48 hours)
       wechat:cs_sent:<openid>:<w>   customer-service messages sent in the window that began at <w>
       wechat:cs_block:<openid>      why customer-service messages cannot reach the user until they write again
       wechat:unreachable:<openid>   why nothing can reach the user (unsubscribed, not following, blocked)
@@ -210,7 +211,8 @@ class WechatAPI:
 
     def note_inbound(self, openid: str) -> None:
         """The user did something (message, menu click, subscribe): a new 48-hour window opens."""
-        self.store.set(f"wechat:window:{openid}", str(int(self._clock())), self._window_seconds)
+        window = f"{int(self._clock())}-{uuid.uuid4().hex[:6]}"  # its own quota counter, even within a second
+        self.store.set(f"wechat:window:{openid}", window, self._window_seconds)
         self.store.delete(f"wechat:cs_block:{openid}")
         self.store.delete(f"wechat:unreachable:{openid}")
 
