@@ -1,17 +1,28 @@
-"""The dialog entry point: one turn in, abstract replies out. (Minimal until the dialogs issue lands.)"""
+"""The dialog entry point: one turn in, abstract replies out.
+
+Order of a turn: channel events and non-text kinds → a step that captures raw input (codes, phone
+numbers) → first contact → exits that work anywhere (0 menu, 9 human, 再说一遍, 撤销 ...) → the
+current step → the flow the intent starts → a misunderstanding (twice in a row: menu and a person).
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from data.crypto import PhoneVault
+from data.errors import YinlingError
 from data.kv import Store
 from data.models import Volunteer
 
-from .replies import Choices, Reply
+from . import state as states
+from .replies import Reply, fit, from_data, to_data
+
+log = logging.getLogger("yinling.dialogs")
 
 
 class Hooks(Protocol):
@@ -35,6 +46,13 @@ class Settings:
     page_size: int = 4
     search_days: int = 7
     budget_chars: int = 300
+    sms_budget_chars: int = 140
+
+    def budget(self, channel: str) -> int:
+        """Characters one reply may use on this channel (SMS: two 70-character segments)."""
+        if channel == "sms":
+            return min(self.budget_chars, self.sms_budget_chars)
+        return self.budget_chars
 
 
 @dataclass
@@ -55,9 +73,33 @@ class Turn:
     event_key: str | None = None
     location: tuple[float, float] | None = None
     new_user: bool = False
+    vault: PhoneVault | None = None
 
 
 def respond(turn: Turn) -> list[Reply]:
-    """Answer one turn. Placeholder: the main menu."""
-    return [Choices("您好，我是银龄志愿助手。请回复数字：", ("找活动", "我的活动", "我的服务时长", "找人工"),
-                    "回复0回主菜单，回复9找人工。")]
+    """Answer one turn: never empty, always within the channel's budget. Does not commit."""
+    from .flows import dispatch, domain_error  # the flows import this module's types
+
+    st = states.load(turn.store, turn.volunteer.id)
+    try:
+        replies, target = dispatch(turn, st)
+        st.go(target)
+    except YinlingError as exc:
+        log.info("domain error %s for volunteer %s", exc.code, turn.volunteer.id)
+        replies = domain_error(turn, st, exc)
+        st.go(None)
+    if not replies:
+        from .common import menu
+
+        replies = [menu(turn)]
+    replies = fit(replies, turn.settings.budget(turn.channel))
+    st.last = to_data(replies)
+    if st.data.pop("forget", False):
+        states.forget(turn.store, turn.volunteer.id)  # personal data deleted: no state kept either
+    else:
+        states.save(turn.store, turn.volunteer.id, st, turn.settings.state_ttl_days)
+    return replies
+
+
+def last_reply(st: states.State) -> list[Reply]:
+    return from_data(st.last)

@@ -1,0 +1,357 @@
+"""Search and details: time/place/category from the parse, 4 per page, `更多`, never an empty answer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from data import profiles
+from data.models import Activity, ActivityStatus, Place, PlaceLevel, Volunteer
+from data.services import live_signup, places_left, search_activities, waitlist_position
+from data.timeutil import WEEKDAYS, to_local, to_utc
+
+from .. import texts as T
+from ..common import choice, entity, intent, number, page_size, say, short, with_menu
+from ..registry import Flow, Result, Step
+from ..replies import Choices, Reply, Text
+from ..state import State
+
+if TYPE_CHECKING:
+    from ..engine import Turn
+
+
+# -- building a query -----------------------------------------------------------------------------
+def _iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="minutes")
+
+
+def time_label(start_local: datetime, end_local: datetime) -> str:
+    """Words for a local [start, end) window: `12月5日（星期六）上午`, `12月6日到12月7日`."""
+    span = end_local - start_local
+    head = f"{start_local.month}月{start_local.day}日（{WEEKDAYS[start_local.weekday()]}）"
+    if span <= timedelta(days=1) and (end_local - timedelta(minutes=1)).date() == start_local.date():
+        if start_local.hour == 0 and span >= timedelta(hours=23):
+            return head
+        part = "上午" if start_local.hour < 12 else ("下午" if start_local.hour < 18 else "晚上")
+        return head + part
+    last = end_local - timedelta(minutes=1)
+    return f"{start_local.month}月{start_local.day}日到{last.month}月{last.day}日"
+
+
+def home_scope(session: Session, volunteer: Volunteer) -> Place | None:
+    """The 旗/县/区 around the volunteer's home (a whole district finds enough to choose from)."""
+    if not volunteer.home_place_id:
+        return None
+    home = session.get(Place, volunteer.home_place_id)
+    if home is None:
+        return None
+    return profiles.ancestor_at(session, home, PlaceLevel.COUNTY) or home
+
+
+def build_query(turn: Turn) -> tuple[dict[str, Any], list[str]]:
+    """A search query (JSON-ready, kept in the state for paging) and notes to tell the user first."""
+    q: dict[str, Any] = {"mode": "search"}
+    notes: list[str] = []
+    te = entity(turn, "time")
+    value = te.get("value") if te else None
+    if isinstance(value, dict) and value.get("from"):
+        try:
+            start = datetime.fromisoformat(str(value["from"]))
+            end = datetime.fromisoformat(str(value["to"])) if value.get("to") else start + timedelta(days=1)
+            q["from"], q["to"] = _iso(to_utc(start)), _iso(to_utc(end))
+            q["time_label"] = time_label(start, end)
+        except ValueError:
+            pass
+    ce = entity(turn, "category")
+    if ce and ce.get("value"):
+        q["category"] = str(ce["value"])
+    pe = entity(turn, "place")
+    session, volunteer = turn.session, turn.volunteer
+    if pe is not None:
+        pvalue, role = str(pe.get("value") or ""), pe.get("role")
+        if role == "relative" or pvalue in ("nearby", "home"):
+            if pvalue == "home" and volunteer.home_place_id:
+                home = session.get(Place, volunteer.home_place_id)
+                if home is not None:
+                    q["place_id"], q["place_label"] = home.id, home.name
+            elif volunteer.last_lat is not None and volunteer.last_lon is not None:
+                q["near"] = [volunteer.last_lat, volunteer.last_lon]
+                q["place_label"] = T.SCOPE_NEAR_POINT
+        elif role == "unknown":
+            notes.append(T.PLACE_UNKNOWN.format(name=pvalue or turn.text[pe.get("start", 0):pe.get("end", 0)]))
+            q["no_auto_place"] = True
+        else:
+            place = profiles.find_place(session, pvalue)
+            if place is not None:
+                q["place_id"], q["place_label"] = place.id, place.name
+            else:
+                notes.append(T.PLACE_UNKNOWN.format(name=pvalue))
+                q["no_auto_place"] = True
+    if "place_id" not in q and "near" not in q and not q.get("no_auto_place"):
+        scope = home_scope(session, volunteer)
+        if scope is not None:
+            q["place_id"], q["place_label"], q["auto_place"] = scope.id, T.PLACE_NEAR_HOME.format(
+                place=scope.name), True
+    return q, notes
+
+
+def scope_words(turn: Turn, q: dict[str, Any]) -> str:
+    """`12月5日（星期六）新城区的助老` — what the user asked for, in their terms."""
+    when = q.get("time_label") or f"最近{turn.settings.search_days}天"
+    text = when + (q.get("place_label") or "")
+    if not text.endswith("的"):
+        text += "的"
+    return text + (q.get("category") or "")
+
+
+def run(turn: Turn, q: dict[str, Any], offset: int, limit: int) -> Any:
+    time_from = datetime.fromisoformat(q["from"]) if q.get("from") else None
+    if q.get("to"):
+        time_to: datetime | None = datetime.fromisoformat(q["to"])
+    elif time_from is None and not q.get("open_end"):
+        time_to = turn.now + timedelta(days=turn.settings.search_days)
+    else:
+        time_to = None
+    near = tuple(q["near"]) if q.get("near") else None
+    return search_activities(
+        turn.session, now=turn.now, time_from=time_from, time_to=time_to, place_id=q.get("place_id"),
+        category=q.get("category"), near=near, offset=offset, limit=limit,  # type: ignore[arg-type]
+    )
+
+
+# -- showing a list -------------------------------------------------------------------------------
+def list_reply(turn: Turn, st: State, rows: list[tuple[Activity, int, str]], total: int, head: str,
+               notes: list[str]) -> Result:
+    """Numbered activities; remembers their ids so that `2` works in the next message."""
+    st.listed = [a.id for a, _, _ in rows]
+    st.list_kind = "activity"
+    options = tuple(T.activity_line(a, left, short(turn), extra) for a, left, extra in rows)
+    more = st.offset + len(rows) < total
+    if short(turn):
+        footer = T.LIST_FOOTER_SHORT if more else T.LIST_FOOTER_SHORT_LAST
+    else:
+        footer = T.LIST_FOOTER if more else T.LIST_FOOTER_LAST
+    replies: list[Reply] = [Text(n) for n in notes]
+    replies.append(Choices(head, options, footer))
+    return replies, "search.list"
+
+
+def show_page(turn: Turn, st: State, notes: list[str] | None = None) -> Result:
+    q = st.query or {"mode": "search"}
+    if q.get("mode") == "recommend":
+        from .recommend import show_page as recommend_page
+
+        return recommend_page(turn, st, notes or [])
+    notes = list(notes or [])
+    size = page_size(turn)
+    res = run(turn, q, st.offset, size)
+    if res.total == 0 and st.offset == 0 and q.get("auto_place"):
+        # Nothing near home: look everywhere before saying there is nothing.
+        for k in ("place_id", "place_label", "auto_place"):
+            q.pop(k, None)
+        res = run(turn, q, 0, size)
+    if res.total == 0:
+        return no_results(turn, st, notes)
+    if st.offset >= res.total:
+        st.offset = max(0, (res.total - 1) // size * size)
+        res = run(turn, q, st.offset, size)
+    rows = [(h.activity, h.places_left, f"约{h.distance_km:.1f}公里" if h.distance_km is not None and not
+             short(turn) else "") for h in res.hits]
+    scope = scope_words(turn, q)
+    if short(turn):
+        head = T.LIST_HEAD_SHORT.format(scope=scope, total=res.total)
+    elif st.offset == 0:
+        head = T.LIST_HEAD.format(scope=scope, total=res.total)
+    else:
+        head = T.LIST_HEAD_PAGE.format(scope=scope, a=st.offset + 1, b=st.offset + len(rows), total=res.total)
+    return list_reply(turn, st, rows, res.total, head, notes)
+
+
+def no_results(turn: Turn, st: State, notes: list[str]) -> Result:
+    """Say so, and offer the nearest date, other categories or other places that do have activities."""
+    q = dict(st.query or {})
+    scope = scope_words(turn, q)
+    alts: list[tuple[str, dict[str, Any]]] = []
+    base = {k: v for k, v in q.items() if k not in ("from", "to", "time_label")}
+    later = run(turn, {**base, "open_end": True}, 0, 1)
+    if later.hits and (q.get("from") or q.get("to")):
+        first = to_local(later.hits[0].activity.starts_at)
+        start = first.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+        label = T.day(later.hits[0].activity.starts_at, short(turn))
+        alts.append((T.ALT_DATE.format(day=label), {**base, "from": _iso(to_utc(start)),
+                                                    "to": _iso(to_utc(start + timedelta(days=1))),
+                                                    "time_label": label}))
+    if q.get("category"):
+        other = {k: v for k, v in q.items() if k != "category"}
+        if run(turn, other, 0, 1).total:
+            alts.append((T.ALT_ANY_CATEGORY, other))
+    if q.get("place_id") or q.get("near"):
+        other = {k: v for k, v in q.items() if k not in ("place_id", "place_label", "near", "auto_place")}
+        other["no_auto_place"] = True
+        if run(turn, other, 0, 1).total:
+            alts.append((T.ALT_ANY_PLACE, other))
+    if not alts:
+        anything = run(turn, {"mode": "search", "no_auto_place": True}, 0, 1)
+        if anything.total:
+            alts.append((T.ALT_ANY_PLACE if q.get("place_id") else T.ALT_ANY_CATEGORY,
+                         {"mode": "search", "no_auto_place": True}))
+    replies: list[Reply] = [Text(n) for n in notes]
+    if not alts:
+        replies += with_menu(turn, T.NONE_AT_ALL)
+        return replies, "help.menu"
+    st.data["alts"] = [a for _, a in alts[:3]]
+    replies.append(Choices(T.NONE_FOUND_ALT.format(scope=scope), tuple(label for label, _ in alts[:3]),
+                           T.ALT_FOOTER))
+    return replies, "search.alts"
+
+
+# -- details --------------------------------------------------------------------------------------
+def show_detail(turn: Turn, st: State, activity_id: int) -> Result:
+    """Everything about one activity, with `回复1报名` (or, when already signed up, 1 = cancel)."""
+    act = turn.session.get(Activity, activity_id)
+    if act is None or act.status != ActivityStatus.PUBLISHED or act.starts_at <= turn.now:
+        return with_menu(turn, T.ERR_NOT_FOUND if act is None else T.ERR_NOT_OPEN), "help.menu"
+    st.data["activity_id"] = act.id
+    card = T.activity_card(act, places_left(turn.session, act), short(turn))
+    live = live_signup(turn.session, turn.volunteer.id, act.id)
+    if live is not None:
+        status = T.status_name(live.status, waitlist_position(turn.session, live))
+        card += "\n" + T.ALREADY_IN.format(status=status)
+        footer = say(turn, T.DETAIL_FOOTER_MINE, T.DETAIL_FOOTER_MINE_SHORT)
+    else:
+        footer = say(turn, T.DETAIL_FOOTER, T.DETAIL_FOOTER_SHORT)
+    return [Choices(card, (), footer)], "search.detail"
+
+
+def pick_listed(turn: Turn, st: State, n: int | None) -> Result | None:
+    """Details of item n of the last list, or a polite range reminder."""
+    if n is None or st.list_kind not in ("activity", "mine") or not st.listed:
+        return None
+    if not 1 <= n <= len(st.listed):
+        return [Text(T.NOT_IN_LIST.format(n=n, m=len(st.listed)) + " " + say(turn, T.EXITS, T.EXITS_SHORT))], st.at
+    return show_detail(turn, st, st.listed[n - 1])
+
+
+# -- handlers -------------------------------------------------------------------------------------
+def start(turn: Turn, st: State) -> Result:
+    """search_activities: a new query from the message."""
+    q, notes = build_query(turn)
+    st.query, st.offset = q, 0
+    return show_page(turn, st, notes)
+
+
+def start_default(turn: Turn, st: State) -> Result:
+    """The menu's 找活动: the next days near home."""
+    turn.parse = {"intent": {"name": "search_activities"}, "entities": []}
+    return start(turn, st)
+
+
+def more(turn: Turn, st: State) -> Result:
+    if not st.query:
+        return [Text(say(turn, T.NO_LIST, T.NO_LIST_SHORT))], None
+    size = page_size(turn)
+    res_total = _total(turn, st)
+    if st.offset + size >= res_total:
+        replies, target = show_page(turn, st)
+        return [Text(T.NO_MORE), *replies], target
+    st.offset += size
+    return show_page(turn, st)
+
+
+def _total(turn: Turn, st: State) -> int:
+    q = st.query or {}
+    if q.get("mode") == "recommend":
+        return len(q.get("ids") or [])
+    return int(run(turn, q, 0, 1).total)
+
+
+def detail_entry(turn: Turn, st: State) -> Result | None:
+    """activity_detail outside a list step: `第二个是干啥的`, or the activity being discussed."""
+    n = number(turn)
+    if n is not None:
+        out = pick_listed(turn, st, n)
+        if out is not None:
+            return out
+    if st.data.get("activity_id"):
+        return show_detail(turn, st, int(st.data["activity_id"]))
+    return [Text(say(turn, T.NO_LIST, T.NO_LIST_SHORT))], None
+
+
+def on_list(turn: Turn, st: State) -> Result | None:
+    name = intent(turn)
+    if name in ("choose", "activity_detail") or (name == "nlu_fallback" and choice(turn) is not None):
+        return pick_listed(turn, st, number(turn))
+    if name == "more":
+        return more(turn, st)
+    if name == "sign_up" and number(turn) is not None and st.listed:
+        from .signup import start_for
+
+        n = number(turn) or 0
+        if 1 <= n <= len(st.listed):
+            return start_for(turn, st, st.listed[n - 1])
+    return None
+
+
+def on_detail(turn: Turn, st: State) -> Result | None:
+    activity_id = int(st.data.get("activity_id") or 0)
+    name = intent(turn)
+    n = choice(turn)
+    live = live_signup(turn.session, turn.volunteer.id, activity_id) if activity_id else None
+    if n == 1 or name in ("affirm", "sign_up"):
+        if live is not None:
+            from .cancel import confirm_for
+
+            return confirm_for(turn, st, live.id)
+        from .signup import start_for
+
+        return start_for(turn, st, activity_id)
+    if name == "cancel_signup" and live is not None:
+        from .cancel import confirm_for
+
+        return confirm_for(turn, st, live.id)
+    if n == 2 or name == "deny":
+        if st.listed and st.query and st.list_kind == "activity":
+            return show_page(turn, st)
+        if st.list_kind == "mine":
+            from .mine import start as mine_start
+
+            return mine_start(turn, st)
+        return with_menu(turn, ""), "help.menu"
+    if n is not None and name in ("choose", "activity_detail"):
+        return pick_listed(turn, st, n)
+    if name == "activity_detail":
+        return detail_entry(turn, st)
+    if name == "more":
+        return more(turn, st)
+    return None
+
+
+def on_alts(turn: Turn, st: State) -> Result | None:
+    n = choice(turn)
+    alts = st.data.get("alts") or []
+    if n is None:
+        return None
+    if not 1 <= n <= len(alts):
+        return [Text(T.NOT_IN_LIST.format(n=n, m=len(alts)))], st.at
+    st.query, st.offset = dict(alts[n - 1]), 0
+    return show_page(turn, st)
+
+
+def near_point(turn: Turn, st: State) -> Result:
+    """A shared location: activities nearest to it; remembered only with the location consent."""
+    assert turn.location is not None
+    lat, lon = turn.location
+    if profiles.consent_state(turn.session, turn.volunteer.id, "location"):
+        turn.volunteer.last_lat, turn.volunteer.last_lon = lat, lon
+    st.query = {"mode": "search", "near": [lat, lon], "place_label": T.SCOPE_NEAR_POINT, "max_km": None}
+    st.offset = 0
+    return show_page(turn, st)
+
+
+FLOW = Flow(
+    name="search",
+    steps={"list": Step(on_list), "detail": Step(on_detail), "alts": Step(on_alts)},
+    entries={"search_activities": start, "more": more, "activity_detail": detail_entry},
+)

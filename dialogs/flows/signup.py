@@ -1,0 +1,146 @@
+"""Sign-up: confirm first; capacity, waitlist position, overlap check, party size, review."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from data import profiles, services
+from data.models import Activity, ActivityStatus, Signup, SignupStatus
+
+from .. import texts as T
+from ..common import exits, intent, is_no, is_yes, number, party_size, say, short, with_menu, yes_no
+from ..registry import Flow, Result, Step
+from ..replies import Choices, Reply, Text
+from ..state import State
+
+if TYPE_CHECKING:
+    from ..engine import Turn
+
+
+def _waiting(turn: Turn, activity_id: int) -> int:
+    return int(turn.session.scalar(
+        select(func.count()).select_from(Signup).where(
+            Signup.activity_id == activity_id, Signup.status == SignupStatus.WAITLISTED)) or 0)
+
+
+def needs_consent(turn: Turn, st: State, pending: dict[str, object]) -> Result | None:
+    """Sign-ups store personal data: ask for the privacy consent first and come back afterwards."""
+    if profiles.consent_state(turn.session, turn.volunteer.id, "privacy"):
+        return None
+    st.pending = pending
+    text = T.NEED_CONSENT + ("" if short(turn) else "\n" + T.WELCOME.split("\n", 1)[-1])
+    return [Choices(text, T.PRIVACY_OPTIONS, say(turn, T.PRIVACY_FOOTER, T.PRIVACY_FOOTER_SHORT))], \
+        "onboarding.privacy"
+
+
+def start_for(turn: Turn, st: State, activity_id: int) -> Result:
+    """Begin signing up for one activity: checks, then one confirmation question."""
+    gate = needs_consent(turn, st, {"kind": "signup", "activity_id": activity_id})
+    if gate is not None:
+        return gate
+    act = turn.session.get(Activity, activity_id)
+    if act is None:
+        return with_menu(turn, T.ERR_NOT_FOUND), "help.menu"
+    if act.status != ActivityStatus.PUBLISHED or act.starts_at <= turn.now:
+        return with_menu(turn, T.ERR_NOT_OPEN), "help.menu"
+    st.data["activity_id"] = act.id
+    live = services.live_signup(turn.session, turn.volunteer.id, act.id)
+    if live is not None:
+        status = T.status_name(live.status, services.waitlist_position(turn.session, live))
+        return with_menu(turn, T.ALREADY_IN.format(status=status)), "help.menu"
+    st.data["party"] = max(1, min(party_size(turn) or int(st.data.get("party") or 1), 10))
+    st.data["allow_overlap"] = False
+    other = services.find_overlap(turn.session, turn.volunteer.id, act)
+    if other is not None:
+        prompt = T.CONFIRM_OVERLAP.format(other=other.title, when=T.when(other.starts_at, short=short(turn)),
+                                          title=act.title)
+        return [yes_no(turn, prompt, T.CONFIRM_OVERLAP_OPTIONS)], "signup.overlap"
+    return confirm(turn, st)
+
+
+def start(turn: Turn, st: State) -> Result:
+    """sign_up intent: the activity in view, item n of the last list, or ask them to find one."""
+    n = number(turn)
+    if n is not None and st.listed and st.list_kind in ("activity", "mine") and 1 <= n <= len(st.listed):
+        return start_for(turn, st, st.listed[n - 1])
+    if st.data.get("activity_id"):
+        return start_for(turn, st, int(st.data["activity_id"]))
+    return [Text(say(turn, T.WHICH_ACTIVITY, T.WHICH_ACTIVITY_SHORT) + " " + exits(turn))], None
+
+
+def confirm(turn: Turn, st: State) -> Result:
+    act = turn.session.get(Activity, int(st.data["activity_id"]))
+    assert act is not None
+    party = int(st.data.get("party") or 1)
+    left = services.places_left(turn.session, act)
+    card = T.activity_card(act, left, short(turn), full=False)
+    if left >= party:
+        prompt = T.CONFIRM_SIGNUP.format(card=card, party=party)
+        options = T.CONFIRM_SIGNUP_OPTIONS
+    else:
+        prompt = T.CONFIRM_WAITLIST.format(card=card, ahead=_waiting(turn, act.id))
+        options = T.CONFIRM_WAITLIST_OPTIONS
+    footer = say(turn, T.CONFIRM_FOOTER, T.CONFIRM_FOOTER_SHORT)
+    return [Choices(prompt, options, footer)], "signup.confirm"
+
+
+def on_confirm(turn: Turn, st: State) -> Result | None:
+    size = party_size(turn)
+    if size is not None:
+        st.data["party"] = max(1, min(size, 10))
+        replies, target = confirm(turn, st)
+        return [Text(T.PARTY_NOTE.format(party=st.data["party"])), *replies], target
+    if is_yes(turn) or intent(turn) == "sign_up":
+        return commit(turn, st)
+    if is_no(turn):
+        return with_menu(turn, T.NOT_SIGNED), "help.menu"
+    return None
+
+
+def on_overlap(turn: Turn, st: State) -> Result | None:
+    if is_yes(turn):
+        st.data["allow_overlap"] = True
+        return confirm(turn, st)
+    if is_no(turn):
+        return with_menu(turn, T.NOT_SIGNED), "help.menu"
+    return None
+
+
+def remind_text(turn: Turn) -> str:
+    if turn.volunteer.notices_opt_out:
+        return T.REMIND_NONE
+    return T.REMIND_SMS if short(turn) else T.REMIND_WECHAT
+
+
+def commit(turn: Turn, st: State) -> Result:
+    res = services.sign_up(
+        turn.session, volunteer_id=turn.volunteer.id, activity_id=int(st.data["activity_id"]), now=turn.now,
+        party_size=int(st.data.get("party") or 1), channel=turn.channel,
+        allow_overlap=bool(st.data.get("allow_overlap")),
+    )
+    signup = res.signup
+    act = turn.session.get(Activity, signup.activity_id)
+    assert act is not None
+    card = T.activity_card(act, res.places_left, short(turn), full=False)
+    st.undo = {"kind": "signup", "signup_id": signup.id, "at": turn.now.isoformat()}
+    st.data.pop("party", None)
+    if signup.status == SignupStatus.WAITLISTED:
+        text = T.SIGNED_WAITLIST.format(card=card, pos=res.waitlist_position or 1)
+    elif signup.status == SignupStatus.PENDING:
+        turn.hooks.signup_needs_review(signup.id)
+        coord = profiles.team_contact(turn.session, act.team_id)
+        reviewer = f"{act.team.name}的{coord.name}" if coord else act.team.name
+        text = T.SIGNED_PENDING.format(card=card, reviewer=reviewer)
+    else:
+        text = T.SIGNED_UP.format(card=card) + "\n" + remind_text(turn)
+    replies: list[Reply] = [Text(text), Text(say(turn, T.UNDO_HINT, T.UNDO_HINT_SHORT) + exits(turn))]
+    return replies, None
+
+
+FLOW = Flow(
+    name="signup",
+    steps={"confirm": Step(on_confirm), "overlap": Step(on_overlap)},
+    entries={"sign_up": start},
+)

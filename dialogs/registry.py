@@ -1,0 +1,63 @@
+"""The flow registry: each flow declares its steps and the intents that start it; one line adds a flow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .replies import Reply
+from .state import State
+
+if TYPE_CHECKING:
+    from .engine import Turn
+
+# A handler answers one turn: replies plus the next `flow.step` (None = idle), or None = "not for me"
+# (the engine then routes the message by its intent).
+Result = tuple[list[Reply], str | None]
+Handler = Callable[["Turn", State], Result | None]
+Capture = Callable[["Turn", State], bool]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One state of a flow. `capture` lets the step see a message before the global exits
+    (a 6-digit code must not be read as a menu choice)."""
+
+    handler: Handler
+    capture: Capture | None = None
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A declared conversation: its states, the intents that start it, and intents it answers anywhere."""
+
+    name: str
+    steps: dict[str, Step] = field(default_factory=dict)
+    entries: dict[str, Handler] = field(default_factory=dict)
+    anywhere: dict[str, Handler] = field(default_factory=dict)
+
+
+FLOWS: dict[str, Flow] = {}
+ENTRIES: dict[str, Handler] = {}
+ANYWHERE: dict[str, Handler] = {}
+
+
+def register(flow: Flow) -> Flow:
+    """Add a flow; an intent may start only one flow, so a clash fails at import time."""
+    if flow.name in FLOWS:
+        raise ValueError(f"flow {flow.name} registered twice")
+    for table, name in ((ENTRIES, "entries"), (ANYWHERE, "anywhere")):
+        for intent, handler in getattr(flow, name).items():
+            if intent in ENTRIES or intent in ANYWHERE:
+                raise ValueError(f"intent {intent} already handled before flow {flow.name}")
+            table[intent] = handler
+    FLOWS[flow.name] = flow
+    return flow
+
+
+def step_of(state: State) -> Step | None:
+    flow = FLOWS.get(state.flow or "")
+    if flow is None:
+        return None
+    return flow.steps.get(state.step or "")

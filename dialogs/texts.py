@@ -1,0 +1,365 @@
+"""Every user-facing string of the conversation: simple Chinese, polite 您, short, says what to send next.
+
+`short=True` variants are for SMS (one or two 70-character segments); `elder=True` is the 长辈版 wording.
+Helpers that put activity facts together live here too, so what/when/where/places-left read the same
+everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from data.models import Activity, SignupStatus
+from data.timeutil import WEEKDAYS, format_when, to_local
+
+# -- fixed footers --------------------------------------------------------------------------------
+EXITS = "回复0回主菜单，9找人工。"
+EXITS_SHORT = "0菜单 9人工"
+
+# -- main menu ------------------------------------------------------------------------------------
+MENU_KEYS = ("search", "recommend", "mine", "hours")
+MENU_OPTIONS = ("找活动", "给我推荐活动", "我报名的活动", "我的服务时长")
+MENU_OPTIONS_ELDER = ("找活动", "帮我挑活动", "我报的活动", "我干了多少小时")
+MENU_OPTIONS_SHORT = ("找活动", "推荐", "我的报名", "服务时长")
+MENU_PROMPT = "请问您想做什么？请回复数字："
+MENU_PROMPT_ELDER = "请回一个数字："
+MENU_PROMPT_SHORT = "请回数字："
+MENU_FOOTER = "回复9找人工。想取消报名、改资料，直接说就行。"
+MENU_FOOTER_ELDER = "回复9找人帮您。"
+MENU_FOOTER_SHORT = "回9找人工"
+
+GREET = "{name}您好！"
+GREET_ANON = "您好！"
+THANKS = "不客气，能帮上您就好。"
+GOODBYE = "好的，祝您身体健康！有事随时给我发消息。"
+OUT_OF_SCOPE = "这个我帮不上忙，我只会帮您找志愿活动、报名和查时长。"
+OK_NOTHING = "好的。"
+HELP = ("我能帮您：找志愿活动、报名、取消报名、查服务时长。"
+        "直接说就行，比如“明天有啥活动”“我想陪老人聊天”“取消报名”。")
+HELP_SHORT = "可以说：明天有啥活动、取消报名、我的时长。"
+
+# -- misunderstanding -----------------------------------------------------------------------------
+MISS_ONCE = "对不起，我没听明白。"
+MISS_ONCE_SHORT = "没听明白。"
+MISS_TWICE = "对不起，我还是没明白。您可以回复数字选一项，或者回复9找人工，有人会联系您。"
+MISS_TWICE_SHORT = "还是没明白。回数字选一项，或回9找人工。"
+NOTHING_TO_REPEAT = "刚才没有要重复的内容。"
+VOICE_NOT_UNDERSTOOD = "对不起，这段语音我没听清。您可以再说一遍，或者回复数字："
+VOICE_NOT_UNDERSTOOD_SHORT = "语音没听清，请回数字："
+IMAGE = "我看不懂图片，请您打字，或者回复数字："
+IMAGE_SHORT = "看不懂图片，请打字或回数字："
+
+# -- first contact and privacy --------------------------------------------------------------------
+WELCOME = ("您好，欢迎来到银龄志愿助手！我帮您找志愿活动、报名、查服务时长。\n"
+           "先说一下您的信息：我们只保存您的称呼、住的社区、手机号和报名记录，用来帮您报名和提醒您；"
+           "您不再参加后保存两年，志愿服务记录按规定保存。"
+           "随时可以说“删除我的信息”或“退订”。")
+WELCOME_SHORT = ("欢迎来到银龄志愿助手！我们只存您的称呼、社区、手机号和报名记录，"
+                 "用于报名和提醒，随时可说“退订”。")
+PRIVACY_OPTIONS = ("同意", "先不同意，只看看活动")
+PRIVACY_FOOTER = "回复1同意。"
+PRIVACY_FOOTER_SHORT = "回1同意"
+PRIVACY_AGAIN = "请回复1同意，回复2先不同意（只能看活动，不能报名）。"
+PRIVACY_THANKS = "谢谢您！"
+PRIVACY_DECLINED = "好的，您可以先看看活动。报名的时候需要您同意，才能保存报名记录。"
+PRIVACY_DECLINED_SHORT = "好的，您可以先看活动，报名时需要同意。"
+NEED_CONSENT = "报名要保存您的报名记录，需要您先同意。"
+WELCOME_BACK = "欢迎回来！"
+
+Q_PLACE = "问您三个小问题，不想答回复“跳过”。\n第1个：您住在哪个社区或街道？比如“阳光社区”。"
+Q_PLACE_SHORT = "您住哪个社区？不想答回“跳过”。"
+Q_LIKE = "第2个：您喜欢做哪类事？比如陪老人聊天、打扫卫生、量血压、教孩子。不想答回复“跳过”。"
+Q_LIKE_SHORT = "您喜欢做什么？如陪老人、打扫卫生。回“跳过”可跳过。"
+Q_TIME = "第3个：您一般什么时候有空？比如“周末上午”“每天下午”。不想答回复“跳过”。"
+Q_TIME_SHORT = "您什么时候有空？如周末上午。回“跳过”可跳过。"
+Q_PLACE_UNKNOWN = "我还不认识“{name}”这个地方，以后可以再告诉我。"
+Q_SAVED_PLACE = "记下了：您住在{place}。"
+Q_SAVED_LIKE = "记下了：您喜欢{cats}。"
+Q_SAVED_TIME = "记下了：您{slots}有空。"
+Q_SKIPPED = "好的，跳过。"
+ONBOARD_DONE = "都问完了，谢谢您！"
+
+ELDER_ON = "已经换成长辈版：字少，选项少。"
+ELDER_ON_SHORT = "已换成长辈版。"
+
+# -- activity facts -------------------------------------------------------------------------------
+LEFT = "剩{n}个名额"
+LEFT_SHORT = "剩{n}"
+FULL = "已满，可排队候补"
+FULL_SHORT = "已满可候补"
+REVIEW_NOTE = "（要审核）"
+STATUS_NAMES = {
+    SignupStatus.CONFIRMED: "已报上",
+    SignupStatus.PENDING: "等审核",
+    SignupStatus.WAITLISTED: "候补第{pos}位",
+}
+
+# -- search ---------------------------------------------------------------------------------------
+LIST_HEAD = "{scope}活动有{total}个："
+LIST_HEAD_PAGE = "{scope}活动，第{a}到{b}个（共{total}个）："
+LIST_HEAD_SHORT = "{scope}活动{total}个："
+LIST_FOOTER = "回复数字看详情，回复“更多”看下一页，0回主菜单。"
+LIST_FOOTER_LAST = "回复数字看详情，0回主菜单，9找人工。"
+LIST_FOOTER_SHORT = "回数字看详情 更多=下页 0菜单"
+LIST_FOOTER_SHORT_LAST = "回数字看详情 0菜单"
+NO_MORE = "这些就是全部了。"
+NO_LIST = "请先告诉我您想找什么活动，比如“明天有啥活动”。"
+NO_LIST_SHORT = "请先说想找什么活动，如“明天有啥活”。"
+NOT_IN_LIST = "列表里没有第{n}个，请回复1到{m}。"
+NONE_FOUND = "{scope}暂时没有活动。"
+NONE_FOUND_ALT = "{scope}活动暂时没有。您可以看看："
+NONE_AT_ALL = "最近都没有活动。有新活动时，我们会通知您。"
+ALT_DATE = "{day}的活动"
+ALT_ANY_CATEGORY = "这段时间别的活动"
+ALT_ANY_PLACE = "所有地方的活动"
+ALT_FOOTER = "回复数字选择，0回主菜单。"
+PLACE_UNKNOWN = "我还不认识“{name}”这个地方，先给您看全部的。"
+PLACE_NEAR_HOME = "您家附近（{place}）"
+SCOPE_ALL = "最近"
+SCOPE_NEAR_POINT = "离您近的"
+DETAIL_FOOTER = "回复1报名，回复2返回列表，0回主菜单。"
+DETAIL_FOOTER_SHORT = "回1报名 2返回 0菜单"
+DETAIL_FOOTER_MINE = "回复1取消这个报名，回复2返回，0回主菜单。"
+DETAIL_FOOTER_MINE_SHORT = "回1取消报名 2返回"
+ALREADY_IN = "您已经报了这个活动（{status}）。"
+
+# -- sign-up --------------------------------------------------------------------------------------
+WHICH_ACTIVITY = "您想报哪个活动？请先找一找，比如说“明天有啥活动”。"
+WHICH_ACTIVITY_SHORT = "想报哪个？先说“明天有啥活动”。"
+CONFIRM_SIGNUP = "您要报名：{card}\n{party}人参加。"
+CONFIRM_SIGNUP_OPTIONS = ("确认报名", "不报了")
+CONFIRM_FOOTER = "和家人一起来，请说“我们两个人”。"
+CONFIRM_FOOTER_SHORT = "回1确认 2不报"
+CONFIRM_WAITLIST = "这个活动名额满了：{card}\n可以排队候补，您前面有{ahead}人，有人退出就给您补上。"
+CONFIRM_WAITLIST_OPTIONS = ("排队候补", "不报了")
+CONFIRM_OVERLAP = "这个时间您已经报了“{other}”（{when}）。还要报“{title}”吗？"
+CONFIRM_OVERLAP_OPTIONS = ("还要报", "不报了")
+YESNO_FOOTER = "回复1或2。"
+YESNO_FOOTER_SHORT = "回1或2"
+SIGNED_UP = "报好了！{card}"
+SIGNED_PENDING = "已提交，等{reviewer}审核：{card}\n审核后会通知您。"
+SIGNED_WAITLIST = "已排队：{card}\n您是候补第{pos}位，有人退出会自动给您补上并通知您。"
+REMIND_WECHAT = "活动前一天会在微信里提醒您。"
+REMIND_SMS = "活动前一天发短信提醒您。"
+REMIND_NONE = "您退订了通知，不会再提醒，请记好时间。"
+UNDO_HINT = "10分钟内回复“撤销”可以撤回。"
+UNDO_HINT_SHORT = "10分钟内回“撤销”可撤回。"
+NOT_SIGNED = "好的，没有报名。"
+PARTY_NOTE = "好的，按{party}人报名。"
+
+# -- domain errors (one place) --------------------------------------------------------------------
+ERR_NOT_OPEN = "这个活动已经开始、结束或取消了，报不了名。"
+ERR_ALREADY = "您已经报过这个活动了。"
+ERR_NOT_FOUND = "没找到这个活动，可能已经撤下了。"
+ERR_OVERLAP = "这个时间您已经有别的活动了。"
+ERR_INVALID = "这一步没办成，请再试一次，或者回复9找人工。"
+ERR_GENERIC = "这一步没办成。"
+
+# -- cancel and mine ------------------------------------------------------------------------------
+NO_SIGNUPS = "您现在没有报名的活动。"
+PICK_CANCEL = "您要取消哪一个？"
+PICK_FOOTER = "回复数字选择，0回主菜单。"
+PICK_FOOTER_SHORT = "回数字选 0菜单"
+CONFIRM_CANCEL = "确定取消这个报名吗？{card}"
+CONFIRM_CANCEL_OPTIONS = ("确定取消", "不取消")
+CANCELLED = "已取消：{title}（{when}）。"
+NOT_CANCELLED = "好的，没有取消，您的报名还在。"
+MINE_HEAD = "您报名的活动（共{total}个）："
+MINE_FOOTER = "回复数字看详情。想退出就说“取消报名”。"
+MINE_FOOTER_SHORT = "回数字看详情"
+
+# -- undo -----------------------------------------------------------------------------------------
+UNDO_NOTHING = "现在没有可以撤销的事。"
+UNDO_EXPIRED = "已经超过10分钟，不能撤销了。"
+UNDO_SIGNUP = "已撤销报名：{title}。"
+UNDO_CANCEL = "已恢复报名：{title}（{status}）。"
+UNDO_PROFILE = "已改回原来的资料。"
+
+# -- hours ----------------------------------------------------------------------------------------
+HOURS = "您一共服务了{total}小时，今年{year}小时，参加过{n}次活动。"
+HOURS_SHORT = "共{total}小时，今年{year}小时，{n}次。"
+HOURS_NONE = "您还没有服务记录。参加活动后，组织的志愿队会给您记上时长。"
+HOURS_LAST = "最近几次："
+HOURS_LINE = "{day} {title} {hours}小时"
+HOURS_PROOF = "要盖章的服务证明，请找组织活动的志愿队开具，比如{team}的{name}，电话{phone}。"
+HOURS_PROOF_SHORT = "要证明请找{name}，{phone}。"
+HOURS_PROOF_ANY = "要盖章的服务证明，请找组织活动的志愿队开具。"
+
+# -- help / hand-off ------------------------------------------------------------------------------
+HANDOFF = "好的，已经请{name}联系您，电话{phone}。您刚才说的话会一起转给对方，您也可以直接打这个电话。"
+HANDOFF_SHORT = "已请{name}联系您，电话{phone}。"
+HANDOFF_NOBODY = "好的，已经转给工作人员，会尽快联系您。"
+
+# -- profile --------------------------------------------------------------------------------------
+PROFILE_WHAT = "您想改哪一项？"
+PROFILE_OPTIONS = ("住的地方", "喜欢做的事", "有空的时间", "身体情况")
+PROFILE_ASK_PLACE = "您现在住在哪个社区、街道或区？"
+PROFILE_ASK_LIKE = "您喜欢做哪类事？比如陪老人、打扫卫生、量血压。"
+PROFILE_ASK_TIME = "您什么时候有空？比如“周末上午”“每天下午”。"
+PROFILE_ASK_BODY = "您身体怎么样？比如“腿脚不好，不能久站”或“身体好，能干体力活”。"
+PROFILE_CONFIRM = "把您的{field}改成：{value}，对吗？"
+PROFILE_CONFIRM_OPTIONS = ("对", "不对")
+PROFILE_SAVED = "改好了。"
+PROFILE_NOT_SAVED = "好的，没有改。"
+PROFILE_NOT_UNDERSTOOD = "没听懂要改成什么。"
+FIELD_PLACE = "住的地方"
+FIELD_LIKE = "喜欢做的事"
+FIELD_TIME = "有空的时间"
+FIELD_BODY = "身体情况"
+BODY_LIGHT = "只做轻松的活（坐着、聊天）"
+BODY_MODERATE = "能走能站的活"
+BODY_HEAVY = "体力活也能干"
+RECOMMEND_OFF = "好的，以后不按您的资料推荐了，只按时间列出活动。想恢复就说“恢复推荐”。"
+RECOMMEND_ON = "好的，已恢复按您的喜好推荐。"
+
+# -- phone binding --------------------------------------------------------------------------------
+BIND_ASK = "请发您的手机号，11位数字。"
+BIND_SENT = "验证码已经发到{masked}，请把6位数字发给我（10分钟内有效）。"
+BIND_SENT_SHORT = "验证码已发到{masked}，请回6位数字。"
+BIND_BAD_PHONE = "这个号码不对，请发11位手机号。"
+BIND_BAD_CODE = "验证码不对，请再看一下短信，发6位数字。"
+BIND_EXPIRED = "验证码过期了，请重新说“绑定手机”。"
+BIND_DONE = "手机号{masked}绑定好了，以后短信也能找到您。"
+BIND_MERGED = "手机号{masked}绑定好了，这个号码原来的报名和服务记录也合到一起了。"
+
+# -- subscribe ------------------------------------------------------------------------------------
+UNSUBSCRIBED = "已退订，以后不再主动给您发通知。您发消息我照样回复。想恢复请说“订阅”。"
+UNSUBSCRIBED_SHORT = "已退订，不再发通知。恢复请回“订阅”。"
+SUBSCRIBED = "好的，已订阅，有活动通知和提醒会发给您。"
+SUBSCRIBED_SHORT = "已订阅通知。"
+FORGOTTEN = "已为您退订，并删除了您的个人资料。欢迎您随时回来。"
+
+# -- recommend ------------------------------------------------------------------------------------
+RECOMMEND_HEAD = "按您的情况挑了{n}个："
+RECOMMEND_HEAD_SHORT = "给您挑了{n}个："
+RECOMMEND_PLAIN = "您关闭了个性化推荐，这是最近的活动。"
+RECOMMEND_NONE = "暂时没有适合您的活动。"
+REASON_LIKE = "您喜欢{cat}"
+REASON_FREE = "您{slot}有空"
+REASON_NEAR = "离您家近"
+REASON_SOON = "时间最近"
+REASON_JOIN = "因为"
+
+# -- team / place join by QR code -----------------------------------------------------------------
+JOINED_TEAM = "已加入{team}。"
+JOINED_PLACE = "已记下您在{place}。"
+
+PARTS = ("上午", "下午", "晚上")
+
+
+def _short_week(text: str) -> str:
+    for i, name in enumerate(WEEKDAYS):
+        text = text.replace(f"（{name}）", "周" + "一二三四五六日"[i])
+    return text
+
+
+def when(start: datetime, end: datetime | None = None, short: bool = False) -> str:
+    """`12月5日（星期六）上午9点到11点半`; SMS: `12月5日周六上午9点`."""
+    text = format_when(start, None if short else end)
+    return _short_week(text) if short else text
+
+
+def day(start: datetime, short: bool = False) -> str:
+    s = to_local(start)
+    text = f"{s.month}月{s.day}日（{WEEKDAYS[s.weekday()]}）"
+    return _short_week(text) if short else text
+
+
+def community(activity: Activity) -> str:
+    return activity.place.name if activity.place is not None else ""
+
+
+def where(activity: Activity, short: bool = False) -> str:
+    """Community + address + landmark: `阳光社区，阳光社区服务站（新华广场东侧）`."""
+    comm = community(activity)
+    addr = activity.address or ""
+    if short:
+        return addr or comm
+    parts = [comm] if comm else []
+    if addr and addr != comm:
+        parts.append(addr)
+    text = "，".join(parts)
+    if activity.landmark and activity.landmark not in text:
+        text += f"（{activity.landmark}）"
+    return text
+
+
+def left(n: int, short: bool = False) -> str:
+    if n <= 0:
+        return FULL_SHORT if short else FULL
+    return (LEFT_SHORT if short else LEFT).format(n=n)
+
+
+def activity_line(activity: Activity, places_left: int, short: bool = False, extra: str = "",
+                  status: str | None = None) -> str:
+    """One list line: when, what, community, places left (or the sign-up status), and a reason."""
+    review = REVIEW_NOTE if activity.needs_review and not short and status is None else ""
+    state = status if status is not None else left(places_left, short)
+    tail = f"，{extra}" if extra else ""
+    return f"{when(activity.starts_at, short=short)} {activity.title}{review}（{community(activity)}，" \
+           f"{state}{tail}）"
+
+
+def activity_card(activity: Activity, places_left: int, short: bool = False, full: bool = True) -> str:
+    """What, when, where and places left; with `full` also what you do and what it needs."""
+    if short:
+        return f"{activity.title}，{when(activity.starts_at, short=True)}，{where(activity, True)}，" \
+               f"{left(places_left, True)}。"
+    lines = [f"【{activity.title}】", f"时间：{when(activity.starts_at, activity.ends_at)}",
+             f"地点：{where(activity)}"]
+    if full and activity.description:
+        lines.append(f"内容：{activity.description}")
+    if full and activity.requirements:
+        lines.append(f"要求：{activity.requirements}")
+    lines.append(left(places_left) + "。" + ("要经过审核。" if activity.needs_review else ""))
+    return "\n".join(lines)
+
+
+def status_name(status: SignupStatus, pos: int | None = None) -> str:
+    template = STATUS_NAMES.get(status, "")
+    return template.format(pos=pos or 1)
+
+
+def hours(value: Decimal) -> str:
+    """`2.50` → `2.5`, `3.00` → `3`."""
+    text = f"{value.normalize():f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def slots_text(mask: int) -> str:
+    """Availability bits as words: `每天上午`, `周末下午`, `周一上午、周三晚上`."""
+    if not mask:
+        return "都没空"
+    days_by_part: dict[int, list[int]] = {}
+    for d in range(7):
+        for p in range(3):
+            if mask >> (d * 3 + p) & 1:
+                days_by_part.setdefault(p, []).append(d)
+    out = []
+    for p, days in sorted(days_by_part.items()):
+        if days == list(range(7)):
+            label = "每天"
+        elif days == [5, 6]:
+            label = "周末"
+        elif days == [0, 1, 2, 3, 4]:
+            label = "平时"
+        else:
+            label = "、".join("周" + "一二三四五六日"[d] for d in days)
+        out.append(label + PARTS[p])
+    return "，".join(out)
+
+
+def slot_of(start: datetime) -> tuple[int, int]:
+    """(weekday, part) of a stored UTC start: part 0 上午, 1 下午, 2 晚上."""
+    s = to_local(start)
+    part = 0 if s.hour < 12 else (1 if s.hour < 18 else 2)
+    return s.weekday(), part
+
+
+def slot_name(weekday: int, part: int) -> str:
+    return "周" + "一二三四五六日"[weekday] + PARTS[part]
+
+
+def body_text(load: int) -> str:
+    return {1: BODY_LIGHT, 2: BODY_MODERATE}.get(load, BODY_HEAVY)
