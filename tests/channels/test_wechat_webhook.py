@@ -1,0 +1,325 @@
+"""The /wechat webhook end to end, spoken to exactly as WeChat does, on SQLite/PostgreSQL and memory/Redis."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.app import create_app, runtime_of
+from bot.channels import wechat_api
+from bot.channels.wechat import WechatChannel
+from bot.runtime import Runtime
+from data.db import make_engine
+from data.migrate import upgrade
+from data.models import ChannelIdentity, MessageLog, Signup
+from data.seed import load_demo
+from data.timeutil import utcnow
+from dialogs import Text
+from tests.conftest import REDIS_URL, TEST_SECRET, _missing, new_database_url
+from tests.drivers.wechat import ACCOUNT, AES_KEY, APP_ID, TOKEN, WechatDriver, build_xml, flask_transport
+from tests.fakes.wechat_api import APP_SECRET, FakeWechatAPI
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "wechat"
+_NLU: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeWechatAPI]:
+    server = FakeWechatAPI(APP_ID, APP_SECRET).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite-memory", "sqlite-redis", "postgres-redis"])
+def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+        fake: FakeWechatAPI) -> Iterator[Flask]:
+    """The whole service on a fresh, migrated, demo-seeded database, talking to the fake WeChat API."""
+    db_kind, store_kind = request.param.split("-")
+    redis_url = None
+    if store_kind == "redis":
+        if not REDIS_URL:
+            _missing("Redis", "YINLING_TEST_REDIS_URL")
+        redis_url = REDIS_URL
+    url = new_database_url(db_kind, tmp_path_factory.mktemp("wechat"), request)
+    engine = make_engine(url)
+    upgrade(engine)
+    from data.crypto import PhoneVault
+
+    with Session(engine) as s, s.begin():
+        load_demo(s, utcnow(), PhoneVault(TEST_SECRET))
+    engine.dispose()
+    tag = uuid.uuid4().hex[:10]
+    flask_app = create_app({
+        "database.url": url, "redis.url": redis_url, "redis.prefix": f"test:{tag}:", "secret_key": TEST_SECRET,
+        "wechat.token": TOKEN, "wechat.app_id": APP_ID, "wechat.app_secret": APP_SECRET, "wechat.aes_key": AES_KEY,
+        "wechat.api_base": fake.url, "wechat.reply_queue": f"replies-test-{tag}",
+    })
+    rt = runtime_of(flask_app)
+    if "nlu" not in _NLU:  # jieba takes seconds to load: one parser for every app in this module
+        with warnings.catch_warnings():
+            # jieba's load_userdict(path) leaves the file for the GC to close (a ResourceWarning).
+            warnings.simplefilter("ignore", ResourceWarning)
+            rt.load_nlu()
+            gc.collect()
+        _NLU["nlu"] = rt.nlu
+    rt._nlu = _NLU["nlu"]
+    wechat_api.bind_job_runtime(rt)
+    yield flask_app
+    wechat_api.bind_job_runtime(None)
+    channel(flask_app).pool.shutdown(wait=True)
+    rt.engine.dispose()
+    if rt.redis is not None:
+        for key in rt.redis.scan_iter(match=f"test:{tag}:*"):
+            rt.redis.delete(key)
+        import redis
+        from rq import Queue
+
+        Queue(f"replies-test-{tag}", connection=redis.Redis.from_url(REDIS_URL or "")).delete(delete_jobs=True)
+
+
+def channel(app: Flask) -> WechatChannel:
+    ch: WechatChannel = app.extensions["wechat"]
+    return ch
+
+
+@pytest.fixture
+def rt(app: Flask, fake: FakeWechatAPI) -> Runtime:
+    fake.reset()
+    return runtime_of(app)
+
+
+def driver(app: Flask, mode: str = "plain") -> WechatDriver:
+    return WechatDriver(flask_transport(app.test_client()), mode=mode)
+
+
+def rows(rt: Runtime, openid: str | None = None) -> int:
+    """MessageLog rows (for one user, or all) — what the dialogs wrote."""
+    with rt.sessions() as s:
+        stmt = select(func.count()).select_from(MessageLog)
+        if openid is not None:
+            stmt = stmt.where(MessageLog.channel == "wechat", MessageLog.address == openid)
+        return int(s.scalar(stmt) or 0)
+
+
+def identities(rt: Runtime) -> int:
+    with rt.sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(ChannelIdentity)) or 0)
+
+
+def numbered(text: str) -> bool:
+    return "1." in text or "1、" in text or "1）" in text
+
+
+# -- the front door -----------------------------------------------------------------------------
+def test_url_check(app: Flask, rt: Runtime) -> None:
+    d = driver(app)
+    assert d.verify("5837397476071829046") == (200, b"5837397476071829046")
+    assert d.verify("5837397476071829046", good=False)[0] == 403
+    assert app.test_client().get("/wechat?echostr=1").status_code == 403
+
+
+@pytest.mark.parametrize("mode", ["plain", "safe"])
+def test_wrong_signature_is_403_and_writes_nothing(app: Flask, rt: Runtime, mode: str) -> None:
+    d = driver(app, mode)
+    before = (rows(rt), identities(rt))
+    query, body = d.sign(build_xml(d._fields("text", Content="找活动", MsgId=1)))
+    assert d.post({**query, "signature": "0" * 40}, body).status == 403
+    assert d.post({k: v for k, v in query.items() if k != "signature"}, body).status == 403
+    if mode == "safe":  # right URL signature, wrong msg_signature over the ciphertext
+        assert d.post({**query, "msg_signature": "0" * 40}, body).status == 403
+    assert (rows(rt), identities(rt)) == before
+
+
+def test_huge_body_is_413(app: Flask, rt: Runtime) -> None:
+    d = driver(app)
+    xml = build_xml(d._fields("text", Content="很长" * 40_000, MsgId=2))
+    query, body = d.sign(xml)
+    before = rows(rt)
+    assert d.post(query, body).status == 413
+    assert rows(rt) == before
+
+
+@pytest.mark.parametrize("name", ["billion_laughs.xml", "malformed.xml"])
+def test_hostile_or_broken_xml_is_acknowledged_and_writes_nothing(app: Flask, rt: Runtime, name: str) -> None:
+    d = driver(app)
+    query, body = d.sign((FIXTURES / name).read_text(encoding="utf-8"))
+    before = (rows(rt), identities(rt))
+    started = time.monotonic()
+    reply = d.post(query, body)
+    assert reply.status == 200 and reply.body == b"success"
+    assert time.monotonic() - started < 1.0
+    assert (rows(rt), identities(rt)) == before
+
+
+# -- whole conversations --------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["plain", "compat", "safe"])
+def test_conversation_subscribe_onboarding_search_sign_up(app: Flask, rt: Runtime, mode: str) -> None:
+    d = driver(app, mode)
+    welcome = d.event("subscribe")
+    assert "同意" in welcome.text and numbered(welcome.text)
+    for message in ("1", "阳光社区", "跳过", "跳过"):  # consent, then three skippable questions
+        assert d.text(message).text.strip(), message
+    listing = d.text("找活动")
+    assert numbered(listing.text) and "月" in listing.text and "日" in listing.text  # dates as people say them
+    detail = d.text("1")
+    assert "时间" in detail.text and "地点" in detail.text
+    confirm = d.text("1")
+    assert "确认" in confirm.text
+    done = d.text("1")
+    assert "0" in done.text  # says what can be sent next
+    with rt.sessions() as s:
+        ident = s.scalars(select(ChannelIdentity).where(ChannelIdentity.external_id == d.openid)).one()
+        signups = s.scalars(select(Signup).where(Signup.volunteer_id == ident.volunteer_id)).all()
+    assert len(signups) == 1
+    assert rows(rt, d.openid) == 2 * 9  # every turn logged once in, once out
+
+
+def test_every_message_type_is_answered(app: Flask, rt: Runtime) -> None:
+    d = driver(app)
+    d.event("subscribe")
+    for name in ("text.xml", "voice.xml", "voice_no_recognition.xml", "location.xml", "image.xml", "video.xml",
+                 "link.xml", "event_click.xml", "event_scan.xml", "event_subscribe_qrscene.xml"):
+        xml = (FIXTURES / name).read_text(encoding="utf-8").replace("oUSER", d.openid)
+        reply = d.post(*d.sign(xml))
+        assert reply.status == 200, name
+        assert reply.fields is not None and reply.text.strip(), name
+    for name in ("event_templatesendjobfinish.xml",):
+        xml = (FIXTURES / name).read_text(encoding="utf-8").replace("oUSER", d.openid)
+        assert d.post(*d.sign(xml)).empty
+
+
+def test_voice_without_recognition_goes_to_the_asr_hook(app: Flask, rt: Runtime,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    d = driver(app)
+    asked: list[str] = []
+    monkeypatch.setattr("bot.asr.transcribe", lambda media_id: asked.append(media_id) or None)
+    reply = d.voice("", media_id="media-abc")
+    assert asked == ["media-abc"]
+    assert numbered(reply.text)  # not understood: kindly, with the menu
+    monkeypatch.setattr("bot.asr.transcribe", lambda media_id: "明天有什么活动")
+    d.voice("", media_id="media-def")
+    with rt.sessions() as s:
+        texts = list(s.scalars(select(MessageLog.text).where(MessageLog.address == d.openid,
+                                                            MessageLog.direction == "in")))
+    assert texts[-1] == "明天有什么活动"
+
+
+def test_unsubscribe_stops_sending(app: Flask, rt: Runtime) -> None:
+    d = driver(app)
+    d.event("subscribe")
+    api = channel(app).api
+    assert api.unreachable_reason(d.openid) is None
+    assert d.event("unsubscribe").empty
+    assert api.unreachable_reason(d.openid) == "unsubscribed"
+    assert api.send_text(d.openid, "还在吗").reason == "unsubscribed"
+    d.event("subscribe")  # they come back
+    assert api.unreachable_reason(d.openid) is None
+
+
+# -- WeChat's retries and the 5-second window --------------------------------------------------------
+def test_duplicate_delivery_runs_the_dialog_once(app: Flask, rt: Runtime) -> None:
+    d = driver(app, "safe")
+    d.event("subscribe")
+    fields = d._fields("text", Content="找活动", MsgId=987654321)
+    first, second, third = (d.send(fields) for _ in range(3))  # WeChat retries up to three times
+    assert first.text == second.text == third.text
+    event = d._fields("event", Event="CLICK", EventKey="MENU_SEARCH")
+    assert d.send(event).text == d.send(event).text
+    assert rows(rt, d.openid) == 2 * 3
+
+
+def test_slow_turn_answers_empty_then_arrives_as_customer_message(app: Flask, rt: Runtime, fake: FakeWechatAPI,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.pipeline
+
+    real = bot.pipeline.respond
+
+    def slow(turn: Any) -> Any:
+        time.sleep(1.0)
+        return real(turn)
+
+    ch = channel(app)
+    d = driver(app, "safe")
+    d.event("subscribe")
+    monkeypatch.setattr(ch.cfg, "reply_budget_seconds", 0.3)
+    monkeypatch.setattr(bot.pipeline, "respond", slow)
+    fields = d._fields("text", Content="找活动", MsgId=555000111)
+    started = time.monotonic()
+    first = d.send(fields)
+    assert first.empty
+    assert time.monotonic() - started < 0.8
+    retry = d.send(fields)  # WeChat's retry must not produce a second reply
+    assert retry.empty
+    if rt.redis is not None:
+        _run_reply_worker(ch)
+    sent = fake.wait_for_custom(1, timeout=10)
+    assert len(sent) == 1 and sent[0]["touser"] == d.openid
+    assert sent[0]["text"]["content"].strip()
+    assert rows(rt, d.openid) == 2 * 2  # subscribe + the slow turn, once
+    time.sleep(0.3)
+    assert len(fake.custom) == 1
+
+
+def _run_reply_worker(ch: WechatChannel) -> None:
+    """A real RQ worker, in burst mode, once the late turn has enqueued its reply."""
+    from rq import SimpleWorker
+
+    queue = ch._rq_queue()
+    deadline = time.monotonic() + 10
+    while queue.count == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert queue.count == 1
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+
+# -- failures are polite -----------------------------------------------------------------------------
+def test_a_failing_dialog_answers_politely(app: Flask, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.pipeline
+
+    def broken(turn: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(bot.pipeline, "respond", broken)
+    reply = driver(app, "safe").text("找活动")
+    assert reply.status == 200 and "对不起" in reply.text
+
+
+def test_a_failing_channel_answers_politely_with_a_request_id(app: Flask, rt: Runtime,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*a: Any, **kw: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(channel(app), "run", broken)
+    with caplog.at_level(logging.ERROR, logger="yinling.wechat"):
+        reply = driver(app).text("找活动")
+    assert reply.status == 200 and "对不起" in reply.text
+    assert any("request_id=" in r.getMessage() for r in caplog.records)
+
+
+def test_long_reply_is_cut_with_a_tail(app: Flask, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.pipeline
+
+    monkeypatch.setattr(bot.pipeline, "respond", lambda turn: [Text("\n".join(["暖冬行动·为独居老人送棉衣"] * 200))])
+    reply = driver(app).text("找活动")
+    assert len(reply.text.encode("utf-8")) <= 2000
+    assert "更多" in reply.text.splitlines()[-1]
+
+
+def test_reply_xml_is_what_wechat_expects(app: Flask, rt: Runtime) -> None:
+    d = driver(app)
+    reply = d.text("你好")
+    assert reply.fields is not None
+    assert reply.fields["ToUserName"] == d.openid and reply.fields["FromUserName"] == ACCOUNT
+    assert reply.body.startswith(b"<xml>")
