@@ -1,0 +1,7 @@
+"""``python -m nlu parse|evaluate``: see :mod:`nlu.cli`."""
+
+import sys
+
+from nlu.cli import main
+
+sys.exit(main())

@@ -1,0 +1,77 @@
+"""Mobile phone numbers (also spoken 一三九…) and small numbers (option index 第二个, party size 两个人)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nlu.numerals import DIGITS, to_int
+
+_PHONE_DIGIT = "0-9零〇一幺二两三四五六七八九"
+_PHONE_RE = re.compile(rf"(?<![{_PHONE_DIGIT}])[{_PHONE_DIGIT}](?:[ -]?[{_PHONE_DIGIT}]){{10}}(?![{_PHONE_DIGIT}])")
+_MOBILE_RE = re.compile(r"1[3-9]\d{9}")
+
+_CN = "一二两三四五六七八九十俩仨"
+_NUM = rf"(?:\d{{1,3}}|[{_CN}]{{1,3}})"
+_PARTY_RE = re.compile(
+    rf"(?P<n>{_NUM})\s?(?:个人|口人|位|人)"
+    r"|(?P<two>两口子|老两口|老俩口|我们俩|咱们俩|咱俩|我俩|俺俩|俩人|我们两口)"
+    r"|(?P<three>我们仨|咱仨|仨人|一家三口)"
+)
+_INDEX_RE = re.compile(
+    rf"第\s?(?P<ord>{_NUM})(?![次天回遍年届期页步代批周月层排])\s?(?:个|项|条|场|号|种)?"
+    rf"|(?:选|要|报|挑|参加|看看?|就)\s?(?P<act>\d{{1,2}}|[一二三四五六七八九十])(?=$|\s|吧|啊|呗|号|了|行|就|,)"
+    rf"|^\s?(?P<only>{_NUM})\s?(?:个|号|项)?\s?(?:吧|啊|呗|了|就行|行)?\s?$"
+)
+_DIGITS_RE = re.compile(r"(?<![\d.:])\d{1,3}(?![\d.:])")
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """An entity candidate in normalized text: [start, end), its value and an optional role."""
+
+    entity: str
+    start: int
+    end: int
+    value: object
+    role: str | None = None
+
+
+def phones(text: str, taken: bytearray) -> list[Found]:
+    """11-digit mainland mobile numbers, written or spoken, with spaces or dashes between digits."""
+    found: list[Found] = []
+    for m in _PHONE_RE.finditer(text):
+        digits = "".join(str(DIGITS[c]) if c in DIGITS else c for c in m.group(0) if c not in " -")
+        if _MOBILE_RE.fullmatch(digits) and not any(taken[m.start() : m.end()]):
+            found.append(Found("phone", m.start(), m.end(), digits))
+            taken[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
+    return found
+
+
+def numbers(text: str, taken: bytearray) -> list[Found]:
+    """Party sizes (role ``party_size``), option indexes (第二个, 选3, a lone 2) and other small numbers."""
+    found: list[Found] = []
+
+    def add(start: int, end: int, value: int | None, role: str | None = None) -> None:
+        if value is None or value < 0 or any(taken[start:end]):
+            return
+        found.append(Found("number", start, end, value, role))
+        taken[start:end] = b"\x01" * (end - start)
+
+    for m in _PARTY_RE.finditer(text):
+        if m.group("n"):
+            add(m.start(), m.end(), to_int(m.group("n")), "party_size")
+        elif m.group("two"):
+            add(m.start(), m.end(), 2, "party_size")
+        else:
+            add(m.start(), m.end(), 3, "party_size")
+    for m in _INDEX_RE.finditer(text):
+        group = next(g for g in ("ord", "act", "only") if m.group(g) is not None)
+        if group in ("act", "only"):
+            add(m.start(group), m.end(group), to_int(m.group(group)))
+        else:
+            add(m.start(), m.end(), to_int(m.group(group)))
+    for m in _DIGITS_RE.finditer(text):
+        add(m.start(), m.end(), int(m.group(0)))
+    found.sort(key=lambda f: f.start)
+    return found

@@ -1,0 +1,273 @@
+"""The built-in NLU pipeline: normalize → entities → rules or classifier → Rasa ``/model/parse`` JSON."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from nlu import numbers as num
+from nlu import places as pl
+from nlu import rasa_data, resources, timeparse
+from nlu.classifier import NaiveBayes
+from nlu.lexicon import Lexicon
+from nlu.normalize import Normalized, build_table, normalize
+from nlu.tokenizer import Token, Tokenizer
+
+log = logging.getLogger(__name__)
+
+FALLBACK = "nlu_fallback"
+#: Below this confidence the intent becomes ``nlu_fallback`` (as Rasa's FallbackClassifier).
+THRESHOLD = 0.4
+#: ... and also when the best two intents are closer than this.
+AMBIGUITY = 0.02
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+# One private-use character stands for each entity in the text the classifier sees.
+_MASK = {"time": "\ue000", "place": "\ue001", "category": "\ue002", "number": "\ue003", "phone": "\ue004"}
+_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue004\d]+")
+_EXTRACTOR = {"time": "time_rules", "place": "gazetteer", "category": "lexicon", "number": "regex", "phone": "regex"}
+
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[0零〇]"), "menu"),
+    (re.compile(r"[9九]"), "human_handoff"),
+    (re.compile(r"t|td|n|r|退订|取消订阅|退订td|td退订|退订短信"), "unsubscribe"),
+    (
+        re.compile(
+            r"(?:选|要|就)?(?:第?(?:[1-8]|1\d|20|[一二三四五六七八十]|十[一二三四五六七八九])(?:个|号|项|条)?"
+            r"|第(?:\d{1,2}|[一二三四五六七八九十]{1,3})(?:个|号|项|条)?)(?:吧|呗|就行|行)?"
+        ),
+        "choose",
+    ),
+)
+
+
+def _local(now: datetime) -> datetime:
+    if now.tzinfo is not None:
+        now = now.astimezone(SHANGHAI).replace(tzinfo=None)
+    return now
+
+
+class Parser:
+    """A loaded pipeline; build it once with :meth:`load` and call :meth:`parse` per message."""
+
+    def __init__(
+        self,
+        table: dict[int, str],
+        tokenizer: Tokenizer,
+        lexicon: Lexicon,
+        classifier: NaiveBayes,
+        threshold: float = THRESHOLD,
+    ) -> None:
+        """Prefer :meth:`load`; this wires already built parts."""
+        self.table = table
+        self.tokenizer = tokenizer
+        self.lexicon = lexicon
+        self.classifier = classifier
+        self.threshold = threshold
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None, places: Iterable[str] | None = None) -> Parser:
+        """Build the tokenizer, gazetteer and classifier from ``data_dir`` (default: the repo's data/).
+
+        Args:
+            data_dir: folder holding ``nlu/`` (training data, userdict.txt) and ``seed/places.yaml``.
+            places: more place names (the bot passes those of its database).
+        """
+        data_dir = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
+        nlu_dir = data_dir / "nlu"
+        training = rasa_data.load([nlu_dir]) if nlu_dir.is_dir() else rasa_data.TrainingData()
+        gazetteer = pl.read_places(data_dir / "seed" / "places.yaml")
+        known = {name for name, _ in gazetteer}
+        gazetteer += [(p, pl.suffix_rank(p)) for p in dict.fromkeys(places or ()) if p and p not in known]
+        table = build_table(resources.t2s_chars())
+        lexicon = pl.build_lexicon(resources.pinyin_table(), resources.tone_table(), gazetteer, training.synonyms)
+        words = [name for name, _ in gazetteer]
+        tokenizer = Tokenizer(nlu_dir / "userdict.txt", words)
+        parser = cls(table, tokenizer, lexicon, NaiveBayes())
+        parser.train(training.examples)
+        return parser
+
+    def train(self, examples: Iterable[rasa_data.Example]) -> None:
+        """(Re)train the intent classifier on ``examples``."""
+        now = datetime(2026, 1, 1, 10, 0)
+        docs: list[list[str]] = []
+        labels: list[str] = []
+        for ex in examples:
+            docs.append(self._analyse(ex.text, now)[2])
+            labels.append(ex.intent)
+        self.classifier = NaiveBayes(self.classifier.alpha, self.classifier.temperature).fit(docs, labels)
+
+    # -- pipeline -------------------------------------------------------------------------------------
+
+    def _entities(self, norm: Normalized, now: datetime) -> list[dict[str, Any]]:
+        t = norm.text
+        taken = bytearray(len(t))
+        found: list[tuple[int, int, dict[str, Any]]] = []
+
+        def add(start: int, end: int, entity: str, value: Any, confidence: float = 1.0, role: str | None = None) -> None:
+            item: dict[str, Any] = {"entity": entity, "value": value, "start": start, "end": end,
+                                    "confidence": confidence, "extractor": _EXTRACTOR[entity]}  # fmt: skip
+            if role:
+                item["role"] = role
+            found.append((start, end, item))
+
+        for f in num.phones(t, taken):
+            add(f.start, f.end, "phone", f.value)
+        for span in timeparse.extract(t, now):
+            if not any(taken[span.start : span.end]):
+                taken[span.start : span.end] = b"\x01" * (span.end - span.start)
+                add(span.start, span.end, "time", span.interval.value())
+        for m in self.lexicon.find(t, taken):
+            taken[m.start : m.end] = b"\x01" * (m.end - m.start)
+            conf = 1.0 if m.exact else 0.8
+            if m.term.entity == "relative":
+                add(m.start, m.end, "place", m.term.value, conf, "relative")
+            else:
+                add(m.start, m.end, m.term.entity, m.term.value, conf)
+        for start, end, name in pl.unknown_places(t, taken):
+            add(start, end, "place", name, 0.7, "unknown")
+        for f in num.numbers(t, taken):
+            add(f.start, f.end, "number", f.value, 1.0, f.role)
+        found.sort(key=lambda x: x[0])
+        return [item for _, _, item in found]
+
+    def _features(self, masked: str) -> list[str]:
+        feats: list[str] = []
+        for m in _RUN_RE.finditer(masked):
+            run = m.group(0)
+            prev = "^"
+            for ch in run:
+                feats.append(ch)
+                feats.append(prev + ch)
+                prev = ch
+            feats.append(prev + "$")
+        for w in self.tokenizer.cut(masked):
+            if not w.isspace():
+                feats.append("w:" + w)
+        compact = masked.replace(" ", "")
+        if len(compact) <= 4:
+            feats.append("a:" + compact)
+        return feats
+
+    def _analyse(self, text: str, now: datetime) -> tuple[Normalized, list[dict[str, Any]], list[str]]:
+        norm = normalize(text, self.table)
+        entities = self._entities(norm, now)
+        t = norm.text
+        if entities:
+            parts: list[str] = []
+            pos = 0
+            for e in entities:
+                parts.append(t[pos : e["start"]])
+                parts.append(_MASK[e["entity"]])
+                pos = e["end"]
+            parts.append(t[pos:])
+            masked = "".join(parts)
+        else:
+            masked = t
+        return norm, entities, self._features(masked)
+
+    def parse(self, text: str, now: datetime) -> dict[str, Any]:
+        """Understand one message.
+
+        Args:
+            text: the message as received.
+            now: local Asia/Shanghai time (naive is taken as local; aware is converted).
+
+        Returns:
+            Rasa's ``/model/parse`` shape with offsets into ``text``; never raises.
+        """
+        if not isinstance(text, str):
+            text = "" if text is None else str(text)
+        try:
+            return self._parse(text, _local(now))
+        except Exception:  # a user must never see a stack trace: log it and fall back
+            log.exception("nlu parse failed for a message of %d characters", len(text))
+            return _result(text, [(FALLBACK, 1.0)], [])
+
+    def _parse(self, text: str, now: datetime) -> dict[str, Any]:
+        norm, entities, feats = self._analyse(text, now)
+        for e in entities:  # offsets back into the original text
+            e["start"], e["end"] = norm.span(e["start"], e["end"])
+        compact = norm.text.replace(" ", "")
+        if not compact:
+            return _result(text, [(FALLBACK, 1.0)], entities)
+        ranking = self.classifier.predict(feats) if self.classifier.known(feats) else []
+        for pattern, intent in _RULES:
+            if pattern.fullmatch(compact):
+                if intent == "choose":
+                    entities = [e for e in entities if e["entity"] != "time"]  # "3号" is the third option
+                    if not any(e["entity"] == "number" for e in entities):
+                        _add_choice_number(entities, text, norm, compact)
+                elif intent in ("menu", "human_handoff"):
+                    entities = [e for e in entities if e["entity"] != "number"]
+                rest = [(n, c) for n, c in ranking if n != intent]
+                return _result(text, [(intent, 1.0), *rest], entities)
+        if not ranking:
+            return _result(text, [(FALLBACK, 1.0)], entities)
+        best, conf = ranking[0]
+        second = ranking[1][1] if len(ranking) > 1 else 0.0
+        if conf < self.threshold or conf - second < AMBIGUITY:
+            return _result(text, [(FALLBACK, self.threshold), *ranking], entities)
+        return _result(text, ranking, entities)
+
+    def tokenize(self, text: str) -> list[Token]:
+        """jieba tokens of the normalized ``text`` with offsets into the original ``text``."""
+        norm = normalize(text, self.table)
+        out: list[Token] = []
+        for w, s, e in self.tokenizer.tokenize(norm.text):
+            if w.isspace():
+                continue
+            start, end = norm.span(s, e)
+            out.append((text[start:end], start, end))
+        return out
+
+
+def _add_choice_number(entities: list[dict[str, Any]], text: str, norm: Normalized, compact: str) -> None:
+    digits = re.search(r"\d{1,2}|[一二三四五六七八九十]{1,3}", compact)
+    if digits is None:
+        return
+    from nlu.numerals import to_int
+
+    value = to_int(digits.group(0))
+    if value is None:
+        return
+    start = norm.text.find(digits.group(0))
+    s, e = norm.span(start, start + len(digits.group(0)))
+    entities.append({"entity": "number", "value": value, "start": s, "end": e, "confidence": 1.0,
+                     "extractor": "regex"})  # fmt: skip
+    entities.sort(key=lambda x: x["start"])
+
+
+def _result(text: str, ranking: list[tuple[str, float]], entities: list[dict[str, Any]]) -> dict[str, Any]:
+    top = ranking[:10]
+    return {
+        "text": text,
+        "intent": {"name": top[0][0], "confidence": round(top[0][1], 4)},
+        "entities": entities,
+        "intent_ranking": [{"name": n, "confidence": round(c, 4)} for n, c in top],
+    }
+
+
+_default: Parser | None = None
+_default_lock = threading.Lock()
+
+
+def default_parser() -> Parser:
+    """The process-wide parser over the repo's data/, loaded on first use."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Parser.load()
+    return _default
+
+
+def parse(text: str, now: datetime) -> dict[str, Any]:
+    """Parse with the default parser (see :meth:`Parser.parse`)."""
+    return default_parser().parse(text, now)

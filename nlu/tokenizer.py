@@ -1,0 +1,46 @@
+"""The project's own jieba tokenizer (never jieba's global one), with the user dictionary of data/nlu/."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import jieba
+
+from nlu.resources import cache_dir, jieba_dictionary
+
+Token = tuple[str, int, int]
+
+
+class Tokenizer:
+    """A ``jieba.Tokenizer`` instance over a trimmed dictionary plus our user dictionary."""
+
+    def __init__(self, userdict: Path | None = None, words: Iterable[str] = ()) -> None:
+        """Build the tokenizer.
+
+        Args:
+            userdict: a jieba user dictionary file (``word [freq] [tag]`` per line).
+            words: extra words (place names from the database) that must stay whole.
+        """
+        logging.getLogger("jieba").setLevel(logging.WARNING)
+        self._tk = jieba.Tokenizer(dictionary=str(jieba_dictionary()))
+        self._tk.tmp_dir = str(cache_dir())
+        self._tk.initialize()
+        if userdict is not None and userdict.exists():
+            self._tk.load_userdict(str(userdict))
+        for word in words:
+            if word and not self._tk.FREQ.get(word):
+                self._tk.add_word(word, freq=2000)
+
+    def add_word(self, word: str, freq: int = 2000) -> None:
+        """Keep ``word`` as one token."""
+        self._tk.add_word(word, freq=freq)
+
+    def cut(self, text: str) -> list[str]:
+        """Words of ``text`` (precise mode, no HMM guessing of new words)."""
+        return self._tk.lcut(text, HMM=False)
+
+    def tokenize(self, text: str) -> list[Token]:
+        """Words of ``text`` with their [start, end) offsets."""
+        return [(w, s, e) for w, s, e in self._tk.tokenize(text, HMM=False)]
