@@ -38,6 +38,9 @@ bp = Blueprint("wechat", __name__)
 # Events a person causes; they go to the dialogs. Others (TEMPLATESENDJOBFINISH, ...) are server notices.
 USER_EVENTS = {"subscribe", "unsubscribe", "click", "view", "location", "scan"}
 OTHER_MEDIA = {"image", "video", "shortvideo", "link", "file", "music"}
+# Events the person did not address to us: the dialogs see them, the person gets no message. An unfollowed
+# user cannot receive one; a VIEW reply is never shown; LOCATION is reported each time the chat is opened.
+SILENT_EVENTS = {"unsubscribe", "view", "location"}
 
 
 class Refused(Exception):
@@ -215,7 +218,7 @@ class WechatChannel:
                 return
         try:
             outcome = future.result()
-            if outcome.duplicate or not outcome.replies or inbound.event == "unsubscribe":
+            if outcome.duplicate or not outcome.replies or inbound.event in SILENT_EVENTS:
                 return
             self.deliver_late(inbound.sender, render_text(outcome.replies, self.cfg.max_reply_bytes),
                               inbound.request_id)
@@ -296,7 +299,7 @@ class WechatChannel:
             else:
                 self.api.note_inbound(inbound.sender)
             replies = self.run(inbound)
-            if replies is None or inbound.event == "unsubscribe":
+            if replies is None or inbound.event in SILENT_EVENTS:
                 return _success()
             return self.render(fields, replies, encrypted, request.args.get("nonce", ""))
         except Malformed as exc:

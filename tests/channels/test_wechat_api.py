@@ -202,7 +202,7 @@ def test_long_customer_message_is_cut(api: WechatAPI, fake: FakeWechatAPI) -> No
 
 
 def test_menu_create(api: WechatAPI, fake: FakeWechatAPI) -> None:
-    menu = [{"type": "click", "name": "找活动", "key": "MENU_SEARCH"},
+    menu = [{"type": "click", "name": "找活动", "key": "MENU_FIND"},
             {"name": "更多", "sub_button": [{"type": "view", "name": "使用说明", "url": "https://example.org"}]}]
     api.create_menu(menu)
     assert fake.menus == [{"button": menu}]

@@ -126,7 +126,7 @@ INBOUND_TABLE = [
     ("event_scan.xml", {"kind": "event", "event": "scan", "event_key": "team_1",
                         "dedup_key": "oUSER:1733366409:scan:team_1"}),
     ("event_unsubscribe.xml", {"kind": "event", "event": "unsubscribe"}),
-    ("event_click.xml", {"kind": "event", "event": "click", "event_key": "MENU_SEARCH"}),
+    ("event_click.xml", {"kind": "event", "event": "click", "event_key": "MENU_FIND"}),
     ("event_view.xml", {"kind": "event", "event": "view", "event_key": "https://www.example.org/guide"}),
     ("event_location.xml", {"kind": "event", "event": "location", "location": (40.842585, 111.749181)}),
 ]

@@ -194,9 +194,17 @@ def test_every_message_type_is_answered(app: Flask, rt: Runtime) -> None:
         reply = d.post(*d.sign(xml))
         assert reply.status == 200, name
         assert reply.fields is not None and reply.text.strip(), name
-    for name in ("event_templatesendjobfinish.xml",):
+    for name in ("event_templatesendjobfinish.xml", "event_view.xml", "event_location.xml"):
         xml = (FIXTURES / name).read_text(encoding="utf-8").replace("oUSER", d.openid)
         assert d.post(*d.sign(xml)).empty
+
+
+def test_menu_click_searches(app: Flask, rt: Runtime) -> None:
+    d = driver(app)
+    d.event("subscribe")
+    d.text("1")
+    listing = d.event("CLICK", "MENU_FIND")
+    assert "活动" in listing.text and "月" in listing.text and numbered(listing.text)
 
 
 def test_voice_without_recognition_goes_to_the_asr_hook(app: Flask, rt: Runtime,
@@ -234,7 +242,7 @@ def test_duplicate_delivery_runs_the_dialog_once(app: Flask, rt: Runtime) -> Non
     fields = d._fields("text", Content="找活动", MsgId=987654321)
     first, second, third = (d.send(fields) for _ in range(3))  # WeChat retries up to three times
     assert first.text == second.text == third.text
-    event = d._fields("event", Event="CLICK", EventKey="MENU_SEARCH")
+    event = d._fields("event", Event="CLICK", EventKey="MENU_FIND")
     assert d.send(event).text == d.send(event).text
     assert rows(rt, d.openid) == 2 * 3
 
