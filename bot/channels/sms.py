@@ -398,7 +398,7 @@ class SmsChannel:
         with self.rt.sessions() as session:
             reason = notify_block_reason(session, address, self.rt.vault)
         if reason is not None:
-            return SendResult("unreachable", reason)
+            return SendResult("failed" if reason == "bad_number" else "unreachable", reason)
         text = f"{title}：{body}" if title else body
         return self._deliver(address, text, template="notice")
 
