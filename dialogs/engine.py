@@ -81,9 +81,13 @@ def respond(turn: Turn) -> list[Reply]:
     from .flows import dispatch, domain_error  # the flows import this module's types
 
     st = states.load(turn.store, turn.volunteer.id)
+    forget = False
     try:
         replies, target = dispatch(turn, st)
+        forget = bool(st.data.get("forget"))
         st.go(target)
+        if target is None or target.startswith("help."):
+            st.data.clear()  # back at the menu: nothing of the finished task may leak into the next one
     except YinlingError as exc:
         log.info("domain error %s for volunteer %s", exc.code, turn.volunteer.id)
         replies = domain_error(turn, st, exc)
@@ -94,7 +98,7 @@ def respond(turn: Turn) -> list[Reply]:
         replies = [menu(turn)]
     replies = fit(replies, turn.settings.budget(turn.channel))
     st.last = to_data(replies)
-    if st.data.pop("forget", False):
+    if forget:
         states.forget(turn.store, turn.volunteer.id)  # personal data deleted: no state kept either
     else:
         states.save(turn.store, turn.volunteer.id, st, turn.settings.state_ttl_days)

@@ -103,7 +103,8 @@ LIST_FOOTER = "回复数字看详情，回复“更多”看下一页，0回主�
 LIST_FOOTER_LAST = "回复数字看详情，0回主菜单，9找人工。"
 LIST_FOOTER_SHORT = "回数字看详情 更多=下页 0菜单"
 LIST_FOOTER_SHORT_LAST = "回数字看详情 0菜单"
-NO_MORE = "这些就是全部了。"
+NO_MORE = "这些就是全部了。回复数字看详情，或者换个日子问我，比如“下周有啥活动”。0回主菜单。"
+NO_MORE_SHORT = "就这些了。回数字看详情 0菜单"
 NO_LIST = "请先告诉我您想找什么活动，比如“明天有啥活动”。"
 NO_LIST_SHORT = "请先说想找什么活动，如“明天有啥活”。"
 NOT_IN_LIST = "列表里没有第{n}个，请回复1到{m}。"
@@ -131,7 +132,7 @@ CONFIRM_SIGNUP = "您要报名：{card}\n{party}人参加。"
 CONFIRM_SIGNUP_OPTIONS = ("确认报名", "不报了")
 CONFIRM_FOOTER = "和家人一起来，请说“我们两个人”。"
 CONFIRM_FOOTER_SHORT = "回1确认 2不报"
-CONFIRM_WAITLIST = "这个活动名额满了：{card}\n可以排队候补，您前面有{ahead}人，有人退出就给您补上。"
+CONFIRM_WAITLIST = "{card}\n要排队候补吗？您前面有{ahead}人，有人退出就给您补上。"
 CONFIRM_WAITLIST_OPTIONS = ("排队候补", "不报了")
 CONFIRM_OVERLAP = "这个时间您已经报了“{other}”（{when}）。还要报“{title}”吗？"
 CONFIRM_OVERLAP_OPTIONS = ("还要报", "不报了")
@@ -139,7 +140,7 @@ YESNO_FOOTER = "回复1或2。"
 YESNO_FOOTER_SHORT = "回1或2"
 SIGNED_UP = "报好了！{card}"
 SIGNED_PENDING = "已提交，等{reviewer}审核：{card}\n审核后会通知您。"
-SIGNED_WAITLIST = "已排队：{card}\n您是候补第{pos}位，有人退出会自动给您补上并通知您。"
+SIGNED_WAITLIST = "已排队：{card}\n您是候补第{pos}位，有人退出会自动给您补上，并通知您。"
 REMIND_WECHAT = "活动前一天会在微信里提醒您。"
 REMIND_SMS = "活动前一天发短信提醒您。"
 REMIND_NONE = "您退订了通知，不会再提醒，请记好时间。"
@@ -228,6 +229,8 @@ UNSUBSCRIBED = "已退订，以后不再主动给您发通知。您发消息我�
 UNSUBSCRIBED_SHORT = "已退订，不再发通知。恢复请回“订阅”。"
 SUBSCRIBED = "好的，已订阅，有活动通知和提醒会发给您。"
 SUBSCRIBED_SHORT = "已订阅通知。"
+FORGET_CONFIRM = "要删除您的个人资料（称呼、住址、手机号、喜好）并退订通知吗？报名和服务记录会留下，但不再带您的名字。"
+FORGET_OPTIONS = ("确定删除", "不删了")
 FORGOTTEN = "已为您退订，并删除了您的个人资料。欢迎您随时回来。"
 
 # -- recommend ------------------------------------------------------------------------------------

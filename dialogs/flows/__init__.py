@@ -65,6 +65,8 @@ def dispatch(turn: Turn, st: State) -> Result:
             return out
     if onboarding.needs_welcome(turn, st):
         return onboarding.welcome(turn, st)
+    if profile.wants_forget(turn, st):
+        return profile.ask_forget(turn, st)
     name = intent(turn)
     if name == "repeat":
         return repeat(turn, st)

@@ -38,6 +38,7 @@ ASK = {
 BIND_TTL = 600
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
 _CODE = re.compile(r"^\s*(\d{6})\s*$")
+_FORGET = re.compile(r"删除?(掉)?我的(个人)?(信息|资料)|注销|把我删了|不想用了")
 
 
 def understand(turn: Turn, only: str | None = None) -> dict[str, Any] | None:
@@ -75,7 +76,17 @@ def unknown_place(turn: Turn) -> str | None:
     return None
 
 
+def wants_forget(turn: Turn, st: State) -> bool:
+    return st.at != "profile.forget" and bool(_FORGET.search(turn.text or ""))
+
+
+def ask_forget(turn: Turn, st: State) -> Result:
+    return [yes_no(turn, T.FORGET_CONFIRM, T.FORGET_OPTIONS)], "profile.forget"
+
+
 def start(turn: Turn, st: State) -> Result:
+    if _FORGET.search(turn.text or ""):
+        return ask_forget(turn, st)
     change = understand(turn)
     if change is not None:
         return confirm(turn, st, change)
@@ -143,6 +154,16 @@ def on_confirm(turn: Turn, st: State) -> Result | None:
     other = understand(turn)
     if other is not None:
         return confirm(turn, st, other)
+    return None
+
+
+def on_forget(turn: Turn, st: State) -> Result | None:
+    if is_yes(turn):
+        from .events import unfollowed
+
+        return unfollowed(turn, st)
+    if is_no(turn):
+        return with_menu(turn, T.PROFILE_NOT_SAVED), "help.menu"
     return None
 
 
@@ -248,6 +269,7 @@ FLOW = Flow(
         "what": Step(on_what),
         "answer": Step(on_answer),
         "confirm": Step(on_confirm),
+        "forget": Step(on_forget),
         "bind_phone": Step(on_bind_phone, capture=_phone_capture),
         "bind_code": Step(on_bind_code, capture=_code_capture),
     },

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 HORIZON_DAYS = 14
 NEAR_KM = 5.0
-_RESUME = re.compile(r"恢复|打开|要推荐|重新推荐")
+_RESUME = re.compile(r"恢复|打开|重新推荐|还要推荐")
 
 
 def _score(turn: Turn, act: Activity, home: Place | None) -> tuple[int, str]:
@@ -97,6 +97,10 @@ def show_page(turn: Turn, st: State, notes: list[str]) -> Result:
 
 
 def opt_out(turn: Turn, st: State) -> Result:
+    if _RESUME.search(turn.text or ""):  # 恢复推荐 is sometimes read as no_recommend
+        turn.volunteer.recommend_opt_out = False
+        profiles.record_consent(turn.session, turn.volunteer.id, "recommendations", True, turn.channel, turn.now)
+        return with_menu(turn, T.RECOMMEND_ON), "help.menu"
     turn.volunteer.recommend_opt_out = True
     profiles.record_consent(turn.session, turn.volunteer.id, "recommendations", False, turn.channel, turn.now)
     if st.query and st.query.get("mode") == "recommend":

@@ -127,6 +127,7 @@ def list_reply(turn: Turn, st: State, rows: list[tuple[Activity, int, str]], tot
     """Numbered activities; remembers their ids so that `2` works in the next message."""
     st.listed = [a.id for a, _, _ in rows]
     st.list_kind = "activity"
+    st.data.pop("activity_id", None)
     options = tuple(T.activity_line(a, left, short(turn), extra) for a, left, extra in rows)
     more = st.offset + len(rows) < total
     if short(turn):
@@ -254,8 +255,7 @@ def more(turn: Turn, st: State) -> Result:
     size = page_size(turn)
     res_total = _total(turn, st)
     if st.offset + size >= res_total:
-        replies, target = show_page(turn, st)
-        return [Text(T.NO_MORE), *replies], target
+        return [Text(say(turn, T.NO_MORE, T.NO_MORE_SHORT))], st.at if st.flow == "search" else "search.list"
     st.offset += size
     return show_page(turn, st)
 

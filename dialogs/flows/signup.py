@@ -10,7 +10,7 @@ from data import profiles, services
 from data.models import Activity, ActivityStatus, Signup, SignupStatus
 
 from .. import texts as T
-from ..common import exits, intent, is_no, is_yes, number, party_size, say, short, with_menu, yes_no
+from ..common import entity, exits, intent, is_no, is_yes, number, party_size, say, short, with_menu, yes_no
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text
 from ..state import State
@@ -65,8 +65,17 @@ def start(turn: Turn, st: State) -> Result:
     n = number(turn)
     if n is not None and st.listed and st.list_kind in ("activity", "mine") and 1 <= n <= len(st.listed):
         return start_for(turn, st, st.listed[n - 1])
-    if st.data.get("activity_id"):
+    if st.data.get("activity_id") and st.at in ("search.detail", "signup.confirm", "signup.overlap"):
         return start_for(turn, st, int(st.data["activity_id"]))
+    if any(entity(turn, e) for e in ("time", "category", "place")):
+        # 我和老伴两个人想报名陪老人聊天: find those first, remembering the party size.
+        from .search import start as search
+
+        party = party_size(turn)
+        replies, target = search(turn, st)
+        if party:
+            st.data["party"] = max(1, min(party, 10))
+        return replies, target
     return [Text(say(turn, T.WHICH_ACTIVITY, T.WHICH_ACTIVITY_SHORT) + " " + exits(turn))], None
 
 
@@ -94,7 +103,7 @@ def on_confirm(turn: Turn, st: State) -> Result | None:
         return [Text(T.PARTY_NOTE.format(party=st.data["party"])), *replies], target
     if is_yes(turn) or intent(turn) == "sign_up":
         return commit(turn, st)
-    if is_no(turn):
+    if is_no(turn) or intent(turn) == "cancel_signup":
         return with_menu(turn, T.NOT_SIGNED), "help.menu"
     return None
 
@@ -103,7 +112,7 @@ def on_overlap(turn: Turn, st: State) -> Result | None:
     if is_yes(turn):
         st.data["allow_overlap"] = True
         return confirm(turn, st)
-    if is_no(turn):
+    if is_no(turn) or intent(turn) == "cancel_signup":
         return with_menu(turn, T.NOT_SIGNED), "help.menu"
     return None
 
