@@ -94,7 +94,6 @@ class PushConfig:
     wecom_per_minute: int = 20  # WeCom group robot limit per webhook
     retry_backoff_seconds: list[int] = field(default_factory=lambda: [10, 60, 300, 1800])
     sending_lease_seconds: int = 120  # a claim older than this with no progress belongs to a dead worker
-    sms_gateway_url: str | None = None  # interim SMS sender (Android SMS Gateway API) until bot.channels.sms
     reminder_day_before_hour: int = 18  # local hour of the day-before reminder
     reminder_hours_before: float = 2.0
     review_leader_after_hours: int = 24
@@ -250,7 +249,6 @@ ENV_MAP: dict[str, str] = {
     "TENCENT_SECRET_KEY": "sms.tencent.secret_key",
     "ALIYUN_ACCESS_KEY_ID": "sms.aliyun.access_key_id",
     "ALIYUN_ACCESS_KEY_SECRET": "sms.aliyun.access_key_secret",
-    "YINLING_SMS_GATEWAY_URL": "push.sms_gateway_url",
 }
 SECRET_KEYS = {"wechat.app_secret", "wechat.aes_key", "wechat.token", "secret_key",
                "sms.webhook_secret", "sms.android.password", "sms.android.signing_key", "sms.gammu.sql_url",

@@ -1,0 +1,425 @@
+"""Push job functions (run by RQ workers, or in-process in embedded mode): fan-out, batches, WeCom, sweep.
+
+Exactly-once per person: a delivery row is unique per (notice, person) and a worker claims it with
+`UPDATE ... WHERE status IN ('queued', due 'retry')` before sending. A claim that outlives its lease
+belonged to a dead worker: the row becomes `uncertain` (possibly delivered, never sent again) and the
+rest of its batch is handed to another job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from bot.channels.base import Outbound
+from data.crypto import normalize_phone
+from data.errors import InvalidInput
+from data.models import ChannelIdentity, Coordinator, Team, Volunteer
+from data.models_push import Delivery, Notice, NoticeStatus
+from data.timeutil import utcnow
+
+from .audience import TRANSACTIONAL, coordinator_ids, volunteer_ids
+from .queue import JobQueue, JobSpec, LocalJobQueue, RQJobQueue
+from .senders import Contact, RateLimiter, build_senders, plan_routes, post_wecom, send_route, webhook_key
+from .texts import ROUTE_NAMES, forward_text
+
+log = logging.getLogger("yinling.push")
+
+D = Delivery.__table__
+N = Notice.__table__
+OPEN = ("queued", "sending", "retry")
+UNCERTAIN_REASON = "发送时工作进程中断，可能已送达，不再重发"
+
+
+@dataclass
+class PushContext:
+    """What push jobs need in a process: runtime, queue, senders, rate limiter and the clock."""
+
+    rt: Any
+    queue: JobQueue
+    senders: dict[str, Outbound]
+    limiter: RateLimiter
+    clock: Callable[[], datetime] = utcnow
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, rt: Any, queue: JobQueue | None = None, senders: dict[str, Outbound] | None = None) -> PushContext:
+        cfg = rt.config.push
+        if queue is None:
+            queue = RQJobQueue(rt.config.redis.url, cfg.job_timeout_seconds) if rt.config.redis.url \
+                else LocalJobQueue(threaded=True)
+        limits = {"wechat": cfg.wechat_per_second, "sms": cfg.sms_per_second}
+        return cls(rt, queue, build_senders(rt) if senders is None else senders, RateLimiter(rt.store, limits))
+
+
+_CTX: dict[int, PushContext] = {}
+
+
+def set_context(ctx: PushContext | None) -> None:
+    """Install the context jobs in this process use (the worker command and embedded mode call this)."""
+    if ctx is None:
+        _CTX.pop(os.getpid(), None)
+    else:
+        _CTX[os.getpid()] = ctx
+
+
+def context() -> PushContext:
+    """This process's context; a bare RQ worker (`rq worker`) builds one from the environment."""
+    ctx = _CTX.get(os.getpid())
+    if ctx is None:
+        from bot.runtime import build_runtime
+
+        ctx = PushContext.build(build_runtime())
+        set_context(ctx)
+    return ctx
+
+
+def _fast_commit(conn: Connection) -> None:
+    # Delivery bookkeeping survives a worker crash either way (the server has the commit); only a
+    # PostgreSQL crash could lose the last few milliseconds, and then a row is `uncertain`, never doubled.
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def _job(func: str, args: tuple[Any, ...], job_id: str, queue: str, delay: float = 0.0) -> JobSpec:
+    return JobSpec(f"bot.push.jobs.{func}", args, job_id, queue, delay)
+
+
+def batch_job_key(notice_id: int, batch: int) -> str:
+    return f"push:batchjob:{notice_id}:{batch}"
+
+
+def lease_key(notice_id: int, batch: int) -> str:
+    return f"push:lease:{notice_id}:{batch}"
+
+
+# -- fan-out ---------------------------------------------------------------------------------------
+
+
+def fanout(notice_id: int) -> int:
+    """Create the notice's delivery rows (idempotently) and enqueue one job per batch; returns batches."""
+    ctx = context()
+    rt, cfg = ctx.rt, ctx.rt.config.push
+    now = ctx.clock()
+    with rt.sessions() as s:
+        notice = s.get(Notice, notice_id)
+        if notice is None or notice.status not in (NoticeStatus.QUEUED, NoticeStatus.SENDING):
+            return 0
+        queue_name = notice.queue
+        _insert_deliveries(s, notice, now, cfg.batch_size)
+        notice.total = int(s.scalar(select(func.count()).select_from(D).where(D.c.notice_id == notice_id)) or 0)
+        notice.status = NoticeStatus.SENDING
+        team = s.get(Team, notice.team_id) if notice.team_id else None
+        wecom = bool(team and team.wecom_webhook and notice.kind in ("notice", "cancelled") and not notice.wecom_status)
+        if wecom:
+            notice.wecom_status = "排队中"
+        s.commit()
+        batches = list(s.scalars(select(D.c.batch).distinct().where(
+            D.c.notice_id == notice_id, D.c.status.in_(["queued", "retry"])).order_by(D.c.batch)))
+    specs = [_job("deliver_batch", (notice_id, b), f"yl-n{notice_id}-b{b}", queue_name) for b in batches]
+    if wecom:
+        specs.append(_job("wecom_post", (notice_id,), f"yl-n{notice_id}-wecom", queue_name))
+    for spec in specs:
+        if spec.func.endswith("deliver_batch"):
+            rt.store.set(batch_job_key(notice_id, spec.args[1]), spec.job_id, 7 * 86400)
+    ctx.queue.enqueue(specs)
+    if not batches:
+        finalize(notice_id)
+    log.info("notice %s: %s deliveries in %s batches", notice_id, notice.total, len(batches))
+    return len(batches)
+
+
+def _insert_deliveries(s: Session, notice: Notice, now: datetime, batch_size: int) -> None:
+    vids = volunteer_ids(s, notice.audience)
+    cids = coordinator_ids(notice.audience)
+    have_v = set(s.scalars(select(D.c.volunteer_id).where(D.c.notice_id == notice.id, D.c.volunteer_id.isnot(None))))
+    have_c = set(s.scalars(select(D.c.coordinator_id).where(D.c.notice_id == notice.id,
+                                                             D.c.coordinator_id.isnot(None))))
+    n = int(s.scalar(select(func.count()).select_from(D).where(D.c.notice_id == notice.id)) or 0)
+    opted: set[int] = set()
+    if notice.kind not in TRANSACTIONAL:
+        for i in range(0, len(vids), 5000):
+            chunk = vids[i : i + 5000]
+            opted.update(s.scalars(select(Volunteer.id).where(Volunteer.id.in_(chunk),
+                                                              Volunteer.notices_opt_out.is_(True))))
+    rows: list[dict[str, Any]] = []
+    for vid in vids:
+        if vid in have_v:
+            continue
+        skip = vid in opted
+        rows.append({"notice_id": notice.id, "volunteer_id": vid, "coordinator_id": None, "batch": n // batch_size,
+                     "status": "skipped" if skip else "queued", "reason": "本人已关闭通知" if skip else None,
+                     "attempts": 0, "updated_at": now})
+        n += 1
+    for cid in cids:
+        if cid in have_c:
+            continue
+        rows.append({"notice_id": notice.id, "volunteer_id": None, "coordinator_id": cid, "batch": n // batch_size,
+                     "status": "queued", "reason": None, "attempts": 0, "updated_at": now})
+        n += 1
+    for i in range(0, len(rows), 5000):
+        s.execute(insert(D), rows[i : i + 5000])
+
+
+# -- one batch -------------------------------------------------------------------------------------
+
+
+def _load_contacts(s: Session, rt: Any, vids: list[int], cids: list[int],
+                   audience: dict[str, Any]) -> dict[tuple[str, int], Contact]:
+    vault = rt.vault
+    out: dict[tuple[str, int], Contact] = {}
+    coords = {c.id: c for c in s.scalars(select(Coordinator).where(Coordinator.id.in_(cids)))} if cids else {}
+    linked = [c.volunteer_id for c in coords.values() if c.volunteer_id]
+    all_vids = list(set(vids) | set(linked))
+    vols = {r.id: r for r in s.execute(select(Volunteer.id, Volunteer.phone_enc).where(Volunteer.id.in_(all_vids)))}
+    idents: dict[int, list[Any]] = {}
+    for r in s.execute(select(ChannelIdentity.volunteer_id, ChannelIdentity.channel, ChannelIdentity.external_id,
+                              ChannelIdentity.address_enc, ChannelIdentity.last_inbound_at,
+                              ChannelIdentity.opted_out_at).where(ChannelIdentity.volunteer_id.in_(all_vids))):
+        idents.setdefault(r.volunteer_id, []).append(r)
+
+    def lazy(token: str) -> Callable[[], str | None]:
+        def get() -> str | None:
+            try:
+                return str(vault.decrypt(token))
+            except InvalidInput:
+                return None
+        return get
+
+    def contact_of(vid: int) -> Contact:
+        c = Contact(has_any=False)
+        rows = idents.get(vid, [])
+        wechat = sorted((r for r in rows if r.channel == "wechat"),
+                        key=lambda r: (r.opted_out_at is None, r.last_inbound_at or datetime.min), reverse=True)
+        if wechat:
+            c.wechat_openid, c.wechat_last_inbound = wechat[0].external_id, wechat[0].last_inbound_at
+            c.wechat_opted_out = wechat[0].opted_out_at is not None
+            c.has_any = True
+        sms = [r for r in rows if r.channel == "sms"]
+        token = next((r.address_enc for r in sms if r.address_enc), None)
+        v = vols.get(vid)
+        if token is None and v is not None and v.phone_enc:
+            token = v.phone_enc
+        if token:
+            c.phone = lazy(token)
+            c.sms_opted_out = bool(sms) and all(r.opted_out_at is not None for r in sms)
+            c.has_any = True
+        return c
+
+    if audience.get("kind") == "phone":
+        token = audience["phone_enc"]
+        for vid in vids:
+            out[("v", vid)] = Contact(phone=lazy(token), has_any=True)
+        return out
+    for vid in vids:
+        out[("v", vid)] = contact_of(vid)
+    for cid, coord in coords.items():
+        if coord.volunteer_id:
+            out[("c", cid)] = contact_of(coord.volunteer_id)
+            if out[("c", cid)].has_any:
+                continue
+        try:
+            phone = normalize_phone(coord.contact_phone)
+            out[("c", cid)] = Contact(phone=lambda p=phone: p, has_any=True)  # type: ignore[misc]
+        except InvalidInput:
+            out[("c", cid)] = Contact(has_any=False)
+    return out
+
+
+def deliver_batch(notice_id: int, batch: int) -> dict[str, int]:
+    """Send every due delivery of one batch; each row is claimed first, so repeats are harmless."""
+    ctx = context()
+    rt, cfg = ctx.rt, ctx.rt.config.push
+    now = ctx.clock()
+    with rt.sessions() as s:
+        notice = s.get(Notice, notice_id)
+        if notice is None or notice.status == NoticeStatus.CANCELLED:
+            return {}
+        title, body, audience, queue_name = notice.title, notice.body, notice.audience, notice.queue
+        rows = s.execute(select(D.c.id, D.c.volunteer_id, D.c.coordinator_id, D.c.body).where(
+            D.c.notice_id == notice_id, D.c.batch == batch,
+            or_(D.c.status == "queued", and_(D.c.status == "retry", D.c.next_attempt_at <= now)),
+        ).order_by(D.c.id)).all()
+        contacts = _load_contacts(s, rt, [r.volunteer_id for r in rows if r.volunteer_id],
+                                  [r.coordinator_id for r in rows if r.coordinator_id], audience)
+    # (SQLite: every transaction holds the write lock, so nothing below runs inside that session.)
+    if not rows:
+        finalize(notice_id)
+        return {}
+    counts: dict[str, int] = {}
+    lease, lease_ttl, touched = lease_key(notice_id, batch), max(1, cfg.sending_lease_seconds), 0.0
+    retry_due: list[datetime] = []
+    pending: tuple[int, dict[str, Any]] | None = None
+    claimable = or_(D.c.status == "queued", and_(D.c.status == "retry", D.c.next_attempt_at <= now))
+    with rt.engine.connect() as conn:
+        for row in rows:
+            t = ctx.clock()
+            with conn.begin():
+                _fast_commit(conn)
+                if pending is not None:
+                    conn.execute(update(D).where(D.c.id == pending[0], D.c.status == "sending").values(**pending[1]))
+                    pending = None
+                claimed = conn.execute(update(D).where(D.c.id == row.id, claimable).values(
+                    status="sending", attempts=D.c.attempts + 1, updated_at=t).returning(D.c.attempts)).first()
+            if claimed is None:
+                continue  # another worker has it, or it is already done
+            mono = time.monotonic()
+            if mono - touched > 1.0:
+                rt.store.set(lease, str(os.getpid()), lease_ttl)
+                touched = mono
+            key = ("v", row.volunteer_id) if row.volunteer_id else ("c", row.coordinator_id)
+            values = deliver_one(ctx, contacts.get(key), title, row.body or body, t, int(claimed[0]))
+            counts[values["status"]] = counts.get(values["status"], 0) + 1
+            if values["status"] == "retry":
+                retry_due.append(values["next_attempt_at"])
+            pending = (row.id, values)
+        if pending is not None:
+            with conn.begin():
+                _fast_commit(conn)
+                conn.execute(update(D).where(D.c.id == pending[0], D.c.status == "sending").values(**pending[1]))
+    rt.store.delete(lease)
+    if retry_due:
+        due = min(retry_due)
+        delay = max(0.0, (due - ctx.clock()).total_seconds())
+        job_id = f"yl-n{notice_id}-b{batch}-t{int(due.timestamp())}"
+        rt.store.set(batch_job_key(notice_id, batch), job_id, 7 * 86400)
+        ctx.queue.enqueue([_job("deliver_batch", (notice_id, batch), job_id, queue_name, delay)])
+    finalize(notice_id)
+    return counts
+
+
+def deliver_one(ctx: PushContext, contact: Contact | None, title: str, body: str, now: datetime,
+                attempts: int = 1) -> dict[str, Any]:
+    """Try the person's routes in order (`attempts` counts this one); returns the row's new values."""
+    done: dict[str, Any] = {"updated_at": now}
+    if contact is None:
+        return {**done, "status": "failed", "reason": "找不到这个人"}
+    routes, reason = plan_routes(contact, now, int(getattr(ctx.rt.config.wechat, "cs_window_hours", 48)),
+                                 ctx.senders)
+    if not routes:
+        if reason == "opted_out":
+            return {**done, "status": "skipped", "reason": "已退订"}
+        return {**done, "status": "unreachable", "reason": reason}
+    reasons: list[str] = []
+    failed = False
+    for route in routes:
+        ctx.limiter.acquire(route.channel)
+        res = send_route(ctx.senders, route, title, body)
+        if res.ok:
+            return {**done, "status": "sent", "channel": route.kind, "provider_id": res.provider_id,
+                    "sent_at": now, "reason": None}
+        if res.status == "retry":
+            return _retry(ctx, done, route.kind, res.reason, res.retry_after, now, attempts)
+        reasons.append(f"{ROUTE_NAMES[route.kind]}：{res.reason}")
+        failed = failed or res.status == "failed"
+    return {**done, "status": "failed" if failed else "unreachable", "reason": "；".join(reasons)[:128]}
+
+
+def _retry(ctx: PushContext, done: dict[str, Any], kind: str, reason: str, retry_after: float | None,
+           now: datetime, attempts: int) -> dict[str, Any]:
+    backoff = ctx.rt.config.push.retry_backoff_seconds or [30]
+    if attempts > len(backoff):
+        return {**done, "status": "failed", "channel": kind, "reason": f"重试{attempts}次仍失败：{reason}"[:128]}
+    wait = max(float(retry_after or 0), float(backoff[attempts - 1]))
+    return {**done, "status": "retry", "channel": kind, "reason": f"稍后重试：{reason}"[:128],
+            "next_attempt_at": now + timedelta(seconds=wait)}
+
+
+def finalize(notice_id: int) -> bool:
+    """Mark the notice done when no delivery is open any more; True when it is done."""
+    ctx = context()
+    now = ctx.clock()
+    with ctx.rt.engine.begin() as conn:
+        remaining = conn.scalar(select(func.count()).select_from(D).where(
+            D.c.notice_id == notice_id, D.c.status.in_(OPEN)))
+        if remaining:
+            return False
+        conn.execute(update(N).where(N.c.id == notice_id, N.c.status == "sending").values(
+            status="done", finished_at=now))
+    return True
+
+
+# -- WeCom group robot ------------------------------------------------------------------------------
+
+
+def wecom_post(notice_id: int) -> str:
+    """Post the notice to its team's WeCom staff group, within 20 messages a minute per robot."""
+    ctx = context()
+    rt = ctx.rt
+    with rt.sessions() as s:
+        notice = s.get(Notice, notice_id)
+        team = s.get(Team, notice.team_id) if notice and notice.team_id else None
+        if notice is None or team is None or not team.wecom_webhook or notice.wecom_status == "已发到工作群":
+            return "skipped"
+        url, message, queue_name = team.wecom_webhook, forward_text(s, notice), notice.queue
+    wait = ctx.limiter.try_minute(webhook_key(url), rt.config.push.wecom_per_minute)
+    if wait > 0:
+        ctx.queue.enqueue([_job("wecom_post", (notice_id,), f"yl-n{notice_id}-wecom-{int(time.time())}", queue_name,
+                                wait)])
+        status = "等待群机器人限速"
+    else:
+        res = post_wecom(url, message, rt.config.push.http_timeout_seconds)
+        if res.status == "retry":
+            ctx.queue.enqueue([_job("wecom_post", (notice_id,), f"yl-n{notice_id}-wecom-{int(time.time())}",
+                                    queue_name, res.retry_after or 60)])
+            status = "稍后重发到工作群"
+        else:
+            status = "已发到工作群" if res.ok else f"工作群发送失败：{res.reason}"[:64]
+    with rt.engine.begin() as conn:
+        conn.execute(update(N).where(N.c.id == notice_id).values(wecom_status=status))
+    return status
+
+
+# -- recovery ---------------------------------------------------------------------------------------
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """Recover from dead workers: stale claims become `uncertain`, orphaned batches are enqueued again.
+
+    Safe to run anywhere and often (the worker command runs it every few seconds under a lock).
+    """
+    ctx = context()
+    rt, cfg = ctx.rt, ctx.rt.config.push
+    now = now or ctx.clock()
+    cutoff = now - timedelta(seconds=cfg.sending_lease_seconds)
+    out = {"uncertain": 0, "batches": 0, "fanouts": 0}
+    with rt.engine.begin() as conn:
+        out["uncertain"] = conn.execute(update(D).where(D.c.status == "sending", D.c.updated_at < cutoff).values(
+            status="uncertain", reason=UNCERTAIN_REASON, updated_at=now)).rowcount
+        stuck = list(conn.execute(select(N.c.id, N.c.queue).where(N.c.status == "queued", N.c.queued_at < cutoff)))
+        open_batches = list(conn.execute(
+            select(D.c.notice_id, D.c.batch, N.c.queue).join(N, N.c.id == D.c.notice_id)
+            .where(N.c.status == "sending",
+                   or_(D.c.status == "queued", and_(D.c.status == "retry", D.c.next_attempt_at <= now)))
+            .group_by(D.c.notice_id, D.c.batch, N.c.queue)))
+        sending = list(conn.scalars(select(N.c.id).where(N.c.status == "sending")))
+    specs: list[JobSpec] = []
+    for nid, qname in stuck:
+        if not ctx.queue.waiting(f"yl-n{nid}-fanout"):
+            specs.append(_job("fanout", (nid,), f"yl-n{nid}-fanout-s{int(time.time())}", qname))
+            out["fanouts"] += 1
+    for nid, b, qname in open_batches:
+        if rt.store.get(lease_key(nid, b)):
+            continue  # a live worker is on it
+        job_id = rt.store.get(batch_job_key(nid, b)) or f"yl-n{nid}-b{b}"
+        if ctx.queue.waiting(job_id):
+            continue
+        new_id = f"yl-n{nid}-b{b}-s{int(time.time() * 1000)}"
+        rt.store.set(batch_job_key(nid, b), new_id, 7 * 86400)
+        specs.append(_job("deliver_batch", (nid, b), new_id, qname))
+        out["batches"] += 1
+    if specs:
+        ctx.queue.enqueue(specs)
+        log.warning("sweep re-enqueued %s batches and %s fan-outs", out["batches"], out["fanouts"])
+    for nid in sending:
+        finalize(nid)
+    return out

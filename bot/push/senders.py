@@ -1,0 +1,172 @@
+"""Outbound senders the push layer uses, the per-person channel fallback, rate limits, WeCom robot posts.
+
+The registry maps a channel name to an `Outbound` (bot.channels.base): "wechat" (customer message via
+`send_replies`, template message via `send_notice`) and "sms" (`send_notice`, `send_code` for bind codes),
+built from the WeChat and SMS channel modules. Tests may hand in any other Outbound.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+
+from bot.channels.base import Outbound, SendResult
+from data.kv import Store
+from dialogs import Text
+
+log = logging.getLogger("yinling.push")
+
+def build_senders(rt: Any) -> dict[str, Outbound]:
+    """The registry from configuration: WeChat when an app id and secret are set, SMS through the
+    configured outbound provider (the console provider in development)."""
+    senders: dict[str, Outbound] = {}
+    wc = rt.config.wechat
+    if wc.app_id and wc.app_secret:
+        from bot.channels.wechat_api import WechatAPI, WechatOutbound
+
+        senders["wechat"] = WechatOutbound(WechatAPI(wc, rt.store))
+    sms = getattr(rt.config, "sms", None)
+    if sms is not None and sms.outbound:
+        from bot.channels.sms import SmsChannel, provider_class
+
+        senders["sms"] = SmsChannel(rt, provider_class(sms.outbound)(sms))
+    return senders
+
+
+def _json(payload: dict[str, Any]) -> bytes:
+    import json
+
+    # WeChat shows \uXXXX escapes literally: send real UTF-8.
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+
+# -- per-person routes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """One way to reach one person: `kind` is wechat_custom | wechat_template | sms."""
+
+    kind: str
+    address: str
+
+    @property
+    def channel(self) -> str:
+        return "sms" if self.kind == "sms" else "wechat"
+
+
+@dataclass
+class Contact:
+    """What the push layer knows about reaching one person (loaded in bulk for a batch)."""
+
+    wechat_openid: str | None = None
+    wechat_last_inbound: datetime | None = None
+    wechat_opted_out: bool = False
+    phone: Callable[[], str | None] | None = None  # decrypts lazily: most people never need it
+    sms_opted_out: bool = False
+    has_any: bool = False
+
+
+def plan_routes(c: Contact, now: datetime, window_hours: int, senders: dict[str, Outbound]) -> tuple[
+        list[Route], str | None]:
+    """Routes in fallback order, or (no routes, reason to skip/unreachable).
+
+    Customer message inside the window → template message → SMS. Opted-out identities are never used.
+    """
+    routes: list[Route] = []
+    if c.wechat_openid and not c.wechat_opted_out and "wechat" in senders:
+        inside = c.wechat_last_inbound is not None and now - c.wechat_last_inbound < timedelta(hours=window_hours)
+        if inside:
+            routes.append(Route("wechat_custom", c.wechat_openid))
+        routes.append(Route("wechat_template", c.wechat_openid))
+    phone = c.phone() if (c.phone is not None and not c.sms_opted_out and "sms" in senders) else None
+    if phone:
+        routes.append(Route("sms", phone))
+    if routes:
+        return routes, None
+    opted = bool(c.wechat_openid and c.wechat_opted_out) or (c.phone is not None and c.sms_opted_out)
+    usable = bool(c.wechat_openid and not c.wechat_opted_out) or (c.phone is not None and not c.sms_opted_out)
+    if opted and not usable:
+        return [], "opted_out"
+    if not c.has_any:
+        return [], "没有微信或手机号"
+    return [], "没有可用的发送渠道"
+
+
+def send_route(senders: dict[str, Outbound], route: Route, title: str, body: str,
+               code: str | None = None) -> SendResult:
+    """One attempt on one route; a sender that raises counts as a transient failure."""
+    sender = senders[route.channel]
+    try:
+        if code is not None and hasattr(sender, "send_code"):
+            result: SendResult = sender.send_code(route.address, code)
+            return result
+        if route.kind == "wechat_custom":
+            return sender.send_replies(route.address, [Text(f"{title}\n{body}" if title else body)])
+        return sender.send_notice(route.address, title, body)
+    except Exception as exc:  # noqa: BLE001 - reported as retry, never lost
+        log.exception("sender %s raised", route.kind)
+        return SendResult("retry", f"发送异常 {type(exc).__name__}", retry_after=30)
+
+
+# -- rate limits ----------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """Fixed one-second windows in the shared store, so every worker on every host shares the limit."""
+
+    def __init__(self, store: Store, per_second: dict[str, int], clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.store = store
+        self.per_second = per_second
+        self.clock = clock
+        self.sleep = sleep
+
+    def acquire(self, channel: str) -> None:
+        limit = self.per_second.get(channel)
+        if not limit:
+            return
+        while True:
+            now = self.clock()
+            window = int(now)
+            if self.store.incr(f"push:rate:{channel}:{window}", 2) <= limit:
+                return
+            self.sleep(max(0.001, window + 1 - now))
+
+    def try_minute(self, key: str, limit: int) -> float:
+        """For per-minute limits (WeCom robot): 0 when allowed now, else seconds until the next window."""
+        now = self.clock()
+        window = int(now // 60)
+        if self.store.incr(f"push:rate:{key}:{window}", 120) <= limit:
+            return 0.0
+        return (window + 1) * 60 - now
+
+
+# -- WeCom group robot ----------------------------------------------------------------------------
+
+
+def post_wecom(url: str, text: str, timeout: float = 5.0) -> SendResult:
+    """Post a text message to a WeCom group robot webhook (errcode 45009 = over 20 a minute)."""
+    try:
+        r = requests.post(url, data=_json({"msgtype": "text", "text": {"content": text[:2000]}}),
+                          headers={"Content-Type": "application/json"}, timeout=timeout)
+        data = r.json()
+    except (requests.RequestException, ValueError) as exc:
+        return SendResult("retry", f"网络错误 {type(exc).__name__}", retry_after=30)
+    code = int(data.get("errcode", 0))
+    if code == 0:
+        return SendResult("sent")
+    if code == 45009:
+        return SendResult("retry", "群机器人每分钟限20条", retry_after=60)
+    return SendResult("failed", f"群机器人错误 {code}")
+
+
+def webhook_key(url: str) -> str:
+    return "wecom:" + hashlib.sha256(url.encode()).hexdigest()[:16]
