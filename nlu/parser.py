@@ -25,12 +25,15 @@ FALLBACK = "nlu_fallback"
 THRESHOLD = 0.4
 #: ... and also when the best two intents are closer than this.
 AMBIGUITY = 0.02
+#: ... and when fewer than this share of the message's characters and words were ever seen in training.
+COVERAGE = 0.6
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # One private-use character stands for each entity in the text the classifier sees.
 _MASK = {"time": "\ue000", "place": "\ue001", "category": "\ue002", "number": "\ue003", "phone": "\ue004"}
 _RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue004\d]+")
+_UNIT_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue004]|[^\W\d_\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue004]+|\d+")
 _EXTRACTOR = {"time": "time_rules", "place": "gazetteer", "category": "lexicon", "number": "regex", "phone": "regex"}
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -155,7 +158,19 @@ class Parser:
             feats.append("a:" + compact)
         return feats
 
+    def coverage(self, masked: str) -> float:
+        """Share of the characters (Chinese) and words (other scripts) of ``masked`` seen in training."""
+        units = _UNIT_RE.findall(masked)
+        if not units:
+            return 0.0
+        known = self.classifier.known(u if len(u) == 1 and not u.isascii() else "w:" + u for u in units)
+        return len(known) / len(units)
+
     def _analyse(self, text: str, now: datetime) -> tuple[Normalized, list[dict[str, Any]], list[str]]:
+        norm, entities, masked = self._mask(text, now)
+        return norm, entities, self._features(masked)
+
+    def _mask(self, text: str, now: datetime) -> tuple[Normalized, list[dict[str, Any]], str]:
         norm = normalize(text, self.table)
         entities = self._entities(norm, now)
         t = norm.text
@@ -170,7 +185,7 @@ class Parser:
             masked = "".join(parts)
         else:
             masked = t
-        return norm, entities, self._features(masked)
+        return norm, entities, masked
 
     def parse(self, text: str, now: datetime) -> dict[str, Any]:
         """Understand one message.
@@ -191,7 +206,8 @@ class Parser:
             return _result(text, [(FALLBACK, 1.0)], [])
 
     def _parse(self, text: str, now: datetime) -> dict[str, Any]:
-        norm, entities, feats = self._analyse(text, now)
+        norm, entities, masked = self._mask(text, now)
+        feats = self._features(masked)
         for e in entities:  # offsets back into the original text
             e["start"], e["end"] = norm.span(e["start"], e["end"])
         compact = norm.text.replace(" ", "")
@@ -208,8 +224,8 @@ class Parser:
                     entities = [e for e in entities if e["entity"] != "number"]
                 rest = [(n, c) for n, c in ranking if n != intent]
                 return _result(text, [(intent, 1.0), *rest], entities)
-        if not ranking:
-            return _result(text, [(FALLBACK, 1.0)], entities)
+        if not ranking or self.coverage(masked) < COVERAGE:
+            return _result(text, [(FALLBACK, 1.0), *ranking], entities)
         best, conf = ranking[0]
         second = ranking[1][1] if len(ranking) > 1 else 0.0
         if conf < self.threshold or conf - second < AMBIGUITY:

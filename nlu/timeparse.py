@@ -233,7 +233,6 @@ def _resolve_group(
 ) -> tuple[Interval, date | None, str | None] | None:
     today = now.date()
     first = group[0]
-    kinds = [a.kind for a in group]
     if first.kind == "recent":
         start = now.replace(second=0, microsecond=0)
         return Interval(start, start + timedelta(days=7), "range"), None, None

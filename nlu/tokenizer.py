@@ -28,7 +28,8 @@ class Tokenizer:
         self._tk.tmp_dir = str(cache_dir())
         self._tk.initialize()
         if userdict is not None and userdict.exists():
-            self._tk.load_userdict(str(userdict))
+            with userdict.open("rb") as fh:  # jieba leaves a file it opened itself unclosed
+                self._tk.load_userdict(fh)
         for word in words:
             if word and not self._tk.FREQ.get(word):
                 self._tk.add_word(word, freq=2000)

@@ -1,0 +1,132 @@
+"""Remote backend: a Rasa server's ``POST /model/parse``, answered in the built-in parser's shape."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from datetime import datetime
+from typing import Any
+
+from nlu import resources, timeparse
+from nlu.normalize import build_table, normalize
+from nlu.numerals import DIGITS, to_int
+
+log = logging.getLogger(__name__)
+
+FALLBACK = "nlu_fallback"
+
+
+class RasaHTTPParser:
+    """Ask a Rasa NLU server; on any error answer ``nlu_fallback`` so the dialogs offer the menu.
+
+    Rasa's DIET returns entity values as text, so time spans are resolved here with the built-in time
+    rules relative to ``now``, numbers and phones are turned into int and digits, and Rasa's
+    ``confidence_entity`` becomes ``confidence``.
+    """
+
+    def __init__(self, url: str = "http://127.0.0.1:5005", timeout: float = 2.0) -> None:
+        """Args:
+        url: the server's base URL (``/model/parse`` is appended).
+        timeout: seconds for connecting and reading; keep it well inside WeChat's 5-second window.
+        """
+        self.url = url.rstrip("/") + "/model/parse"
+        self.timeout = timeout
+        self._table = build_table(resources.t2s_chars())
+
+    def _post(self, text: str) -> dict[str, Any]:
+        body = json.dumps({"text": text}, ensure_ascii=False).encode("utf-8")
+        request = urllib.request.Request(
+            self.url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (configured URL)
+            payload: Any = json.loads(response.read().decode("utf-8"))
+        if not isinstance(payload, dict):
+            raise ValueError("Rasa answered something that is not a JSON object")
+        return payload
+
+    def parse(self, text: str, now: datetime) -> dict[str, Any]:
+        """Parse ``text`` on the server (same shape and guarantees as :meth:`nlu.Parser.parse`)."""
+        if not isinstance(text, str):
+            text = "" if text is None else str(text)
+        if not text.strip():
+            return _fallback(text)
+        try:
+            payload = self._post(text)
+        except (OSError, ValueError, urllib.error.URLError) as exc:
+            log.warning("Rasa server %s failed: %s", self.url, exc)
+            return _fallback(text)
+        try:
+            return self._convert(text, payload, now)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("Rasa server %s answered an unexpected shape: %s", self.url, exc)
+            return _fallback(text)
+
+    def _convert(self, text: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+        if now.tzinfo is not None:
+            from nlu.parser import SHANGHAI
+
+            now = now.astimezone(SHANGHAI).replace(tzinfo=None)
+        intent = payload.get("intent") or {}
+        name = intent.get("name") or FALLBACK
+        ranking = [
+            {"name": str(r["name"]), "confidence": float(r.get("confidence") or 0.0)}
+            for r in payload.get("intent_ranking") or []
+        ]
+        entities = []
+        for raw in payload.get("entities") or []:
+            entity = self._entity(text, raw, now)
+            if entity is not None:
+                entities.append(entity)
+        return {
+            "text": text,
+            "intent": {"name": str(name), "confidence": float(intent.get("confidence") or 0.0)},
+            "entities": entities,
+            "intent_ranking": ranking or [{"name": str(name), "confidence": float(intent.get("confidence") or 0.0)}],
+        }
+
+    def _entity(self, text: str, raw: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+        start, end = int(raw["start"]), int(raw["end"])
+        kind = str(raw["entity"])
+        span = text[start:end]
+        value: Any = raw.get("value", span)
+        if kind == "time":
+            norm = normalize(span, self._table)
+            found = timeparse.extract(norm.text, now)
+            if not found:
+                return None
+            value = found[0].interval.value()
+        elif kind == "number":
+            got = to_int(str(value).strip()) if value is not None else None
+            if got is None:
+                digits = "".join(c for c in span if c.isdigit() or c in DIGITS)
+                got = to_int(digits[-2:]) if digits else None
+            if got is None:
+                return None
+            value = got
+        elif kind == "phone":
+            digits = "".join(str(DIGITS[c]) if c in DIGITS else c for c in span if c.isdigit() or c in DIGITS)
+            if len(digits) != 11:
+                return None
+            value = digits
+        item: dict[str, Any] = {
+            "entity": kind,
+            "value": value,
+            "start": start,
+            "end": end,
+            "confidence": float(raw.get("confidence_entity", raw.get("confidence", 1.0)) or 0.0),
+            "extractor": str(raw.get("extractor", "rasa")),
+        }
+        if raw.get("role"):
+            item["role"] = str(raw["role"])
+        return item
+
+
+def _fallback(text: str) -> dict[str, Any]:
+    return {
+        "text": text,
+        "intent": {"name": FALLBACK, "confidence": 1.0},
+        "entities": [],
+        "intent_ranking": [{"name": FALLBACK, "confidence": 1.0}],
+    }
