@@ -190,8 +190,8 @@ class SmsConfig:
     max_parts: int = 3  # a reply is at most this many SMS: 70 characters alone, 67 per part
     id_dedup_seconds: int = 86400  # a provider message id is processed once within this
     content_dedup_seconds: int = 10  # without an id: same number + same text within this is one message
-    rate_per_minute: int = 8  # inbound messages per number; more are dropped (one polite notice)
-    rate_per_hour: int = 60
+    rate_per_minute: int = 15  # inbound messages per number; more are dropped (one polite notice)
+    rate_per_hour: int = 120
     loop_limit: int = 20  # identical texts to one number within loop_window_seconds, then stop
     loop_window_seconds: int = 300
     send_attempts: int = 3  # bounded attempts per SMS when the provider says retry

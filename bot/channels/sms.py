@@ -583,6 +583,23 @@ class SmsService:
         rid: str = job["request_id"]
         channel = SmsChannel(self.rt, self.provider(name))
         h = self.rt.vault.lookup_hash(phone)[:20]
+        # One number's messages run one at a time (threads here, RQ workers anywhere): a quick "1" must
+        # not overtake the message before it.
+        lock = f"sms:lock:{h}"
+        deadline = time.monotonic() + 30
+        while not self.rt.store.set_nx(lock, rid, 60):
+            if time.monotonic() > deadline:
+                log.warning("sms lock for %s still held; going ahead request_id=%s", mask_phone(phone), rid)
+                break
+            time.sleep(0.05)
+        try:
+            return self._turn(name, job, now, phone, text, rid, channel, h)
+        finally:
+            if self.rt.store.get(lock) == rid:
+                self.rt.store.delete(lock)
+
+    def _turn(self, name: str, job: dict[str, Any], now: datetime, phone: str, text: str, rid: str,
+              channel: SmsChannel, h: str) -> Processed:
         per_min = self.rt.store.incr(f"sms:rate:m:{h}", 60)
         per_hour = self.rt.store.incr(f"sms:rate:h:{h}", 3600)
         if per_min > self.cfg.rate_per_minute or per_hour > self.cfg.rate_per_hour:

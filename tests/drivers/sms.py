@@ -56,6 +56,8 @@ class SmsHarness:
             **overrides})
         self.rt = Runtime(cfg, engine, make_sessionmaker(engine), store, PhoneVault(TEST_SECRET),
                           _nlu=StubNlu() if nlu == "stub" else nlu)
+        if nlu is None:
+            self.rt.load_nlu()  # as `serve` and the WSGI entry do at start-up
         self.app = create_app(runtime=self.rt)
         self.service: SmsService = self.app.extensions["yinling.sms"]
         self.service.channel  # noqa: B018 - providers are built by register already
