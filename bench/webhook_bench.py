@@ -1,0 +1,275 @@
+"""Webhook bench: our /wechat under gunicorn next to a minimal wechatpy echo app, driven by signed messages.
+
+    .venv/bin/python bench/webhook_bench.py [--clients 50] [--requests 20] [--workers 2] [--threads 8]
+        [--database-url postgresql+psycopg://...] [--redis-url redis://127.0.0.1:6379/15] [--mode plain|safe]
+
+Three apps run as `gunicorn -w 2` on free loopback ports: ours (the whole service), "channel" (our webhook
+with a constant turn instead of NLU + dialogs + database: the channel's own cost) and a minimal wechatpy
+echo app. Each concurrent client is one WeChat user sending text messages one after another (a fresh MsgId
+each, so nothing is a duplicate), optionally pausing `--think` seconds like a person. Prints throughput,
+p50/p99 latency and the ratios to echo. Target: p99 < 100 ms at 50 users on 2 cores, within 3x of echo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.drivers.wechat import AES_KEY, APP_ID, TOKEN, WechatDriver, build_xml  # noqa: E402
+
+MESSAGES = ("找活动", "1", "2", "0", "明天有什么活动", "礼拜六上午有啥", "0", "我的活动")
+
+
+# -- the echo app (served by gunicorn as `bench.webhook_bench:echo_app`) --------------------------------
+def echo_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """The smallest correct wechatpy handler: check the signature, parse, echo the text back."""
+    from urllib.parse import parse_qs
+
+    from wechatpy import parse_message
+    from wechatpy.exceptions import InvalidSignatureException
+    from wechatpy.replies import create_reply
+    from wechatpy.utils import check_signature
+
+    q = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    try:
+        check_signature(os.environ["WECHAT_TOKEN"], q.get("signature", ""), q.get("timestamp", ""),
+                        q.get("nonce", ""))
+    except InvalidSignatureException:
+        start_response("403 Forbidden", [("Content-Type", "text/plain")])
+        return [b"forbidden"]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    msg = parse_message(environ["wsgi.input"].read(length))
+    body = create_reply(getattr(msg, "content", "success"), msg).render().encode("utf-8")
+    start_response("200 OK", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+# -- our channel alone (served as `bench.webhook_bench:channel_app`): the full webhook, a constant turn -------
+_channel_app: Any = None
+_channel_lock = threading.Lock()
+
+
+def channel_app(environ: dict[str, Any], start_response: Any) -> Any:
+    """Our real /wechat (signature, XML, dedup bookkeeping, worker thread, reply) with the dialogs replaced by
+    a constant menu, to tell the channel's own cost from the conversation's (NLU, dialogs, database)."""
+    global _channel_app
+    with _channel_lock:
+        if _channel_app is None:
+            from bot.app import create_app
+            from bot.pipeline import SORRY, Outcome
+
+            class Constant:
+                def handle(self, inbound: Any, now: Any = None, **kw: Any) -> Outcome:
+                    return Outcome([SORRY], None, False, inbound.request_id)
+
+            _channel_app = create_app()
+            _channel_app.extensions["wechat"].pipeline = Constant()
+    return _channel_app(environ, start_response)
+
+
+# -- servers -------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn on :{port} exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"gunicorn on :{port} did not come up in {timeout:.0f}s")
+
+
+def gunicorn(app: str, port: int, env: dict[str, str], args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "gunicorn", app, "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
+           "--threads", str(args.threads), "--backlog", "512", "--log-level", "warning", "--timeout", "60"]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=None if args.verbose else subprocess.DEVNULL)
+
+
+def prepare_database(url: str, env: dict[str, str]) -> None:
+    for step in (["db", "upgrade"], ["db", "seed-demo"]):
+        subprocess.run([sys.executable, "-m", "bot", *step], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# -- clients --------------------------------------------------------------------------------------------
+def drive(port: int, args: argparse.Namespace, label: str) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    empty = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + args.max_seconds
+    start_gate = threading.Barrier(args.clients + 1)
+
+    def client(n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+        def transport(method: str, path: str, body: bytes) -> tuple[int, bytes]:
+            nonlocal conn
+            for attempt in (1, 2):
+                try:
+                    conn.request(method, path, body=body, headers={"Content-Type": "text/xml"})
+                    res = conn.getresponse()
+                    return res.status, res.read()
+                except (http.client.HTTPException, OSError):
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                    if attempt == 2:
+                        raise
+            raise AssertionError
+
+        d = WechatDriver(transport, mode=args.mode, openid=f"oBench{label}{n:04d}{os.getpid()}")
+        start_gate.wait()
+        for i in range(args.requests):
+            if time.monotonic() > deadline:
+                break
+            if args.think and i:
+                time.sleep(args.think)  # a person reads the reply and types the next message
+            fields = d._fields("text", Content=MESSAGES[i % len(MESSAGES)], MsgId=n * 1_000_000 + i + 1)
+            query, body = d.sign(build_xml(fields))
+            t0 = time.perf_counter()
+            try:
+                status, raw = transport("POST", f"/wechat?{_qs(query)}", body)
+            except OSError as exc:
+                with lock:
+                    errors.append(type(exc).__name__)
+                continue
+            took = time.perf_counter() - t0
+            with lock:
+                latencies.append(took)
+                if status != 200:
+                    errors.append(f"http {status}")
+                elif raw.strip() in (b"", b"success"):
+                    empty[0] += 1
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(args.clients)]
+    for t in threads:
+        t.start()
+    start_gate.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "label": label, "requests": len(latencies), "errors": len(errors), "empty": empty[0], "wall": wall,
+        "rps": len(latencies) / wall if wall else 0.0,
+        "p50": _pct(latencies, 50) * 1000, "p99": _pct(latencies, 99) * 1000,
+        "mean": (statistics.fmean(latencies) * 1000) if latencies else 0.0,
+        "error_kinds": sorted(set(errors))[:5],
+    }
+
+
+def _qs(query: dict[str, str]) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(query)
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    k = min(len(values) - 1, max(0, round(p / 100 * len(values) + 0.5) - 1))
+    return values[k]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--requests", type=int, default=20, help="messages per client")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (gthread)")
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="seconds each user waits between messages (0 = back to back, the stress case)")
+    ap.add_argument("--max-seconds", type=float, default=60.0, help="stop each run after this long")
+    ap.add_argument("--mode", choices=("plain", "safe"), default="plain")
+    ap.add_argument("--database-url", help="default: a fresh SQLite file")
+    ap.add_argument("--redis-url", help="default: the in-process store (each worker its own)")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="yinling-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YINLING_", "WECHAT_"))}
+    env.update({
+        "PYTHONPATH": str(ROOT), "YINLING_DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'bench.db'}",
+        "YINLING_SECRET_KEY": "bench-secret-key-0123456789", "YINLING_LOG_LEVEL": "WARNING",
+        "WECHAT_TOKEN": TOKEN, "WECHAT_APP_ID": APP_ID, "WECHAT_AES_KEY": AES_KEY,
+        "WECHAT_API_BASE": "http://127.0.0.1:9",  # nothing outbound should happen in this bench
+    })
+    if args.redis_url:
+        env["YINLING_REDIS_URL"] = args.redis_url
+        env["YINLING_REDIS_PREFIX"] = f"bench:{os.getpid()}:"
+    prepare_database(env["YINLING_DATABASE_URL"], env)
+
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        apps = {"ours": "bot.wsgi:app", "channel": "bench.webhook_bench:channel_app",
+                "echo": "bench.webhook_bench:echo_app"}
+        ports = {name: free_port() for name in apps}
+        for name, target in apps.items():
+            procs.append(gunicorn(target, ports[name], env, args))
+        for proc, port in zip(procs, ports.values(), strict=True):
+            wait_ready(port, proc)
+        warm = argparse.Namespace(**{**vars(args), "clients": 4, "requests": 8, "think": 0.0})
+        for name, port in ports.items():
+            drive(port, warm, "w" + name)
+        db = "PostgreSQL" if "postgres" in env["YINLING_DATABASE_URL"] else "SQLite"
+        store = "Redis" if args.redis_url else "in-process store"
+        print(f"webhook bench: {args.clients} clients x {args.requests} signed text messages ({args.mode} mode), "
+              f"gunicorn -w {args.workers} --threads {args.threads}, {os.cpu_count()} CPUs, {db}, {store}, "
+              f"think {args.think:g} s")
+        results = {name: drive(port, args, name) for name, port in ports.items()}
+        for r in results.values():
+            print(f"  {r['label']:>7}: {r['rps']:7.1f} req/s   p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms   "
+                  f"mean {r['mean']:7.1f} ms   {r['requests']} requests, {r['errors']} errors, "
+                  f"{r['empty']} empty {' '.join(r['error_kinds'])}")
+        echo = results["echo"]
+        for name in ("ours", "channel"):
+            r = results[name]
+            print(f"  ratio {name}/echo: throughput {echo['rps'] / r['rps'] if r['rps'] else float('inf'):.2f}x "
+                  f"lower, p50 {r['p50'] / echo['p50'] if echo['p50'] else float('inf'):.2f}x, "
+                  f"p99 {r['p99'] / echo['p99'] if echo['p99'] else float('inf'):.2f}x")
+        return 0 if results["ours"]["errors"] == 0 else 1
+    finally:
+        for p in procs:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
