@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from werkzeug.wrappers import Response
 
 from bot.channels.sms import OPT_OUT_CONFIRM, RESUME_CONFIRM, SmsChannel
-from data.kv import Store
+from data.kv import MemoryStore, Store
 from tests.drivers.sms import Phone, SmsHarness, fits, new_phone
 from tests.fakes.sms_android import FakeAndroidGateway
 from tests.fakes.sms_base import json_response
@@ -35,6 +35,17 @@ def harness(engine: Engine, store: Store, fake: FakeAndroidGateway) -> Iterator[
     h.close()
 
 
+@pytest.fixture
+def checking(engine: Engine, fake: FakeAndroidGateway) -> Iterator[SmsHarness]:
+    """For refusals nothing is queued, so the in-process store is enough (keeps the suite quick)."""
+    h = SmsHarness(engine, MemoryStore(), {
+        "sms.providers": ["android"], "sms.outbound": "android",
+        "sms.android.base_url": fake.url, "sms.android.password": fake.password,
+        "sms.android.signing_key": fake.signing_key})
+    yield h
+    h.close()
+
+
 def test_webhook_answered_then_reply_sent_in_fitting_parts(harness: SmsHarness, fake: FakeAndroidGateway) -> None:
     phone = Phone(harness, fake, "android")
     started = time.monotonic()
@@ -48,12 +59,12 @@ def test_webhook_answered_then_reply_sent_in_fitting_parts(harness: SmsHarness, 
     assert harness.log_count(phone.number, "in") == 1 and harness.log_count(phone.number, "out") == 1
 
 
-def test_wrong_signature_refused_and_nothing_written(harness: SmsHarness, fake: FakeAndroidGateway) -> None:
+def test_wrong_signature_refused_and_nothing_written(checking: SmsHarness, fake: FakeAndroidGateway) -> None:
     number = new_phone()
     body = fake.webhook_body(number, "1")
-    assert fake.post_webhook(harness.url("android", None), body, key="wrong").status_code == 403
+    assert fake.post_webhook(checking.url("android", None), body, key="wrong").status_code == 403
     old = int(time.time()) - 3600
-    assert fake.post_webhook(harness.url("android", None), body, timestamp=old).status_code == 403
+    assert fake.post_webhook(checking.url("android", None), body, timestamp=old).status_code == 403
     tampered = body.replace(b'"1"', b'"2"')
     ts = str(int(time.time()))
     import hashlib
@@ -62,27 +73,27 @@ def test_wrong_signature_refused_and_nothing_written(harness: SmsHarness, fake: 
     import requests
 
     sig = hmac.new(fake.signing_key.encode(), body + ts.encode(), hashlib.sha256).hexdigest()
-    r = requests.post(harness.url("android", None), data=tampered, timeout=5,
+    r = requests.post(checking.url("android", None), data=tampered, timeout=5,
                       headers={"X-Signature": sig, "X-Timestamp": ts})
     assert r.status_code == 403
-    harness.settle()
-    assert fake.texts_to(number) == [] and harness.identity(number) is None
+    checking.settle()
+    assert fake.texts_to(number) == [] and checking.identity(number) is None
 
 
 @pytest.mark.parametrize("body,status", [(b"not json", 400), (b'{"event": "sms:received", "payload": {}}', 400),
                                          (b'{"event": "sms:received"}', 400)])
-def test_malformed_body(harness: SmsHarness, fake: FakeAndroidGateway, body: bytes, status: int) -> None:
-    assert fake.post_webhook(harness.url("android", None), body).status_code == status
+def test_malformed_body(checking: SmsHarness, fake: FakeAndroidGateway, body: bytes, status: int) -> None:
+    assert fake.post_webhook(checking.url("android", None), body).status_code == status
 
 
-def test_unknown_number_format_refused(harness: SmsHarness, fake: FakeAndroidGateway) -> None:
-    r = fake.deliver(harness.url("android", None), "10086", "1")
+def test_unknown_number_format_refused(checking: SmsHarness, fake: FakeAndroidGateway) -> None:
+    r = fake.deliver(checking.url("android", None), "10086", "1")
     assert r.status_code == 400 and "number" in r.json()["message"]
 
 
-def test_other_events_acknowledged(harness: SmsHarness, fake: FakeAndroidGateway) -> None:
+def test_other_events_acknowledged(checking: SmsHarness, fake: FakeAndroidGateway) -> None:
     body = fake.webhook_body(new_phone(), "x", event="sms:delivered")
-    assert fake.post_webhook(harness.url("android", None), body).status_code == 204
+    assert fake.post_webhook(checking.url("android", None), body).status_code == 204
 
 
 def test_duplicate_webhook_processed_once(harness: SmsHarness, fake: FakeAndroidGateway) -> None:
