@@ -60,6 +60,19 @@ def availability(text: str) -> int | None:
     return mask
 
 
+_COUPLE = re.compile(r"老伴|爱人|老头子?|老太太?|老婆|老公|两口子|俩人|两个人|我们俩|我俩")
+_FAMILY3 = re.compile(r"一家三口|三个人|仨人|我们仨")
+
+
+def party_hint(text: str) -> int | None:
+    """How many come, when the words say it without a number: `老伴也想去` → 2."""
+    if _FAMILY3.search(text):
+        return 3
+    if _COUPLE.search(text):
+        return 2
+    return None
+
+
 def physical_load(text: str) -> int | None:
     """1 light, 2 moderate, 3 heavy, from how people describe themselves; None if not described."""
     if _LIGHT.search(text):

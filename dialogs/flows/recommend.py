@@ -96,7 +96,12 @@ def show_page(turn: Turn, st: State, notes: list[str]) -> Result:
     return list_reply(turn, st, rows, len(ids), head, notes)
 
 
+_REFUSE = re.compile(r"不要|不用|别|关|停|取消|不想")
+
+
 def opt_out(turn: Turn, st: State) -> Result:
+    if not _REFUSE.search(turn.text or "") and not _RESUME.search(turn.text or ""):
+        return start(turn, st)  # 给我推荐 is sometimes read as no_recommend: no refusal word, no refusal
     if _RESUME.search(turn.text or ""):  # 恢复推荐 is sometimes read as no_recommend
         turn.volunteer.recommend_opt_out = False
         profiles.record_consent(turn.session, turn.volunteer.id, "recommendations", True, turn.channel, turn.now)

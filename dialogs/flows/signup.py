@@ -14,6 +14,7 @@ from ..common import entity, exits, intent, is_no, is_yes, number, party_size, s
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text
 from ..state import State
+from ..understand import party_hint
 
 if TYPE_CHECKING:
     from ..engine import Turn
@@ -50,7 +51,8 @@ def start_for(turn: Turn, st: State, activity_id: int) -> Result:
     if live is not None:
         status = T.status_name(live.status, services.waitlist_position(turn.session, live))
         return with_menu(turn, T.ALREADY_IN.format(status=status)), "help.menu"
-    st.data["party"] = max(1, min(party_size(turn) or int(st.data.get("party") or 1), 10))
+    size = party_size(turn) or party_hint(turn.text or "")
+    st.data["party"] = max(1, min(size or int(st.data.get("party") or 1), 10))
     st.data["allow_overlap"] = False
     other = services.find_overlap(turn.session, turn.volunteer.id, act)
     if other is not None:
@@ -96,13 +98,15 @@ def confirm(turn: Turn, st: State) -> Result:
 
 
 def on_confirm(turn: Turn, st: State) -> Result | None:
-    size = party_size(turn)
+    size = party_size(turn) or party_hint(turn.text or "")
     if size is not None:
         st.data["party"] = max(1, min(size, 10))
         replies, target = confirm(turn, st)
         return [Text(T.PARTY_NOTE.format(party=st.data["party"])), *replies], target
-    if is_yes(turn) or intent(turn) == "sign_up":
+    if is_yes(turn):
         return commit(turn, st)
+    if intent(turn) == "sign_up":  # 我想去 again: still needs the explicit 1
+        return confirm(turn, st)
     if is_no(turn) or intent(turn) == "cancel_signup":
         return with_menu(turn, T.NOT_SIGNED), "help.menu"
     return None

@@ -238,3 +238,29 @@ def test_sms_is_short(zhang: Chat) -> None:
     assert len(out) <= 140 and out.count("\n1. ") + out.count("\n2. ") == 2
     out = zhang.send(*n(1))
     assert len(out) <= 140 and "回1报名" in out
+
+
+def test_family_words_change_party_size_and_never_commit(zhang: Chat) -> None:
+    zhang.send(*tomorrow(zhang))
+    zhang.send(*title_in_list("送棉衣")(zhang))
+    zhang.send(*n(1))
+    out = zhang.send("老伴也想去", P("sign_up"))
+    assert "2人参加" in out and zhang.at == "signup.confirm"
+    out = zhang.send("我想去", P("sign_up"))
+    assert zhang.at == "signup.confirm"
+    out = zhang.send(*n(1))
+    assert "报好了" in out
+    signup = zhang.session.scalars(select(Signup).where(Signup.volunteer_id == zhang.volunteer.id,
+                                                        Signup.status == SignupStatus.CONFIRMED)).one()
+    assert signup.party_size == 2
+
+
+def test_recommend_misread_as_refusal_still_recommends(zhang: Chat) -> None:
+    out = zhang.send("给我推荐", P("no_recommend"))
+    assert "按您的情况挑了" in out and not zhang.volunteer.recommend_opt_out
+    zhang.send("不要推荐", P("no_recommend"))
+    assert zhang.volunteer.recommend_opt_out
+    out = zhang.send("推荐", P("recommend"))
+    assert "关闭了个性化推荐" in out
+    out = zhang.send("恢复推荐", P("no_recommend"))
+    assert "已恢复" in out and not zhang.volunteer.recommend_opt_out
