@@ -12,4 +12,5 @@ def registrars() -> list[Any]:
     out: list[Any] = []
     out.append(wechat.register)
     out.append(sms.register)
+    out.append(__import__("bot.admin", fromlist=["register"]).register)  # coordinator pages
     return out

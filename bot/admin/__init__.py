@@ -1,0 +1,77 @@
+"""Coordinator pages under /admin: activities, review, roster and check-in, hours, notices, export."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, g, session
+
+from .auth import check_csrf, csrf_token
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+
+def register(app: Flask, rt: Any) -> None:
+    """Mount the admin blueprint; the session key derives from the deployment's secret key."""
+    from ..push import get_push
+    from . import views  # noqa: F401 - attaches the routes to `bp`
+
+    if not app.secret_key:
+        app.secret_key = hashlib.sha256(b"yinling-admin-session:" + rt.config.secret_key.encode()).hexdigest()
+    cfg = rt.config.admin
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=cfg.cookie_secure, SESSION_COOKIE_NAME="yinling_admin",
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=cfg.session_hours))
+    app.extensions["yinling.push"] = get_push(rt)
+    if "admin" not in app.blueprints:
+        app.register_blueprint(bp)
+
+
+@bp.before_request
+def _load() -> None:
+    from flask import current_app
+
+    from data.models import Coordinator
+
+    from ..app import runtime_of
+    from .auth import team_ids_of
+
+    check_csrf()
+    g.rt = runtime_of(current_app)
+    g.push = current_app.extensions["yinling.push"]
+    g.db = g.rt.sessions()
+    g.coordinator = None
+    cid = session.get("cid")
+    if cid is not None:
+        coord = g.db.get(Coordinator, int(cid))
+        if coord is not None and coord.password_hash:
+            g.coordinator = coord
+            g.team_ids = team_ids_of(g.db, coord)
+
+
+@bp.teardown_request
+def _close(_exc: BaseException | None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()
+
+
+@bp.app_template_global()
+def csrf() -> str:
+    return csrf_token()
+
+
+@bp.app_template_filter("when")
+def _when(value: datetime | None) -> str:
+    from data.timeutil import format_when
+
+    return format_when(value) if value else ""
+
+
+@bp.app_template_filter("local")
+def _local(value: datetime | None) -> str:
+    from data.timeutil import to_local
+
+    return to_local(value).strftime("%Y-%m-%d %H:%M") if value else ""

@@ -1,0 +1,124 @@
+"""Coordinator log-in: hashed passwords, signed sessions, CSRF tokens, lock-out after repeated failures."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from flask import abort, g, redirect, request, session, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from data.models import Coordinator, Team, TeamCoordinator
+
+# Checked when the user name is unknown, so both paths cost the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-0")
+MIN_PASSWORD = 10
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return str(token)
+
+
+def check_csrf() -> None:
+    """Every POST carries the session's token (form field `csrf` or header X-CSRF-Token)."""
+    if request.method != "POST":
+        return
+    sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
+    expected = session.get("csrf") or ""
+    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+        abort(400, description="页面已过期，请刷新后再试。")
+
+
+class LoginResult:
+    def __init__(self, coordinator: Coordinator | None, error: str | None) -> None:
+        self.coordinator, self.error = coordinator, error
+
+
+def attempt_login(db: Session, store: Any, username: str, password: str, failures: int,
+                  lock_minutes: int) -> LoginResult:
+    """Check a password; after `failures` wrong tries in `lock_minutes` the account waits that long."""
+    name = username.strip().lower()
+    key = f"admin:fail:{name}"
+    current = store.get(key)
+    if current is not None and int(current) >= failures:
+        return LoginResult(None, f"密码错误次数太多，账号已暂时锁定，请{lock_minutes}分钟后再试。")
+    coord = db.scalars(select(Coordinator).where(Coordinator.username == name)).first() if name else None
+    ok = check_password_hash(coord.password_hash if coord and coord.password_hash else _DUMMY_HASH, password)
+    if not ok or coord is None or not coord.password_hash:
+        n = store.incr(key, lock_minutes * 60)
+        left = failures - n
+        if left <= 0:
+            return LoginResult(None, f"密码错误次数太多，账号已暂时锁定，请{lock_minutes}分钟后再试。")
+        return LoginResult(None, f"用户名或密码不对，还可以再试{left}次。")
+    store.delete(key)
+    return LoginResult(coord, None)
+
+
+def start_session(coord: Coordinator, hours: int) -> None:
+    session.clear()
+    session.permanent = True
+    session["cid"] = coord.id
+    session["csrf"] = secrets.token_urlsafe(32)
+    session["ttl"] = int(timedelta(hours=hours).total_seconds())
+
+
+def team_ids_of(db: Session, coord: Coordinator) -> list[int]:
+    """Every team for the operator; otherwise the coordinator's own teams."""
+    if coord.is_operator:
+        return list(db.scalars(select(Team.id)))
+    return list(db.scalars(select(TeamCoordinator.team_id).where(TeamCoordinator.coordinator_id == coord.id)))
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.get("coordinator") is None:
+            return redirect(url_for("admin.login", next=request.path))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def create_coordinator_login(db: Session, *, username: str, password: str, name: str | None = None,
+                             phone: str | None = None, team_names: list[str] | None = None, leader: bool = False,
+                             operator: bool = False) -> Coordinator:
+    """Create a coordinator (or set the password of an existing one by user name) and link teams."""
+    username = username.strip().lower()
+    if not username.isascii() or not username.replace("_", "").replace(".", "").isalnum():
+        raise ValueError("用户名只能用字母、数字、下划线和点")
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"密码至少{MIN_PASSWORD}位")
+    coord = db.scalars(select(Coordinator).where(Coordinator.username == username)).first()
+    if coord is None:
+        if not name:
+            raise ValueError("新协调员请用 --name 写上姓名")
+        coord = Coordinator(name=name, contact_phone=phone or "", username=username)
+        db.add(coord)
+    coord.password_hash = generate_password_hash(password)
+    if name:
+        coord.name = name
+    if phone:
+        coord.contact_phone = phone
+    coord.is_operator = coord.is_operator or operator
+    db.flush()
+    for team_name in team_names or []:
+        team = db.scalars(select(Team).where(Team.name == team_name)).first()
+        if team is None:
+            raise ValueError(f"没有叫“{team_name}”的队伍")
+        link = db.get(TeamCoordinator, (team.id, coord.id))
+        if link is None:
+            db.add(TeamCoordinator(team_id=team.id, coordinator_id=coord.id, is_leader=leader))
+        elif leader:
+            link.is_leader = True
+    db.flush()
+    return coord

@@ -1,0 +1,75 @@
+"""Admin fixtures: the Flask app on a private demo database, a logged-in client, the embedded push queue."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bot.admin.auth import create_coordinator_login
+from bot.app import create_app
+from bot.push import LocalJobQueue, PushContext, PushService, get_push
+from bot.runtime import Runtime, build_runtime
+from tests.fakes.push_apis import FakeApis
+from tests.push.conftest import db_url, demo_templates, fake, pg_template, push_config  # noqa: F401
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def rt(db_url: str, fake: FakeApis) -> Iterator[Runtime]:  # noqa: F811
+    runtime = build_runtime(push_config(db_url, fake.url))
+    with runtime.sessions.begin() as s:
+        create_coordinator_login(s, username="wangxy", password=PASSWORD)  # 阳光社区志愿服务队 (leader)
+        create_coordinator_login(s, username="batu", password=PASSWORD)  # 西乌旗草原志愿服务队
+        create_coordinator_login(s, username="ops", password=PASSWORD, name="运营", operator=True)
+    yield runtime
+    runtime.engine.dispose()
+
+
+@pytest.fixture
+def push(rt: Runtime) -> PushService:
+    return get_push(rt, PushContext.build(rt, queue=LocalJobQueue(threaded=False)))
+
+
+@pytest.fixture
+def app(rt: Runtime, push: PushService) -> Flask:
+    return create_app(runtime=rt)
+
+
+def token(page: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
+class Admin:
+    """A test client that logs in and posts forms with the page's CSRF token, like a browser."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.c = client
+        self.csrf = ""
+
+    def login(self, username: str, password: str = PASSWORD) -> Any:
+        page = self.c.get("/admin/login").text
+        r = self.c.post("/admin/login", data={"csrf": token(page), "username": username, "password": password})
+        if r.status_code == 302:
+            self.csrf = token(self.c.get("/admin/").text)
+        return r
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.c.get(path, **kw)
+
+    def post(self, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
+        return self.c.post(path, data={"csrf": self.csrf, **(data or {})}, **kw)
+
+
+@pytest.fixture
+def admin(app: Flask) -> Admin:
+    a = Admin(app.test_client())
+    assert a.login("wangxy").status_code == 302
+    return a
