@@ -269,9 +269,7 @@ def test_slow_turn_answers_empty_then_arrives_as_customer_message(app: Flask, rt
     assert time.monotonic() - started < 0.8
     retry = d.send(fields)  # WeChat's retry must not produce a second reply
     assert retry.empty
-    if rt.redis is not None:
-        _run_reply_worker(ch)
-    sent = fake.wait_for_custom(1, timeout=10)
+    sent = _deliver(rt, ch, fake, 1)
     assert len(sent) == 1 and sent[0]["touser"] == d.openid
     assert sent[0]["text"]["content"].strip()
     assert rows(rt, d.openid) == 2 * 2  # subscribe + the slow turn, once
@@ -279,16 +277,51 @@ def test_slow_turn_answers_empty_then_arrives_as_customer_message(app: Flask, rt
     assert len(fake.custom) == 1
 
 
-def _run_reply_worker(ch: WechatChannel) -> None:
-    """A real RQ worker, in burst mode, once the late turn has enqueued its reply."""
+def test_a_users_messages_run_in_order_even_when_one_is_slow(app: Flask, rt: Runtime, fake: FakeWechatAPI,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.pipeline
+
+    real = bot.pipeline.respond
+
+    def slow_first(turn: Any) -> Any:
+        if turn.text == "找活动":
+            time.sleep(0.6)
+        return real(turn)
+
+    ch = channel(app)
+    d = driver(app)
+    d.event("subscribe")
+    monkeypatch.setattr(ch.cfg, "reply_budget_seconds", 0.5)
+    monkeypatch.setattr(bot.pipeline, "respond", slow_first)
+    assert d.text("找活动").empty  # slow: its reply follows as a customer-service message
+    second = d.text("1")  # typed meanwhile: waits for the first turn, then picks from its list
+    late = 1 if second.fields is not None else 2
+    sent = [m["text"]["content"] for m in _deliver(rt, ch, fake, late)]
+    assert numbered(sent[0])  # the list came first ...
+    assert "时间" in (second.text if late == 1 else sent[1])  # ... then the details of its first activity
+    with rt.sessions() as s:
+        incoming = list(s.scalars(select(MessageLog.text).where(
+            MessageLog.address == d.openid, MessageLog.direction == "in").order_by(MessageLog.id)))
+    assert incoming[-2:] == ["找活动", "1"]
+
+
+def _deliver(rt: Runtime, ch: WechatChannel, fake: FakeWechatAPI, count: int) -> list[dict[str, Any]]:
+    """Wait for `count` late replies at the fake API; with Redis, run a real RQ worker (burst) to send them."""
+    if rt.redis is None:
+        return fake.wait_for_custom(count)
     from rq import SimpleWorker
 
     queue = ch._rq_queue()
     deadline = time.monotonic() + 10
-    while queue.count == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert queue.count == 1
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    ran = 0
+    while len(fake.custom) < count and time.monotonic() < deadline:
+        if queue.count:
+            SimpleWorker([queue], connection=queue.connection).work(burst=True)
+            ran += 1
+        else:
+            time.sleep(0.05)
+    assert ran, "with Redis the late reply must go through the RQ queue"
+    return list(fake.custom)
 
 
 # -- failures are polite -----------------------------------------------------------------------------
