@@ -300,10 +300,11 @@ class WechatOutbound:
         return self.api.send_text(address, render_text(replies, self.api.cfg.max_reply_bytes))
 
     def send_notice(self, address: str, title: str, body: str) -> SendResult:
-        """Inside the window a customer-service message, otherwise the configured notice template."""
-        result = self.api.send_text(address, f"{title}\n{body}")
-        if result.status != "unreachable" or result.reason not in CS_ONLY:
-            return result
+        """The configured notice template (reaches followers outside the 48-hour window).
+
+        The push layer owns the fallback order: customer message (`send_replies`) inside the window,
+        then this, then SMS.
+        """
         fields = self.api.cfg.notice_fields
         return self.api.send_template(address, self.api.cfg.notice_template,
                                       {fields["title"]: title, fields["body"]: body})

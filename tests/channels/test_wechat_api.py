@@ -184,15 +184,18 @@ def test_template_message(api: WechatAPI, fake: FakeWechatAPI) -> None:
     assert api.send_template(USER, "missing", {}).status == "unreachable"
 
 
-def test_outbound_notice_falls_back_to_template(fake: FakeWechatAPI, store: Store) -> None:
+def test_outbound_replies_and_notices(fake: FakeWechatAPI, store: Store) -> None:
     out = WechatOutbound(WechatAPI(make_cfg(fake), store))
-    assert out.send_notice("oOutsideWindow", "活动取消", "周六的大扫除取消了").ok
-    assert len(fake.templates) == 1 and fake.custom == []
+    assert out.send_replies("oOutsideWindow", [Text("您好")]).reason == "outside_48h_window"
+    assert out.send_notice("oOutsideWindow", "活动取消", "周六的大扫除因为下雪取消了，请不要去集合地点").ok
+    assert fake.templates[0]["data"] == {"thing1": {"value": "活动取消"},
+                                         "thing2": {"value": "周六的大扫除因为下雪取消了，请不要去集…"}}
     out.api.note_inbound(USER)
     assert out.send_replies(USER, [Choices("请选择：", ("找活动", "找人工"), "回复0回主菜单。")]).ok
     assert fake.custom[0]["text"]["content"] == "请选择：\n1. 找活动\n2. 找人工\n回复0回主菜单。"
-    assert out.send_notice(USER, "提醒", "明天上午9点").ok
-    assert fake.custom[1]["text"]["content"] == "提醒\n明天上午9点"
+    out.api.mark_unreachable(USER, "unsubscribed")
+    assert out.send_notice(USER, "提醒", "明天上午9点").reason == "unsubscribed"
+    assert len(fake.templates) == 1
 
 
 def test_long_customer_message_is_cut(api: WechatAPI, fake: FakeWechatAPI) -> None:
