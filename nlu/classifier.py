@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 
 class NaiveBayes:
@@ -24,6 +25,7 @@ class NaiveBayes:
         self.labels: list[str] = []
         self._baseline: list[float] = []
         self._deltas: dict[str, tuple[tuple[int, float], ...]] = {}
+        self._dense: dict[str, list[float]] = {}
 
     def fit(self, docs: Sequence[Iterable[str]], labels: Sequence[str]) -> NaiveBayes:
         """Learn from feature sets ``docs`` with their ``labels``."""
@@ -39,42 +41,58 @@ class NaiveBayes:
         vocab = len(counts)
         log_alpha = math.log(self.alpha)
         self._baseline = [log_alpha - math.log(t + self.alpha * vocab) for t in totals]
-        self._deltas = {
-            f: tuple((c, math.log(n + self.alpha) - log_alpha) for c, n in per_class.items())
-            for f, per_class in counts.items()
-        }
+        self._deltas = {}
+        self._dense = {}
+        for f, per_class in counts.items():
+            pairs = tuple((c, math.log(n + self.alpha) - log_alpha) for c, n in per_class.items())
+            self._deltas[f] = pairs
+            if len(pairs) > 6:  # adding a whole vector at C speed beats a Python loop over many pairs
+                vec = [0.0] * len(self.labels)
+                for c, w in pairs:
+                    vec[c] = w
+                self._dense[f] = vec
         return self
 
     def known(self, features: Iterable[str]) -> list[str]:
         """The features that were seen in training."""
         return [f for f in features if f in self._deltas]
 
-    def scores(self, features: Iterable[str]) -> list[float]:
-        """Log-likelihood of each class (uniform prior) over the known features."""
-        scores = [0.0] * len(self.labels)
+    def scores(self, features: Iterable[str]) -> list[float] | None:
+        """Log-likelihood of each class (uniform prior) over the known features; None if none is known."""
         k = 0
         deltas = self._deltas
+        dense = self._dense
+        vecs: list[list[float]] = []
+        sparse: list[tuple[tuple[int, float], ...]] = []
         for f in features:
-            d = deltas.get(f)
-            if d is None:
+            vec = dense.get(f)
+            if vec is not None:
+                vecs.append(vec)
+                k += 1
                 continue
-            k += 1
+            d = deltas.get(f)
+            if d is not None:
+                sparse.append(d)
+                k += 1
+        # summing columns at C speed beats adding vectors one by one
+        scores: list[float] = [sum(col) for col in zip(*vecs, strict=True)] if vecs else [0.0] * len(self.labels)
+        for d in sparse:
             for c, w in d:
                 scores[c] += w
-        if k:
-            base = self._baseline
-            scores = [s + k * b for s, b in zip(scores, base, strict=True)]
-        return scores
+        if not k:
+            return None
+        return [s + k * b for s, b in zip(scores, self._baseline, strict=True)]
 
     def predict(self, features: Iterable[str]) -> list[tuple[str, float]]:
-        """Classes with their probabilities, best first."""
+        """Classes with their probabilities, best first; empty when no feature was seen in training."""
         scores = self.scores(features)
-        top = max(scores) if scores else 0.0
-        t = self.temperature
-        exps = [math.exp((s - top) / t) for s in scores]
+        if scores is None:
+            return []
+        top = max(scores)
+        inv = 1.0 / self.temperature
+        exps = [math.exp((s - top) * inv) for s in scores]  # underflows to 0.0, never raises
         total = sum(exps) or 1.0
-        ranked = sorted(zip(self.labels, (e / total for e in exps), strict=True), key=lambda x: -x[1])
-        return ranked
+        return sorted(zip(self.labels, [e / total for e in exps], strict=True), key=itemgetter(1), reverse=True)
 
 
 class LogisticRegression:
@@ -156,6 +174,8 @@ class LogisticRegression:
         """Classes with their probabilities, best first."""
         weights = self._weights
         feats = [weights[f] for f in set(features) if f in weights]
+        if not feats:
+            return []
         scores = self._bias[:]
         if feats:
             scale = 1.0 / math.sqrt(len(feats))

@@ -24,9 +24,9 @@ def _parser(args: argparse.Namespace) -> Any:
         from nlu.rasa_client import RasaHTTPParser
 
         return RasaHTTPParser(args.rasa_url, timeout=args.timeout)
-    from nlu.parser import Parser
+    from nlu.parser import Parser, default_parser
 
-    return Parser.load(Path(args.data) if args.data else None)
+    return Parser.load(Path(args.data)) if args.data else default_parser()
 
 
 def _cmd_parse(args: argparse.Namespace) -> int:

@@ -53,6 +53,9 @@ class Lexicon:
     _by_sound: dict[tuple[str, str], list[Term]] = field(default_factory=dict)
     _surfaces: dict[str, Term] = field(default_factory=dict)
     _fuzzy_cache: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _first_sounds: set[str] = field(default_factory=set)
+    #: per character, its readings that begin some term (most characters: none)
+    _starters: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def add(self, term: Term) -> None:
         """Add a term; the first term added for a surface wins, unless the new one ranks lower."""
@@ -67,6 +70,8 @@ class Lexicon:
         self._by_chars.setdefault(term.surface[:2], []).append(term)
         self._by_chars[term.surface[:2]].sort(key=lambda t: -len(t.surface))
         if term.sound and all(c in self.pinyin for c in term.surface):
+            self._first_sounds.update(self._sounds(term.surface[0]))
+            self._starters.clear()
             for a in self._sounds(term.surface[0]):
                 for b in self._sounds(term.surface[1]):
                     bucket = self._by_sound.setdefault((a, b), [])
@@ -113,14 +118,20 @@ class Lexicon:
         """
         candidates: list[Match] = []
         n = len(text)
+        by_chars = self._by_chars
+        starters = self._starters
         for i in range(n - 1):
             if blocked is not None and blocked[i]:
                 continue
-            for term in self._by_chars.get(text[i : i + 2], ()):
-                end = i + len(term.surface)
-                if text.startswith(term.surface, i):
-                    candidates.append(Match(term, i, end, True))
-            sounds_a = self._sounds(text[i])
+            terms = by_chars.get(text[i : i + 2])
+            if terms:
+                for term in terms:
+                    if text.startswith(term.surface, i):
+                        candidates.append(Match(term, i, i + len(term.surface), True))
+            ch = text[i]
+            sounds_a = starters.get(ch)
+            if sounds_a is None:
+                sounds_a = starters[ch] = tuple(s for s in self._sounds(ch) if s in self._first_sounds)
             if not sounds_a:
                 continue
             for a in sounds_a:

@@ -25,6 +25,11 @@ _FILLER_RE = re.compile(
     r"嗯+|[啊呀]+|请问一下|请问|麻烦问一下|那个(?=那个|[ ,.!?、。，]|$)|哈+(?=[ ,.!?、。，]|$)"
 )
 
+# Anything that needs the slow path: punctuation or spaces, a filler, or a character three times in a row.
+_SLOW_RE = re.compile(
+    "[" + re.escape("".join(sorted(_PUNCT))) + "]|" + _FILLER_RE.pattern + r"|(.)\1\1", re.DOTALL
+)
+
 
 def _is_cjk(ch: str) -> bool:
     for low, high in _CJK_RANGES:
@@ -96,6 +101,8 @@ def normalize(text: str, table: Mapping[int, str]) -> Normalized:
     mapped = head.translate(table)
     if len(mapped) != len(head):  # a table entry that is not 1:1 would break offsets
         mapped = head
+    if _SLOW_RE.search(mapped) is None:  # nothing to drop or merge: the common short message
+        return Normalized(original=text, text=mapped, index=tuple(range(len(mapped))))
     drop: set[int] = set()
     for m in _FILLER_RE.finditer(mapped):
         drop.update(range(m.start(), m.end()))

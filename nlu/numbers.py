@@ -23,6 +23,7 @@ _INDEX_RE = re.compile(
     rf"|(?:选|要|报|挑|参加|看看?|就)\s?(?P<act>\d{{1,2}}|[一二三四五六七八九十])(?=$|\s|吧|啊|呗|号|了|行|就|,)"
     rf"|^\s?(?P<only>{_NUM})\s?(?:个|号|项)?\s?(?:吧|啊|呗|了|就行|行)?\s?$"
 )
+_ANY_NUMBER_RE = re.compile(rf"[\d{_CN}口]")
 _DIGITS_RE = re.compile(r"(?<![\d.:])\d{1,3}(?![\d.:])")
 
 
@@ -40,6 +41,8 @@ class Found:
 def phones(text: str, taken: bytearray) -> list[Found]:
     """11-digit mainland mobile numbers, written or spoken, with spaces or dashes between digits."""
     found: list[Found] = []
+    if len(text) < 11:
+        return found
     for m in _PHONE_RE.finditer(text):
         digits = "".join(str(DIGITS[c]) if c in DIGITS else c for c in m.group(0) if c not in " -")
         if _MOBILE_RE.fullmatch(digits) and not any(taken[m.start() : m.end()]):
@@ -51,6 +54,8 @@ def phones(text: str, taken: bytearray) -> list[Found]:
 def numbers(text: str, taken: bytearray) -> list[Found]:
     """Party sizes (role ``party_size``), option indexes (第二个, 选3, a lone 2) and other small numbers."""
     found: list[Found] = []
+    if _ANY_NUMBER_RE.search(text) is None:
+        return found
 
     def add(start: int, end: int, value: int | None, role: str | None = None) -> None:
         if value is None or value < 0 or any(taken[start:end]):

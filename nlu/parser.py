@@ -33,6 +33,7 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 # One private-use character stands for each entity in the text the classifier sees.
 _MASK = {"time": "\ue000", "place": "\ue001", "category": "\ue002", "number": "\ue003", "phone": "\ue004"}
 _RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue004\d]+")
+_LATIN_RE = re.compile(r"[a-z]+")
 _UNIT_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue004]|[^\W\d_\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue004]+|\d+")
 _EXTRACTOR = {"time": "time_rules", "place": "gazetteer", "category": "lexicon", "number": "regex", "phone": "regex"}
 
@@ -48,6 +49,9 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         "choose",
     ),
 )
+# One expression, one group per rule: group i + 1 matched ⇒ _RULES[i].
+_RULE_RE = re.compile("|".join(f"({pattern.pattern})" for pattern, _ in _RULES))
+_MAX_RULE_LEN = 8
 
 
 def _local(now: datetime) -> datetime:
@@ -141,18 +145,20 @@ class Parser:
         return [item for _, _, item in found]
 
     def _features(self, masked: str) -> list[str]:
+        """Character unigrams and bigrams (with edges) of each Chinese run, its jieba words, Latin words."""
         feats: list[str] = []
-        for m in _RUN_RE.finditer(masked):
-            run = m.group(0)
+        words = self.tokenizer.words
+        for run in _RUN_RE.findall(masked):
             prev = "^"
             for ch in run:
                 feats.append(ch)
                 feats.append(prev + ch)
                 prev = ch
             feats.append(prev + "$")
-        for w in self.tokenizer.cut(masked):
-            if not w.isspace():
+            for w in words(run):
                 feats.append("w:" + w)
+        for w in _LATIN_RE.findall(masked):
+            feats.append("w:" + w)
         compact = masked.replace(" ", "")
         if len(compact) <= 4:
             feats.append("a:" + compact)
@@ -213,17 +219,18 @@ class Parser:
         compact = norm.text.replace(" ", "")
         if not compact:
             return _result(text, [(FALLBACK, 1.0)], entities)
-        ranking = self.classifier.predict(feats) if self.classifier.known(feats) else []
-        for pattern, intent in _RULES:
-            if pattern.fullmatch(compact):
-                if intent == "choose":
-                    entities = [e for e in entities if e["entity"] != "time"]  # "3号" is the third option
-                    if not any(e["entity"] == "number" for e in entities):
-                        _add_choice_number(entities, text, norm, compact)
-                elif intent in ("menu", "human_handoff"):
-                    entities = [e for e in entities if e["entity"] != "number"]
-                rest = [(n, c) for n, c in ranking if n != intent]
-                return _result(text, [(intent, 1.0), *rest], entities)
+        ranking = self.classifier.predict(feats)
+        rule = _RULE_RE.fullmatch(compact) if len(compact) <= _MAX_RULE_LEN else None
+        if rule is not None and rule.lastindex:
+            intent = _RULES[rule.lastindex - 1][1]
+            if intent == "choose":
+                entities = [e for e in entities if e["entity"] != "time"]  # "3号" is the third option
+                if not any(e["entity"] == "number" for e in entities):
+                    _add_choice_number(entities, text, norm, compact)
+            elif intent in ("menu", "human_handoff"):
+                entities = [e for e in entities if e["entity"] != "number"]
+            rest = [(n, c) for n, c in ranking if n != intent]
+            return _result(text, [(intent, 1.0), *rest], entities)
         if not ranking or self.coverage(masked) < COVERAGE:
             return _result(text, [(FALLBACK, 1.0), *ranking], entities)
         best, conf = ranking[0]
@@ -264,9 +271,9 @@ def _result(text: str, ranking: list[tuple[str, float]], entities: list[dict[str
     top = ranking[:10]
     return {
         "text": text,
-        "intent": {"name": top[0][0], "confidence": round(top[0][1], 4)},
+        "intent": {"name": top[0][0], "confidence": top[0][1]},
         "entities": entities,
-        "intent_ranking": [{"name": n, "confidence": round(c, 4)} for n, c in top],
+        "intent_ranking": [{"name": n, "confidence": c} for n, c in top],
     }
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 
 from nlu import Parser
+from nlu.parser import default_parser
 
 #: Saturday 2026-11-28 10:00 (Asia/Shanghai).
 SAT = datetime(2026, 11, 28, 10, 0)
@@ -16,4 +17,4 @@ WED = datetime(2026, 12, 2, 15, 30)
 
 @pytest.fixture(scope="session")
 def parser() -> Parser:
-    return Parser.load()
+    return default_parser()  # the same instance the module-level parse() and the CLI use

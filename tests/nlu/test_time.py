@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -112,7 +112,7 @@ def test_festival_today_is_today(parser: Parser) -> None:
 
 
 def test_aware_now_is_converted_to_shanghai(parser: Parser) -> None:
-    utc = datetime(2026, 11, 28, 17, 0, tzinfo=timezone.utc)  # 01:00 on Sunday in Shanghai
+    utc = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)  # 01:00 on Sunday in Shanghai
     times = [e for e in parser.parse("明天", utc)["entities"] if e["entity"] == "time"]
     assert times[0]["value"]["from"] == D("2026-11-30")
     naive = utc.astimezone(timezone(timedelta(hours=8))).replace(tzinfo=None)
