@@ -6,6 +6,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
+from typing import cast
 
 
 class NaiveBayes:
@@ -75,7 +76,7 @@ class NaiveBayes:
                 sparse.append(d)
                 k += 1
         # summing columns at C speed beats adding vectors one by one
-        scores: list[float] = [sum(col) for col in zip(*vecs, strict=True)] if vecs else [0.0] * len(self.labels)
+        scores = cast(list[float], list(map(sum, zip(*vecs, strict=True)))) if vecs else [0.0] * len(self.labels)
         for d in sparse:
             for c, w in d:
                 scores[c] += w

@@ -58,7 +58,8 @@ def read_places(path: Path) -> list[tuple[str, int]]:
     """Names and level ranks from the nested ``places.yaml`` tree (name / level / children)."""
     if not path.exists():
         return []
-    doc: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    doc: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or []
     out: list[tuple[str, int]] = []
 
     def walk(nodes: Any) -> None:

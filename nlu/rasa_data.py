@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is 10× faster when present
 _ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<short>[^)]+)\)|(?P<json>\{[^}]*\}))")
 
 
@@ -100,7 +101,7 @@ def load(paths: Iterable[Path]) -> TrainingData:
     for path in paths:
         files.extend(sorted(path.glob("*.yml")) if path.is_dir() else [path])
     for file in files:
-        doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        doc = yaml.load(file.read_text(encoding="utf-8"), Loader=_LOADER) or {}
         for item in doc.get("nlu") or []:
             if "intent" in item:
                 data.examples.extend(parse_example(x, str(item["intent"])) for x in _items(item.get("examples")))

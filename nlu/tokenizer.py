@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-import jieba
-
 from nlu.resources import cache_dir, jieba_dictionary
+
+
+def _import_jieba() -> None:
+    """Import jieba without letting it import pkg_resources (0.3 s and a deprecation warning).
+
+    jieba 0.42 only uses pkg_resources to open its bundled files and falls back to plain ``open``
+    when the import fails, which is also what happens with setuptools ≥ 82 (no pkg_resources).
+    """
+    if "jieba" in sys.modules or "pkg_resources" in sys.modules:
+        return
+    sys.modules["pkg_resources"] = None  # type: ignore[assignment]
+    try:
+        import jieba  # noqa: F401
+    finally:
+        del sys.modules["pkg_resources"]
+
+
+_import_jieba()
+
+import jieba  # noqa: E402
 
 Token = tuple[str, int, int]
 
