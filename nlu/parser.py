@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import threading
@@ -13,7 +14,7 @@ from typing import Any
 from nlu import numbers as num
 from nlu import places as pl
 from nlu import rasa_data, resources, timeparse
-from nlu.classifier import NaiveBayes
+from nlu.classifier import IntentClassifier, LogisticRegression
 from nlu.lexicon import Lexicon
 from nlu.normalize import Normalized, build_table, normalize
 from nlu.tokenizer import Token, Tokenizer
@@ -68,7 +69,7 @@ class Parser:
         table: dict[int, str],
         tokenizer: Tokenizer,
         lexicon: Lexicon,
-        classifier: NaiveBayes,
+        classifier: IntentClassifier,
         threshold: float = THRESHOLD,
     ) -> None:
         """Prefer :meth:`load`; this wires already built parts."""
@@ -96,15 +97,17 @@ class Parser:
         lexicon = pl.build_lexicon(resources.pinyin_table(), resources.tone_table(), gazetteer, training.synonyms)
         words = [name for name, _ in gazetteer]
         tokenizer = Tokenizer(nlu_dir / "userdict.txt", words)
-        parser = cls(table, tokenizer, lexicon, NaiveBayes())
-        # Training runs every example through the pipeline (0.3 s): cache the result, keyed by
-        # everything it depends on (our code, the training data, the gazetteer).
+        parser = cls(table, tokenizer, lexicon, LogisticRegression())
+        # Training takes seconds: cache the result, keyed by what it depends on (our code, the training
+        # data, the seed gazetteer). Places passed in by the bot only matter if the training examples
+        # mention them, so they are left out of the key.
         sources = sorted(Path(__file__).resolve().parent.glob("*.py")) + sorted(nlu_dir.glob("*"))
-        key = resources.fingerprint(sources, repr(sorted(gazetteer)), resources.JIEBA_VERSION_KEY)
+        sources.append(data_dir / "seed" / "places.yaml")
+        key = resources.fingerprint(sources, resources.JIEBA_VERSION_KEY)
         parser.classifier = resources.cached(f"intents-{key}.pickle", lambda: parser._trained(training.examples))
         return parser
 
-    def _trained(self, examples: Iterable[rasa_data.Example]) -> NaiveBayes:
+    def _trained(self, examples: Iterable[rasa_data.Example]) -> IntentClassifier:
         self.train(examples)
         return self.classifier
 
@@ -116,7 +119,7 @@ class Parser:
         for ex in examples:
             docs.append(self._analyse(ex.text, now)[2])
             labels.append(ex.intent)
-        self.classifier = NaiveBayes(self.classifier.alpha, self.classifier.temperature).fit(docs, labels)
+        self.classifier = copy.copy(self.classifier).fit(docs, labels)
 
     # -- pipeline -------------------------------------------------------------------------------------
 
