@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,11 +65,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     })
     rt = runtime_of(flask_app)
     if "nlu" not in _NLU:  # jieba takes seconds to load: one parser for every app in this module
-        with warnings.catch_warnings():
-            # jieba's load_userdict(path) leaves the file for the GC to close (a ResourceWarning).
-            warnings.simplefilter("ignore", ResourceWarning)
-            rt.load_nlu()
-            gc.collect()
+        rt.load_nlu()
         _NLU["nlu"] = rt.nlu
     rt._nlu = _NLU["nlu"]
     wechat_api.bind_job_runtime(rt)
