@@ -81,5 +81,9 @@ def build_argparser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_argparser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except BrokenPipeError:  # `python -m nlu parse ... | head`
+        sys.stderr.close()
+        return 0
     return code
