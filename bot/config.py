@@ -69,7 +69,7 @@ class WechatConfig:
     aes_key: str | None = None
     api_base: str = "https://api.weixin.qq.com"
     reply_budget_seconds: float = 4.0
-    dedup_ttl_seconds: int = 60
+    dedup_ttl_seconds: int = 300  # >= signature_max_age_seconds: a replayed request is a duplicate
     menu: list[dict[str, Any]] = field(default_factory=list)
     templates: dict[str, str] = field(default_factory=dict)
     notice_template: str = "notice"  # name in `templates` used for notices outside the 48-hour window
@@ -80,6 +80,7 @@ class WechatConfig:
     http_timeout_seconds: float = 5.0
     send_attempts: int = 3  # bounded delivery attempts for a late reply (RQ retries or the thread)
     worker_threads: int = 8  # turns run in these threads so the webhook can answer within the budget
+    signature_max_age_seconds: int = 300  # refuse signed requests older than this (replays); 0 = off
     reply_queue: str = "replies"  # RQ queue for replies that missed the window (ahead of bulk notices)
 
 

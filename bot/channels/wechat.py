@@ -106,7 +106,18 @@ class WechatChannel:
         timestamp, nonce = args.get("timestamp"), args.get("nonce")
         if not timestamp or not nonce:
             return False
-        return same(sign(token, timestamp, nonce), args.get("signature"))
+        if not same(sign(token, timestamp, nonce), args.get("signature")):
+            return False
+        max_age = self.cfg.signature_max_age_seconds
+        if max_age:
+            try:
+                age = time.time() - int(timestamp)  # seconds, as WeChat sends them
+            except ValueError:
+                return False
+            if abs(age) > max_age:
+                log.warning("wechat request signed %.0f s ago refused (replay, or this server's clock is off)", age)
+                return False
+        return True
 
     def decode(self, body: bytes, args: Any) -> tuple[dict[str, str], bool]:
         """Fields of the message and whether it came encrypted (safe or compatible mode)."""

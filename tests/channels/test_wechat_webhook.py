@@ -135,6 +135,14 @@ def test_wrong_signature_is_403_and_writes_nothing(app: Flask, rt: Runtime, mode
     assert (rows(rt), identities(rt)) == before
 
 
+def test_replayed_request_is_refused(app: Flask, rt: Runtime) -> None:
+    d = driver(app, "safe")
+    before = rows(rt)
+    old = str(int(time.time()) - 3600)  # captured an hour ago
+    assert d.post(*d.sign(build_xml(d._fields("text", Content="1", MsgId=3)), timestamp=old)).status == 403
+    assert rows(rt) == before
+
+
 def test_huge_body_is_413(app: Flask, rt: Runtime) -> None:
     d = driver(app)
     xml = build_xml(d._fields("text", Content="很长" * 40_000, MsgId=2))
