@@ -266,10 +266,13 @@ class WechatChannel:
 
             attempts = max(1, self.cfg.send_attempts)
             intervals = [5, 30, 120, 600][: attempts - 1] or [5]
-            self._rq_queue().enqueue(deliver_reply, openid, text, request_id,
-                                     retry=Retry(max=attempts - 1, interval=intervals) if attempts > 1 else None,
-                                     job_timeout=60, result_ttl=3600, failure_ttl=7 * 86400)
-            return
+            try:
+                self._rq_queue().enqueue(deliver_reply, openid, text, request_id,
+                                         retry=Retry(max=attempts - 1, interval=intervals) if attempts > 1 else None,
+                                         job_timeout=60, result_ttl=3600, failure_ttl=7 * 86400)
+                return
+            except Exception:  # noqa: BLE001 - Redis unavailable: this process sends it itself
+                log.exception("late reply not queued; sending from this process request_id=%s", request_id)
         threading.Thread(target=self._deliver_in_thread, args=(openid, text, request_id),
                          name="wechat-late-reply", daemon=True).start()
 
@@ -280,7 +283,8 @@ class WechatChannel:
                 from rq import Queue
 
                 # RQ needs raw bytes: its own connection, not the store's decoding client.
-                self._queue = Queue(self.cfg.reply_queue, connection=redis.Redis.from_url(self.rt.config.redis.url or ""))
+                connection = redis.Redis.from_url(self.rt.config.redis.url or "", socket_timeout=5)
+                self._queue = Queue(self.cfg.reply_queue, connection=connection)
             return self._queue
 
     def _deliver_in_thread(self, openid: str, text: str, request_id: str) -> None:

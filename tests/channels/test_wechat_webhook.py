@@ -279,6 +279,27 @@ def test_slow_turn_answers_empty_then_arrives_as_customer_message(app: Flask, rt
     assert len(fake.custom) == 1
 
 
+def test_late_reply_still_sent_when_the_queue_is_down(app: Flask, rt: Runtime, fake: FakeWechatAPI,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.pipeline
+
+    ch = channel(app)
+    if rt.redis is None:
+        pytest.skip("only with Redis: without it late replies always go from a thread")
+    real = bot.pipeline.respond
+    d = driver(app)
+    d.event("subscribe")
+
+    def queue_down() -> Any:
+        raise ConnectionError("redis is restarting")
+
+    monkeypatch.setattr(ch.cfg, "reply_budget_seconds", 0.2)
+    monkeypatch.setattr(bot.pipeline, "respond", lambda turn: time.sleep(0.5) or real(turn))
+    monkeypatch.setattr(ch, "_rq_queue", queue_down)
+    assert d.text("找活动").empty
+    assert fake.wait_for_custom(1)[0]["touser"] == d.openid
+
+
 def test_a_users_messages_run_in_order_even_when_one_is_slow(app: Flask, rt: Runtime, fake: FakeWechatAPI,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     import bot.pipeline
