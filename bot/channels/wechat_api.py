@@ -82,7 +82,7 @@ def render_text(replies: list[Reply], max_bytes: int) -> str:
     return fit_text(to_plain(replies), max_bytes)
 
 
-class _Client(WeChatClient):  # type: ignore[misc]
+class _Client(WeChatClient):
     """wechatpy's client with our base URL, our shared token and no auto-retry of its own."""
 
     def __init__(self, api: WechatAPI) -> None:
