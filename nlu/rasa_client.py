@@ -75,7 +75,7 @@ class RasaHTTPParser:
             for r in payload.get("intent_ranking") or []
         ]
         entities = []
-        for raw in payload.get("entities") or []:
+        for raw in _merge_times(text, payload.get("entities") or []):
             entity = self._entity(text, raw, now)
             if entity is not None:
                 entities.append(entity)
@@ -121,6 +121,28 @@ class RasaHTTPParser:
         if raw.get("role"):
             item["role"] = str(raw["role"])
         return item
+
+
+def _merge_times(text: str, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """DIET tags 明儿个 and 后晌 as two time entities: join neighbours so they resolve as one."""
+    out: list[dict[str, Any]] = []
+    for e in sorted(raw, key=lambda x: int(x["start"])):
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev["entity"] == e["entity"] == "time"
+            and text[int(prev["end"]) : int(e["start"])].strip(" 的,，") == ""
+        ):
+            merged = dict(prev)
+            merged["end"] = e["end"]
+            merged["value"] = text[int(prev["start"]) : int(e["end"])]
+            merged["confidence_entity"] = min(
+                float(prev.get("confidence_entity", 1.0)), float(e.get("confidence_entity", 1.0))
+            )
+            out[-1] = merged
+        else:
+            out.append(e)
+    return out
 
 
 def _fallback(text: str) -> dict[str, Any]:

@@ -18,7 +18,10 @@ RASA_ANSWER: dict[str, Any] = {
     "text": "明儿个后晌阳光社区有啥活动 我们两个人",
     "intent": {"name": "search_activities", "confidence": 0.97},
     "entities": [
-        {"entity": "time", "start": 0, "end": 5, "confidence_entity": 0.99, "value": "明儿个后晌",
+        # DIET tags the day and the part of the day separately: the client joins them
+        {"entity": "time", "start": 0, "end": 3, "confidence_entity": 0.99, "value": "明儿个",
+         "extractor": "DIETClassifier"},
+        {"entity": "time", "start": 3, "end": 5, "confidence_entity": 0.98, "value": "后晌",
          "extractor": "DIETClassifier"},
         {"entity": "place", "start": 5, "end": 9, "confidence_entity": 0.98, "value": "阳光社区",
          "extractor": "DIETClassifier"},
@@ -43,7 +46,8 @@ def test_parse_converts_rasa_answer(httpserver: HTTPServer) -> None:
     assert result["intent_ranking"][1] == {"name": "sign_up", "confidence": 0.02}
     by_kind = {e["entity"]: e for e in result["entities"]}
     assert by_kind["time"]["value"] == {"from": "2026-11-29T12:00:00", "to": "2026-11-29T18:00:00", "grain": "part_of_day"}
-    assert by_kind["time"]["confidence"] == 0.99
+    assert (by_kind["time"]["start"], by_kind["time"]["end"], by_kind["time"]["confidence"]) == (0, 5, 0.98)
+    assert len(result["entities"]) == 3
     assert by_kind["place"]["value"] == "阳光社区"
     assert by_kind["number"]["value"] == 2
     assert by_kind["number"]["role"] == "party_size"
