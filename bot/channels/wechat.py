@@ -194,7 +194,7 @@ class WechatChannel:
             outcome = self.pipeline.handle(inbound, utcnow(), dedup_ttl=self.cfg.dedup_ttl_seconds,
                                            dup_wait=self.cfg.reply_budget_seconds * 0.8)
         finally:
-            if owned and self.rt.store.get(lock) == inbound.request_id:
+            if owned:
                 self.rt.store.delete(lock)
         if inbound.event == "unsubscribe" and not outcome.duplicate:
             self._opt_out(inbound.sender, utcnow())

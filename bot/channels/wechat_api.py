@@ -107,8 +107,9 @@ class WechatAPI:
       wechat:token:<appid>          the access token, shared by every worker; wechat:token_lock:<appid> guards it
       wechat:window:<openid>        id of the window the user's last action opened (48 hours)
       wechat:cs_sent:<openid>:<w>   customer-service messages sent in the window that began at <w>
-      wechat:cs_block:<openid>      why customer-service messages cannot reach the user until they write again
-      wechat:unreachable:<openid>   why nothing can reach the user (unsubscribed, not following, blocked)
+      wechat:unreachable:<openid>   why the user cannot be reached: outside_48h_window / cs_quota_used block
+                                    customer-service messages only; unsubscribed, not_subscribed, user_block
+                                    block everything. Any action of the user clears it.
     """
 
     def __init__(self, cfg: WechatConfig, store: Store, *, clock: Callable[[], float] = time.time,
@@ -213,23 +214,24 @@ class WechatAPI:
         """The user did something (message, menu click, subscribe): a new 48-hour window opens."""
         window = f"{int(self._clock())}-{uuid.uuid4().hex[:6]}"  # its own quota counter, even within a second
         self.store.set(f"wechat:window:{openid}", window, self._window_seconds)
-        self.store.delete(f"wechat:cs_block:{openid}")
         self.store.delete(f"wechat:unreachable:{openid}")
 
     def mark_unreachable(self, openid: str, reason: str, ttl: int | None = None) -> None:
         """Record why this user cannot be reached in WeChat now, so the push layer falls back."""
+        key = f"wechat:unreachable:{openid}"
         if reason in CS_ONLY:
-            self.store.set(f"wechat:cs_block:{openid}", reason, self._window_seconds)
-        else:
-            self.store.set(f"wechat:unreachable:{openid}", reason, ttl)
+            current = self.store.get(key)
+            if current and current not in CS_ONLY:
+                return  # already unreachable for every kind of message
+            ttl = self._window_seconds
+        self.store.set(key, reason, ttl)
         log.info("wechat user %s not reachable: %s", short(openid), reason)
 
     def unreachable_reason(self, openid: str, customer_service: bool = True) -> str | None:
         """Why a message cannot be sent now (None when it can): for customer-service or template messages."""
         reason = self.store.get(f"wechat:unreachable:{openid}")
-        if reason or not customer_service:
-            return reason
-        reason = self.store.get(f"wechat:cs_block:{openid}")
+        if not customer_service:
+            return reason if reason not in CS_ONLY else None
         if reason:
             return reason
         window = self.store.get(f"wechat:window:{openid}")

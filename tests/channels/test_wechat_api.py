@@ -236,3 +236,10 @@ def test_cli_wechat_menu(fake: FakeWechatAPI, monkeypatch: pytest.MonkeyPatch, t
     assert cli.main(["wechat", "menu"]) == 0
     assert "找活动" in capsys.readouterr().out
     assert [b["name"] for b in fake.menus[0]["button"]] == ["找活动", "我的活动", "找人工"]
+
+
+def test_a_window_block_does_not_hide_an_unsubscribe(api: WechatAPI) -> None:
+    api.mark_unreachable(USER, "unsubscribed")
+    api.mark_unreachable(USER, "outside_48h_window")
+    assert api.unreachable_reason(USER) == "unsubscribed"
+    assert api.unreachable_reason(USER, customer_service=False) == "unsubscribed"
