@@ -91,6 +91,8 @@ def _cached(name: str, build: Callable[[], T]) -> T:
 def _build_t2s() -> dict[str, str]:
     from zhconv import zhconv  # slow to load (0.3 s): only when the cache is cold
 
+    # With its default name zhconv opens the file without closing it; an absolute path is read with `with`.
+    zhconv.loaddict(os.path.join(os.path.dirname(zhconv.__file__), zhconv.DICTIONARY))
     table: dict[str, Any] = zhconv.getdict("zh-cn")
     return {k: v for k, v in table.items() if len(k) == 1 and len(v) == 1 and k != v}
 
