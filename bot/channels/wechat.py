@@ -125,7 +125,8 @@ class WechatChannel:
         if args.get("encrypt_type", "raw").lower() != "aes":
             return outer, False
         if self.crypto is None:
-            raise Malformed("encrypt_type=aes but WECHAT_AES_KEY / WECHAT_APP_ID are not set")
+            log.error("WeChat sends encrypted messages (safe mode) but WECHAT_AES_KEY / WECHAT_APP_ID are not set")
+            raise Malformed("encrypt_type=aes without a key")
         encrypted = outer.get("Encrypt")
         if not encrypted:
             raise Malformed("encrypt_type=aes without <Encrypt>")
