@@ -53,6 +53,8 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 # One expression, one group per rule: group i + 1 matched ⇒ _RULES[i].
 _RULE_RE = re.compile("|".join(f"({pattern.pattern})" for pattern, _ in _RULES))
 _MAX_RULE_LEN = 8
+# An opt-out word anywhere wins (SMS rules: 退订 must always work), unless it is negated.
+_OPT_OUT_RE = re.compile(r"(?<![不别甭没])(?:退订|取消订阅)")
 
 
 def _local(now: datetime) -> datetime:
@@ -242,6 +244,8 @@ class Parser:
                 entities = [e for e in entities if e["entity"] != "number"]
             rest = [(n, c) for n, c in ranking if n != intent]
             return _result(text, [(intent, 1.0), *rest], entities)
+        if _OPT_OUT_RE.search(compact):
+            return _result(text, [("unsubscribe", 1.0), *[(n, c) for n, c in ranking if n != "unsubscribe"]], entities)
         if not ranking or self.coverage(masked) < COVERAGE:
             return _result(text, [(FALLBACK, 1.0), *ranking], entities)
         best, conf = ranking[0]

@@ -11,6 +11,7 @@ if [[ ! -f "$MODEL" ]]; then
     echo "no model at $MODEL: run 'make rasa' first" >&2
     exit 1
 fi
+mkdir -p var
 export TF_CPP_MIN_LOG_LEVEL=2
 exec "$VENV/bin/rasa" run \
     --enable-api \

@@ -34,6 +34,7 @@ CASES = [
     ("R", "unsubscribe"),
     ("退订", "unsubscribe"),
     ("取消订阅", "unsubscribe"),
+    ("好的 退订吧", "unsubscribe"),
     ("别再发了", "unsubscribe"),
     ("找人工", "human_handoff"),
     ("9", "human_handoff"),
@@ -84,6 +85,10 @@ def test_result_has_rasa_shape(parser: Parser) -> None:
 @pytest.mark.parametrize("text", ["", "   ", "\n", "？？？", "……", "😀😀😀", "asdfghjkl", "<script>alert(1)</script>"])
 def test_garbage_is_fallback(parser: Parser, text: str) -> None:
     assert parser.parse(text, SAT)["intent"]["name"] == "nlu_fallback"
+
+
+def test_negated_opt_out_is_not_an_opt_out(parser: Parser) -> None:
+    assert parser.parse("我不退订", SAT)["intent"]["name"] != "unsubscribe"
 
 
 def test_choose_carries_number(parser: Parser) -> None:
