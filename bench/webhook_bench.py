@@ -269,6 +269,12 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
         shutil.rmtree(tmp, ignore_errors=True)
+        if args.redis_url:
+            import redis
+
+            client = redis.Redis.from_url(args.redis_url)
+            for key in client.scan_iter(match=env["YINLING_REDIS_PREFIX"] + "*"):
+                client.delete(key)
 
 
 if __name__ == "__main__":
