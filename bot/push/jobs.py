@@ -83,11 +83,15 @@ def context() -> PushContext:
     return ctx
 
 
-def _fast_commit(conn: Connection) -> None:
-    # Delivery bookkeeping survives a worker crash either way (the server has the commit); only a
-    # PostgreSQL crash could lose the last few milliseconds, and then a row is `uncertain`, never doubled.
+def _fast_commits(conn: Connection, on: bool) -> None:
+    """PostgreSQL: don't wait for the WAL flush on each delivery's bookkeeping commit (once per connection).
+
+    A worker crash loses nothing (the server has the commit); only a PostgreSQL crash could lose the last
+    few milliseconds of bookkeeping, and the sweep then reports those rows `uncertain`, never sends twice.
+    """
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        with conn.begin():
+            conn.execute(text("SET synchronous_commit TO " + ("OFF" if on else "DEFAULT")))
 
 
 def _job(func: str, args: tuple[Any, ...], job_id: str, queue: str, delay: float = 0.0) -> JobSpec:
@@ -261,31 +265,35 @@ def deliver_batch(notice_id: int, batch: int) -> dict[str, int]:
     pending: tuple[int, dict[str, Any]] | None = None
     claimable = or_(D.c.status == "queued", and_(D.c.status == "retry", D.c.next_attempt_at <= now))
     with rt.engine.connect() as conn:
-        for row in rows:
-            t = ctx.clock()
-            with conn.begin():
-                _fast_commit(conn)
-                if pending is not None:
+        _fast_commits(conn, True)
+        try:
+            for row in rows:
+                t = ctx.clock()
+                with conn.begin():
+                    if pending is not None:
+                        conn.execute(update(D).where(D.c.id == pending[0], D.c.status == "sending").values(**pending[1]))
+                        pending = None
+                    claimed = conn.execute(update(D).where(D.c.id == row.id, claimable).values(
+                        status="sending", attempts=D.c.attempts + 1, updated_at=t).returning(D.c.attempts)).first()
+                if claimed is None:
+                    continue  # another worker has it, or it is already done
+                mono = time.monotonic()
+                if mono - touched > 1.0:
+                    rt.store.set(lease, str(os.getpid()), lease_ttl)
+                    touched = mono
+                key = ("v", row.volunteer_id) if row.volunteer_id else ("c", row.coordinator_id)
+                values = deliver_one(ctx, contacts.get(key), title, row.body or body, t, int(claimed[0]))
+                counts[values["status"]] = counts.get(values["status"], 0) + 1
+                if values["status"] == "retry":
+                    retry_due.append(values["next_attempt_at"])
+                pending = (row.id, values)
+            if pending is not None:
+                with conn.begin():
                     conn.execute(update(D).where(D.c.id == pending[0], D.c.status == "sending").values(**pending[1]))
-                    pending = None
-                claimed = conn.execute(update(D).where(D.c.id == row.id, claimable).values(
-                    status="sending", attempts=D.c.attempts + 1, updated_at=t).returning(D.c.attempts)).first()
-            if claimed is None:
-                continue  # another worker has it, or it is already done
-            mono = time.monotonic()
-            if mono - touched > 1.0:
-                rt.store.set(lease, str(os.getpid()), lease_ttl)
-                touched = mono
-            key = ("v", row.volunteer_id) if row.volunteer_id else ("c", row.coordinator_id)
-            values = deliver_one(ctx, contacts.get(key), title, row.body or body, t, int(claimed[0]))
-            counts[values["status"]] = counts.get(values["status"], 0) + 1
-            if values["status"] == "retry":
-                retry_due.append(values["next_attempt_at"])
-            pending = (row.id, values)
-        if pending is not None:
-            with conn.begin():
-                _fast_commit(conn)
-                conn.execute(update(D).where(D.c.id == pending[0], D.c.status == "sending").values(**pending[1]))
+        except BaseException:
+            conn.invalidate()  # never hand a connection with our session settings back to the pool
+            raise
+        _fast_commits(conn, False)
     rt.store.delete(lease)
     if retry_due:
         due = min(retry_due)
