@@ -142,7 +142,7 @@ class LogisticRegression:
     """
 
     def __init__(
-        self, epochs: int = 30, rate: float = 2.0, l2: float = 0.0, prune: float = 0.05, seed: int = 7
+        self, epochs: int = 30, rate: float = 2.0, l2: float = 0.0, prune: float = 0.2, seed: int = 7
     ) -> None:
         """Args:
         epochs: passes over the training data.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
+from math import log
 from pathlib import Path
 
 from nlu.resources import cache_dir, jieba_dictionary
@@ -52,21 +53,47 @@ class Tokenizer:
         for word in words:
             if word and not self._tk.FREQ.get(word):
                 self._tk.add_word(word, freq=2000)
+        self._logtotal = log(self._tk.total)
 
     def add_word(self, word: str, freq: int = 2000) -> None:
         """Keep ``word`` as one token."""
         self._tk.add_word(word, freq=freq)
+        self._logtotal = log(self._tk.total)
 
     def words(self, run: str) -> list[str]:
-        """Words of a run of Chinese characters: jieba's DAG and best route, without its per-call overhead."""
-        tk = self._tk
-        route: dict[int, tuple[float, int]] = {}
-        tk.calc(run, tk.get_DAG(run), route)
+        """Words of a run of Chinese characters, exactly as jieba's precise mode without HMM.
+
+        jieba builds a DAG dict, then a route with a generator per position; this does both in one pass
+        from the right (same scores, same tie-break: the longer word), about twice as fast.
+        """
+        n = len(run)
+        if n < 2:
+            return [run] if run else []
+        freq = self._tk.FREQ
+        logtotal = self._logtotal
+        best = [0.0] * (n + 1)
+        end = [0] * n
+        for idx in range(n - 1, -1, -1):
+            top = -1e300
+            top_x = -1
+            i = idx
+            while i < n:
+                f = freq.get(run[idx : i + 1])
+                if f is None:
+                    break
+                if f:
+                    score = log(f) - logtotal + best[i + 1]
+                    if score >= top:
+                        top, top_x = score, i
+                i += 1
+            if top_x < 0:
+                top, top_x = -logtotal + best[idx + 1], idx
+            best[idx] = top
+            end[idx] = top_x
         out: list[str] = []
         x = 0
-        n = len(run)
         while x < n:
-            y = route[x][1] + 1
+            y = end[x] + 1
             out.append(run[x:y])
             x = y
         return out
