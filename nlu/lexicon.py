@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+_PAIR_MEMO_SIZE = 50_000
 _FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
 
 
@@ -54,8 +55,8 @@ class Lexicon:
     _surfaces: dict[str, Term] = field(default_factory=dict)
     _fuzzy_cache: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _first_sounds: set[str] = field(default_factory=set)
-    #: per character, its readings that begin some term (most characters: none)
-    _starters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: two characters → (terms starting with them, terms starting with their sound); filled on demand
+    _pairs: dict[str, tuple[tuple[Term, ...], tuple[Term, ...]]] = field(default_factory=dict)
 
     def add(self, term: Term) -> None:
         """Add a term; the first term added for a surface wins, unless the new one ranks lower."""
@@ -67,11 +68,11 @@ class Lexicon:
                 return
             self._remove(old)
         self._surfaces[term.surface] = term
+        self._pairs.clear()
         self._by_chars.setdefault(term.surface[:2], []).append(term)
         self._by_chars[term.surface[:2]].sort(key=lambda t: -len(t.surface))
         if term.sound and all(c in self.pinyin for c in term.surface):
             self._first_sounds.update(self._sounds(term.surface[0]))
-            self._starters.clear()
             for a in self._sounds(term.surface[0]):
                 for b in self._sounds(term.surface[1]):
                     bucket = self._by_sound.setdefault((a, b), [])
@@ -89,6 +90,22 @@ class Lexicon:
         for bucket in self._by_sound.values():
             if term in bucket:
                 bucket.remove(term)
+
+    def _pair_terms(self, pair: str) -> tuple[tuple[Term, ...], tuple[Term, ...]]:
+        """Terms that may start with the two characters ``pair``: by characters, and by sound."""
+        exact = tuple(self._by_chars.get(pair, ()))
+        sound: list[Term] = []
+        starts = tuple(s for s in self._sounds(pair[0]) if s in self._first_sounds)
+        for a in starts:
+            for b in self._sounds(pair[1]):
+                for term in self._by_sound.get((a, b), ()):
+                    if term not in sound:
+                        sound.append(term)
+        got = (exact, tuple(sound))
+        if len(self._pairs) >= _PAIR_MEMO_SIZE:  # bounded: a flood of rare pairs cannot grow it forever
+            self._pairs.clear()
+        self._pairs[pair] = got
+        return got
 
     def _sounds(self, ch: str) -> tuple[str, ...]:
         got = self._fuzzy_cache.get(ch)
@@ -118,28 +135,19 @@ class Lexicon:
         """
         candidates: list[Match] = []
         n = len(text)
-        by_chars = self._by_chars
-        starters = self._starters
+        memo = self._pairs
         for i in range(n - 1):
             if blocked is not None and blocked[i]:
                 continue
-            terms = by_chars.get(text[i : i + 2])
-            if terms:
-                for term in terms:
-                    if text.startswith(term.surface, i):
-                        candidates.append(Match(term, i, i + len(term.surface), True))
-            ch = text[i]
-            sounds_a = starters.get(ch)
-            if sounds_a is None:
-                sounds_a = starters[ch] = tuple(s for s in self._sounds(ch) if s in self._first_sounds)
-            if not sounds_a:
-                continue
-            for a in sounds_a:
-                for b in self._sounds(text[i + 1]):
-                    for term in self._by_sound.get((a, b), ()):
-                        end = i + len(term.surface)
-                        if end <= n and text[i:end] != term.surface and self._sounds_like(text[i:end], term):
-                            candidates.append(Match(term, i, end, False))
+            pair = text[i : i + 2]
+            exact, sound = memo.get(pair) or self._pair_terms(pair)
+            for term in exact:
+                if text.startswith(term.surface, i):
+                    candidates.append(Match(term, i, i + len(term.surface), True))
+            for term in sound:
+                end = i + len(term.surface)
+                if end <= n and text[i:end] != term.surface and self._sounds_like(text[i:end], term):
+                    candidates.append(Match(term, i, end, False))
         if not candidates:
             return []
         candidates.sort(key=lambda m: (-(m.end - m.start), not m.exact, m.term.rank, m.start))

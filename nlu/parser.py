@@ -158,7 +158,8 @@ class Parser:
         return [item for _, _, item in found]
 
     def _features(self, masked: str) -> list[str]:
-        """Character unigrams and bigrams (with edges) of each Chinese run, its jieba words, Latin words."""
+        """Character unigrams and bigrams (with edges) of each Chinese run, its jieba words of two or more
+        characters, Latin words, and the whole message when short."""
         feats: list[str] = []
         words = self.tokenizer.words
         for run in _RUN_RE.findall(masked):
@@ -169,7 +170,8 @@ class Parser:
                 prev = ch
             feats.append(prev + "$")
             for w in words(run):
-                feats.append("w:" + w)
+                if len(w) > 1:  # a one-character word adds nothing to its unigram (CV 0.802 vs 0.798)
+                    feats.append("w:" + w)
         for w in _LATIN_RE.findall(masked):
             feats.append("w:" + w)
         compact = masked.replace(" ", "")
