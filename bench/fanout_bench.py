@@ -12,6 +12,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -109,6 +110,7 @@ def main() -> int:
     r = redis.Redis.from_url(redis_url)
     prefix = f"bench:{uuid.uuid4().hex[:6]}:"
     procs: list[subprocess.Popen[bytes]] = []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a killed bench still drops its database
     try:
         cfg_data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
         cfg_data["push"].update({"batch_size": args.batch, "wechat_per_second": 0, "sms_per_second": 0})
@@ -166,7 +168,8 @@ def main() -> int:
                 s.commit()
             started = time.perf_counter()
             push.kick([nid])
-            procs = [subprocess.Popen([sys.executable, "-m", "bot", "worker", "--burst", "--no-tick"], cwd=ROOT,
+            # Not --burst: a worker that starts before the fan-out job has enqueued the batches would leave.
+            procs = [subprocess.Popen([sys.executable, "-m", "bot", "worker", "--no-tick"], cwd=ROOT,
                                       env=env, stdout=subprocess.DEVNULL) for _ in range(workers)]
             fanned = None
             status = None
@@ -180,7 +183,9 @@ def main() -> int:
                 time.sleep(0.25)
             elapsed = time.perf_counter() - started
             for p in procs:
-                p.wait(timeout=60)
+                p.send_signal(signal.SIGTERM)  # RQ's warm shutdown: finish the current job, then leave
+            for p in procs:
+                p.wait(timeout=120)
             procs = []
             stats = requests.get(f"{fake_url}/stats", timeout=30).json()
             with rt.sessions() as s:
@@ -194,7 +199,9 @@ def main() -> int:
                 f"{rate / workers:,.0f}/s per worker; {per:.2f} ms per delivery per worker, of which "
                 f"queue+bookkeeping ≈ {max(0.0, per - send_ms):.2f} ms; "
                 f"duplicates={stats['total'] - stats['people']} (max per person {stats['max']}), "
-                f"lost={args.people - stats['people']}; status={getattr(status, 'value', status)}")
+                + (f"lost={args.people - stats['people']}" if status == NoticeStatus.DONE else
+                   f"UNFINISHED after --timeout {args.timeout:.0f}s: {args.people - stats['people']} not yet sent")
+                + f"; status={getattr(status, 'value', status)}")
         rt.engine.dispose()
         return 0
     finally:

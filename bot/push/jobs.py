@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -98,6 +99,16 @@ def _job(func: str, args: tuple[Any, ...], job_id: str, queue: str, delay: float
     return JobSpec(f"bot.push.jobs.{func}", args, job_id, queue, delay)
 
 
+def job_id(notice_id: int, what: str) -> str:
+    """Unique across databases and runs (RQ keeps finished jobs a while; a reused id would collide).
+    Repeats are harmless anyway: every delivery is claimed before it is sent."""
+    return f"yl-n{notice_id}-{what}-{uuid.uuid4().hex[:10]}"
+
+
+def fanout_job_key(notice_id: int) -> str:
+    return f"push:fanoutjob:{notice_id}"
+
+
 def batch_job_key(notice_id: int, batch: int) -> str:
     return f"push:batchjob:{notice_id}:{batch}"
 
@@ -129,9 +140,9 @@ def fanout(notice_id: int) -> int:
         s.commit()
         batches = list(s.scalars(select(D.c.batch).distinct().where(
             D.c.notice_id == notice_id, D.c.status.in_(["queued", "retry"])).order_by(D.c.batch)))
-    specs = [_job("deliver_batch", (notice_id, b), f"yl-n{notice_id}-b{b}", queue_name) for b in batches]
+    specs = [_job("deliver_batch", (notice_id, b), job_id(notice_id, f"b{b}"), queue_name) for b in batches]
     if wecom:
-        specs.append(_job("wecom_post", (notice_id,), f"yl-n{notice_id}-wecom", queue_name))
+        specs.append(_job("wecom_post", (notice_id,), job_id(notice_id, "wecom"), queue_name))
     for spec in specs:
         if spec.func.endswith("deliver_batch"):
             rt.store.set(batch_job_key(notice_id, spec.args[1]), spec.job_id, 7 * 86400)
@@ -298,9 +309,9 @@ def deliver_batch(notice_id: int, batch: int) -> dict[str, int]:
     if retry_due:
         due = min(retry_due)
         delay = max(0.0, (due - ctx.clock()).total_seconds())
-        job_id = f"yl-n{notice_id}-b{batch}-t{int(due.timestamp())}"
-        rt.store.set(batch_job_key(notice_id, batch), job_id, 7 * 86400)
-        ctx.queue.enqueue([_job("deliver_batch", (notice_id, batch), job_id, queue_name, delay)])
+        jid = job_id(notice_id, f"b{batch}-retry")
+        rt.store.set(batch_job_key(notice_id, batch), jid, 7 * 86400)
+        ctx.queue.enqueue([_job("deliver_batch", (notice_id, batch), jid, queue_name, delay)])
     finalize(notice_id)
     return counts
 
@@ -371,13 +382,13 @@ def wecom_post(notice_id: int) -> str:
         url, message, queue_name = team.wecom_webhook, forward_text(s, notice), notice.queue
     wait = ctx.limiter.try_minute(webhook_key(url), rt.config.push.wecom_per_minute)
     if wait > 0:
-        ctx.queue.enqueue([_job("wecom_post", (notice_id,), f"yl-n{notice_id}-wecom-{int(time.time())}", queue_name,
+        ctx.queue.enqueue([_job("wecom_post", (notice_id,), job_id(notice_id, "wecom"), queue_name,
                                 wait)])
         status = "等待群机器人限速"
     else:
         res = post_wecom(url, message, rt.config.push.http_timeout_seconds)
         if res.status == "retry":
-            ctx.queue.enqueue([_job("wecom_post", (notice_id,), f"yl-n{notice_id}-wecom-{int(time.time())}",
+            ctx.queue.enqueue([_job("wecom_post", (notice_id,), job_id(notice_id, "wecom"),
                                     queue_name, res.retry_after or 60)])
             status = "稍后重发到工作群"
         else:
@@ -412,16 +423,17 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         sending = list(conn.scalars(select(N.c.id).where(N.c.status == "sending")))
     specs: list[JobSpec] = []
     for nid, qname in stuck:
-        if not ctx.queue.waiting(f"yl-n{nid}-fanout"):
-            specs.append(_job("fanout", (nid,), f"yl-n{nid}-fanout-s{int(time.time())}", qname))
+        if not ctx.queue.waiting(rt.store.get(fanout_job_key(nid)) or ""):
+            jid = job_id(nid, "fanout")
+            rt.store.set(fanout_job_key(nid), jid, 7 * 86400)
+            specs.append(_job("fanout", (nid,), jid, qname))
             out["fanouts"] += 1
     for nid, b, qname in open_batches:
         if rt.store.get(lease_key(nid, b)):
             continue  # a live worker is on it
-        job_id = rt.store.get(batch_job_key(nid, b)) or f"yl-n{nid}-b{b}"
-        if ctx.queue.waiting(job_id):
+        if ctx.queue.waiting(rt.store.get(batch_job_key(nid, b)) or ""):
             continue
-        new_id = f"yl-n{nid}-b{b}-s{int(time.time() * 1000)}"
+        new_id = job_id(nid, f"b{b}-swept")
         rt.store.set(batch_job_key(nid, b), new_id, 7 * 86400)
         specs.append(_job("deliver_batch", (nid, b), new_id, qname))
         out["batches"] += 1

@@ -28,7 +28,7 @@ from data.timeutil import utcnow
 
 from . import texts
 from .audience import Preview, preview
-from .jobs import PushContext, set_context
+from .jobs import PushContext, fanout_job_key, job_id, set_context
 from .queue import JobSpec
 
 log = logging.getLogger("yinling.push")
@@ -107,7 +107,9 @@ class PushService:
         with self.rt.sessions() as s:
             for nid in notice_ids:
                 q = s.scalar(select(Notice.queue).where(Notice.id == nid)) or "notices"
-                specs.append(JobSpec("bot.push.jobs.fanout", (nid,), f"yl-n{nid}-fanout", q))
+                jid = job_id(nid, "fanout")
+                self.rt.store.set(fanout_job_key(nid), jid, 7 * 86400)
+                specs.append(JobSpec("bot.push.jobs.fanout", (nid,), jid, q))
         if specs:
             self.ctx.queue.enqueue(specs)
 
