@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test install lint bench rasa rasa-serve clean
+.PHONY: run test install lint bench worker rasa rasa-serve clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,15 @@ lint: install
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 
+## make bench: every benchmark (each prints its numbers; Rasa and PostgreSQL columns when available)
 bench: install
 	$(PY) bench/nlu_bench.py
+	$(PY) bench/webhook_bench.py
+	$(PY) bench/fanout_bench.py --people 20000
+
+## make worker: RQ workers for late replies and notices (needs YINLING_REDIS_URL)
+worker: install
+	$(PY) -m bot worker
 
 ## Rasa 3.6 lives in its own Python 3.10 environment and runs as a server on 127.0.0.1:5005
 rasa:

@@ -113,7 +113,7 @@ class Pipeline:
         self.push = push
         c = rt.config.dialogs
         self.settings = Settings(c.state_ttl_days, c.undo_minutes, c.page_size, c.search_days,
-                                 c.wechat_budget_chars)
+                                 c.wechat_budget_chars, c.sms_budget_chars)
 
     # -- dedup -------------------------------------------------------------------------------
     def _dedup_claim(self, key: str, ttl: int) -> bool:
@@ -130,7 +130,7 @@ class Pipeline:
             time.sleep(0.05)
 
     # -- identity ----------------------------------------------------------------------------
-    def _identify(self, session: Any, inbound: Inbound, now: datetime) -> tuple[Volunteer, bool, str]:
+    def identify(self, session: Any, inbound: Inbound, now: datetime) -> tuple[Volunteer, bool, str]:
         """Find or create the volunteer behind a channel address; returns (volunteer, is_new, shown address)."""
         if inbound.channel == "sms":
             external = self.rt.vault.lookup_hash(inbound.sender)
@@ -186,18 +186,19 @@ class Pipeline:
         replies: list[Reply]
         volunteer_id: int | None = None
         try:
+            text = inbound.text or ""
+            # Parse before the session opens: on SQLite a write transaction holds the database lock.
+            parse = self.rt.nlu.parse(text, to_local(now).replace(tzinfo=None))
             with self.rt.sessions() as session:
-                volunteer, is_new, shown = self._identify(session, inbound, now)
+                volunteer, is_new, shown = self.identify(session, inbound, now)
                 volunteer_id = volunteer.id
-                text = inbound.text or ""
-                parse = self.rt.nlu.parse(text, to_local(now).replace(tzinfo=None))
                 session.add(MessageLog(volunteer_id=volunteer.id, channel=inbound.channel, direction="in",
                                        address=shown, text=text[:2000] or f"[{inbound.kind}:{inbound.event or ''}]",
                                        intent=parse.get("intent", {}).get("name"), request_id=rid, created_at=now))
                 turn = Turn(parse=parse, text=text, volunteer=volunteer, session=session, store=self.rt.store,
                             now=now, channel=inbound.channel, hooks=hooks, settings=self.settings,
                             kind=inbound.kind, event=inbound.event, event_key=inbound.event_key,
-                            location=inbound.location, new_user=is_new)
+                            location=inbound.location, new_user=is_new, vault=self.rt.vault)
                 replies = respond(turn)
                 from dialogs import to_plain
 

@@ -118,6 +118,12 @@ def search_activities(
     if text:
         like = f"%{text}%"
         stmt = stmt.where(or_(Activity.title.like(like), Activity.description.like(like)))
+    if near is None:
+        # Plain listing: let the database count and page.
+        total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+        page_acts = list(session.scalars(
+            stmt.order_by(Activity.starts_at, Activity.id).offset(offset).limit(limit)).unique())
+        return SearchResult([Hit(a, places_left(session, a)) for a in page_acts], total)
     activities = list(session.scalars(stmt.order_by(Activity.starts_at, Activity.id)).unique())
 
     hits: list[Hit] = []

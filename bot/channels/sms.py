@@ -489,7 +489,7 @@ class SmsService:
                  providers: dict[str, SmsProvider] | None = None) -> None:
         self.rt = rt
         self.cfg = rt.config.sms
-        self.pipeline = pipeline or Pipeline(rt)
+        self.pipeline = pipeline or Pipeline(rt, push=_push_for(rt))
         self.providers: dict[str, SmsProvider] = providers or {}
         self._executor: ThreadPoolExecutor | None = None
         self._futures: set[Future[Any]] = set()
@@ -626,10 +626,10 @@ class SmsService:
                      change: Callable[[ChannelIdentity], tuple[str, str | None]]) -> tuple[str, list[Reply]]:
         """Identify the number as the pipeline does, apply `change`, log both directions, commit."""
         with self.rt.sessions() as session:
-            volunteer, _, shown = self.pipeline._identify(
+            volunteer, _, shown = self.pipeline.identify(
                 session, Inbound(channel="sms", sender=phone, text=text, request_id=rid), now)
             ident = _sms_identity(session, self.rt.vault, phone)
-            assert ident is not None  # _identify just found or created it
+            assert ident is not None  # identify just found or created it
             action, answer = change(ident)
             session.add(MessageLog(volunteer_id=volunteer.id, channel="sms", direction="in", address=shown,
                                    text=text[:2000], intent=action, request_id=rid, created_at=now))
@@ -713,3 +713,10 @@ def register(app: Any, rt: Runtime) -> None:
 
 def _has_secret(cfg: SmsConfig, name: str) -> bool:
     return bool(cfg.android.signing_key if name == "android" else cfg.webhook_secret)
+
+
+def _push_for(rt: Runtime) -> Any:
+    """The push layer receives the dialogs' hooks (promotions, hand-offs, reviews, bind codes)."""
+    from bot.push import get_push
+
+    return get_push(rt)

@@ -88,7 +88,7 @@ class WechatChannel:
     def __init__(self, rt: Runtime, pipeline: Pipeline | None = None) -> None:
         self.rt = rt
         self.cfg = rt.config.wechat
-        self.pipeline = pipeline or Pipeline(rt)
+        self.pipeline = pipeline or Pipeline(rt, push=_push_for(rt))
         self.api = WechatAPI(self.cfg, rt.store)
         self.crypto: WeChatCrypto | None = None
         if self.cfg.aes_key and self.cfg.token and self.cfg.app_id:
@@ -419,3 +419,10 @@ CLI_COMMANDS = [
     (("wechat", "menu"), "把 config.yaml 里的自定义菜单装到公众号",
      lambda p: p.add_argument("--dry-run", action="store_true", help="只检查，不安装") and None, cmd_menu),
 ]
+
+
+def _push_for(rt: Runtime) -> Any:
+    """The push layer receives the dialogs' hooks (promotions, hand-offs, reviews, bind codes)."""
+    from bot.push import get_push
+
+    return get_push(rt)

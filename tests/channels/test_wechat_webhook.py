@@ -387,3 +387,18 @@ def test_reply_xml_is_what_wechat_expects(app: Flask, rt: Runtime) -> None:
     assert reply.fields is not None
     assert reply.fields["ToUserName"] == d.openid and reply.fields["FromUserName"] == ACCOUNT
     assert reply.body.startswith(b"<xml>")
+
+
+def test_handoff_through_the_webhook_reaches_the_push_layer(app: Flask, rt: Runtime) -> None:
+    """`9` from WeChat hands the conversation to a coordinator: a hand-off notice is created after the commit."""
+    from data.models_push import Notice
+
+    d = driver(app)
+    d.event("subscribe")
+    d.text("1")
+    reply = d.text("9")
+    assert "电话" in reply.text or "联系" in reply.text
+    with rt.sessions() as s:
+        notices = s.scalars(select(Notice).where(Notice.kind == "handoff")).all()
+    assert notices, "the dialogs' hand-off hook did not reach the push layer"
+    assert any("9" in n.body or n.body for n in notices)

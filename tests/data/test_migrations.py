@@ -12,6 +12,7 @@ from sqlalchemy import inspect
 
 from data.db import make_engine
 from data.migrate import MIGRATIONS, alembic_config, current_revision, downgrade, upgrade
+import data.models_push  # noqa: F401 - its tables belong to the same metadata
 from data.models import Base
 
 from ..conftest import new_database_url
@@ -26,7 +27,8 @@ def test_upgrade_from_empty_matches_models_and_downgrades(kind: str, tmp_path: P
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert current_revision(engine) == head
     tables = set(inspect(engine).get_table_names())
-    assert {"volunteers", "activities", "signups", "service_records", "places", "teams"} <= tables
+    assert {"volunteers", "activities", "signups", "service_records", "places", "teams",
+            "notices", "deliveries"} <= tables
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == [], f"models and migrations differ: {diff}"
