@@ -10,9 +10,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
+import data.models_push  # noqa: F401 - its tables belong to the same metadata
 from data.db import make_engine
 from data.migrate import MIGRATIONS, alembic_config, current_revision, downgrade, upgrade
-import data.models_push  # noqa: F401 - its tables belong to the same metadata
 from data.models import Base
 
 from ..conftest import new_database_url
