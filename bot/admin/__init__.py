@@ -16,7 +16,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 def register(app: Flask, rt: Any) -> None:
     """Mount the admin blueprint; the session key derives from the deployment's secret key."""
     from ..push import get_push
-    from . import views  # noqa: F401 - attaches the routes to `bp`
+    from . import stats_views, views  # noqa: F401 - attach the routes to `bp`
 
     if not app.secret_key:
         app.secret_key = hashlib.sha256(b"yinling-admin-session:" + rt.config.secret_key.encode()).hexdigest()
@@ -36,7 +36,7 @@ def _load() -> None:
     from data.models import Coordinator
 
     from ..app import runtime_of
-    from .auth import team_ids_of
+    from .auth import leader_team_ids, team_ids_of
 
     check_csrf()
     g.rt = runtime_of(current_app)
@@ -49,6 +49,7 @@ def _load() -> None:
         if coord is not None and coord.password_hash:
             g.coordinator = coord
             g.team_ids = team_ids_of(g.db, coord)
+            g.leader_team_ids = leader_team_ids(g.db, coord)
 
 
 @bp.teardown_request

@@ -79,6 +79,14 @@ def team_ids_of(db: Session, coord: Coordinator) -> list[int]:
     return list(db.scalars(select(TeamCoordinator.team_id).where(TeamCoordinator.coordinator_id == coord.id)))
 
 
+def leader_team_ids(db: Session, coord: Coordinator) -> list[int]:
+    """Teams whose figures and robot the coordinator may see and set: all for the operator, else led ones."""
+    if coord.is_operator:
+        return list(db.scalars(select(Team.id)))
+    return list(db.scalars(select(TeamCoordinator.team_id).where(TeamCoordinator.coordinator_id == coord.id,
+                                                                 TeamCoordinator.is_leader.is_(True))))
+
+
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
