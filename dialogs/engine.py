@@ -1,8 +1,9 @@
 """The dialog entry point: one turn in, abstract replies out.
 
 Order of a turn: channel events and non-text kinds → a step that captures raw input (codes, phone
-numbers) → first contact → exits that work anywhere (0 menu, 9 human, 再说一遍, 撤销 ...) → the
-current step → the flow the intent starts → a misunderstanding (twice in a row: menu and a person).
+numbers) → first contact → the flows' early checks (an answer to a reminder, a coordinator command) →
+exits that work anywhere (0 menu, 9 human, 再说一遍, 撤销 ...) → the current step → the flow the intent
+starts → a misunderstanding (twice in a row: menu and a person).
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def respond(turn: Turn) -> list[Reply]:
         replies = [menu(turn)]
     replies = fit(replies, turn.settings.budget(turn.channel))
     st.last = to_data(replies)
+    st.seen = turn.now.isoformat()
     if forget:
         states.forget(turn.store, turn.volunteer.id)  # personal data deleted: no state kept either
     else:

@@ -30,17 +30,24 @@ class Step:
 
 @dataclass(frozen=True)
 class Flow:
-    """A declared conversation: its states, the intents that start it, and intents it answers anywhere."""
+    """A declared conversation: its states, the intents that start it, and intents it answers anywhere.
+
+    `early` is a global check that sees every text message before the exits and the current step and
+    answers only when the message is clearly for it (an answer to a reminder, a coordinator command);
+    otherwise it returns None and the turn goes on as usual.
+    """
 
     name: str
     steps: dict[str, Step] = field(default_factory=dict)
     entries: dict[str, Handler] = field(default_factory=dict)
     anywhere: dict[str, Handler] = field(default_factory=dict)
+    early: Handler | None = None
 
 
 FLOWS: dict[str, Flow] = {}
 ENTRIES: dict[str, Handler] = {}
 ANYWHERE: dict[str, Handler] = {}
+EARLY: list[Handler] = []
 
 
 def register(flow: Flow) -> Flow:
@@ -52,6 +59,8 @@ def register(flow: Flow) -> Flow:
             if intent in ENTRIES or intent in ANYWHERE:
                 raise ValueError(f"intent {intent} already handled before flow {flow.name}")
             table[intent] = handler
+    if flow.early is not None:
+        EARLY.append(flow.early)
     FLOWS[flow.name] = flow
     return flow
 

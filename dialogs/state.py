@@ -25,6 +25,8 @@ class State:
     query/offset: the last search, for `更多`.
     last: the last reply (for 再说一遍). misses: misunderstandings in a row.
     undo: the last commitment, undoable for a few minutes. pending: a request waiting for consent.
+    seen: when the last reply went out (ISO, naive UTC), so a later push message (a reminder) can be
+    told apart from the conversation the user had before it.
     """
 
     flow: str | None = None
@@ -39,6 +41,7 @@ class State:
     undo: dict[str, Any] | None = None
     pending: dict[str, Any] | None = None
     welcomed: bool = False
+    seen: str = ""
 
     @property
     def at(self) -> str | None:

@@ -170,6 +170,17 @@ MINE_HEAD = "您报名的活动（共{total}个）："
 MINE_FOOTER = "回复数字看详情。想退出就说“取消报名”。"
 MINE_FOOTER_SHORT = "回数字看详情"
 
+# -- answers to activity reminders (1 我会到 / 2 去不了) ----------------------------------------------
+REMINDER_YES = "谢谢您，记下了您会到：{card}\n请准时参加。"
+REMINDER_YES_SHORT = "谢谢，记下您会到：{card}"
+REMINDER_ASK_CANCEL = "您去不了这个活动了吗？确认退出后，名额会让给别人：{card}"
+REMINDER_CANCEL_OPTIONS = ("确认退出", "不退了")
+REMINDER_CANCELLED = "已退出：{title}（{when}）。{given}谢谢您告诉我们。"
+REMINDER_GIVEN = "您的名额已经让给了候补的志愿者。"
+REMINDER_FREED = "您的名额已经空出来，留给别人报名。"
+REMINDER_KEPT = "好的，没有退出，您的报名还在：{card}"
+REMINDER_GONE = "这个报名已经不在了，不用再退出。"
+
 # -- undo -----------------------------------------------------------------------------------------
 UNDO_NOTHING = "现在没有可以撤销的事。"
 UNDO_EXPIRED = "已经超过10分钟，不能撤销了。"

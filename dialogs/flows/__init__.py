@@ -11,7 +11,7 @@ from data.errors import AlreadySignedUp, InvalidInput, NotFound, NotOpen, Overla
 
 from .. import texts as T
 from ..common import intent, menu, say, with_menu
-from ..registry import ANYWHERE, ENTRIES, FLOWS, Result, register, step_of
+from ..registry import ANYWHERE, EARLY, ENTRIES, FLOWS, Result, register, step_of
 from ..replies import Choices, Reply, Text, from_data
 from ..state import State
 from . import (
@@ -23,6 +23,7 @@ from . import (
     onboarding,
     profile,
     recommend,
+    reminder,
     search,
     signup,
     smalltalk,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from ..engine import Turn
 
 _MODULES = (help, search, signup, cancel, mine, hours, profile, onboarding, recommend, subscribe, smalltalk,
-            undo)
+            undo, reminder)
 for _m in _MODULES:
     if _m.FLOW.name not in FLOWS:
         register(_m.FLOW)
@@ -67,6 +68,12 @@ def dispatch(turn: Turn, st: State) -> Result:
         return onboarding.welcome(turn, st)
     if profile.wants_forget(turn, st):
         return profile.ask_forget(turn, st)
+    if turn.kind in ("text", "voice"):
+        for early in EARLY:
+            out = early(turn, st)
+            if out is not None:
+                st.misses = 0
+                return out
     name = intent(turn)
     if name == "repeat":
         return repeat(turn, st)
