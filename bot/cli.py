@@ -99,6 +99,7 @@ def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
     print(f"  健康检查      http://{host}:{port}/healthz")
     print(f"  微信公众号    http://{host}:{port}/wechat   （需设置 WECHAT_TOKEN）")
     print(f"  短信网关回调  http://{host}:{port}/sms/<provider>")
+    print(f"  协调员后台    http://{host}:{port}/admin   （先用 python -m bot admin create-user 设密码）")
     print("  在终端里聊天  .venv/bin/python -m bot chat --user 张桂兰")
     from werkzeug.serving import run_simple
 
