@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from data.crypto import mask_phone
 from data.models import ChannelIdentity, MessageLog, Volunteer
@@ -92,6 +93,12 @@ class CollectingHooks:
     def send_bind_code(self, volunteer_id: int, phone: str, code: str) -> None:
         self.calls.append(("send_bind_code", (volunteer_id, phone, code)))
 
+    def signup_reviewed(self, signup_id: int, approved: bool) -> None:
+        self.calls.append(("signup_reviewed", (signup_id, approved)))
+
+    def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None:
+        self.calls.append(("send_team_notice", (coordinator_id, team_id, text)))
+
     def flush(self) -> None:
         for name, args in self.calls:
             fn = getattr(self._target, name, None) if self._target is not None else None
@@ -139,9 +146,9 @@ class Pipeline:
             external = inbound.sender
             shown = inbound.sender
         ident = session.scalars(
-            select(ChannelIdentity).where(
-                ChannelIdentity.channel == inbound.channel, ChannelIdentity.external_id == external
-            )
+            select(ChannelIdentity)
+            .options(joinedload(ChannelIdentity.volunteer))
+            .where(ChannelIdentity.channel == inbound.channel, ChannelIdentity.external_id == external)
         ).first()
         if ident is not None:
             ident.last_inbound_at = now

@@ -55,6 +55,19 @@ def places_taken(session: Session, activity_id: int) -> int:
     return int(total or 0)
 
 
+def places_taken_many(session: Session, activity_ids: Sequence[int]) -> dict[int, int]:
+    """Places held per activity, for a whole page of activities in one query."""
+    if not activity_ids:
+        return {}
+    rows = session.execute(
+        select(Signup.activity_id, func.coalesce(func.sum(Signup.party_size), 0))
+        .where(Signup.activity_id.in_(list(activity_ids)), Signup.status.in_(HOLDS_PLACE))
+        .group_by(Signup.activity_id)
+    )
+    taken = {int(aid): int(n or 0) for aid, n in rows}
+    return {aid: taken.get(aid, 0) for aid in activity_ids}
+
+
 def places_left(session: Session, activity: Activity) -> int:
     return max(0, activity.capacity - places_taken(session, activity.id))
 
@@ -107,8 +120,9 @@ def search_activities(
     if only_open:
         stmt = stmt.where(Activity.status == ActivityStatus.PUBLISHED)
     if place_id is not None:
-        ids = place_subtree_ids(session, place_id)
-        stmt = stmt.where(Activity.place_id.in_(ids))
+        root = session.get(Place, place_id)
+        subtree = select(Place.id).where(Place.path.startswith(root.path if root else "/none/"))
+        stmt = stmt.where(Activity.place_id.in_(subtree.scalar_subquery()))
     if category:
         stmt = stmt.where(Activity.category == category)
     elif categories:
@@ -123,7 +137,8 @@ def search_activities(
         total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
         page_acts = list(session.scalars(
             stmt.order_by(Activity.starts_at, Activity.id).offset(offset).limit(limit)).unique())
-        return SearchResult([Hit(a, places_left(session, a)) for a in page_acts], total)
+        taken = places_taken_many(session, [a.id for a in page_acts])
+        return SearchResult([Hit(a, max(0, a.capacity - taken[a.id])) for a in page_acts], total)
     activities = list(session.scalars(stmt.order_by(Activity.starts_at, Activity.id)).unique())
 
     hits: list[Hit] = []
@@ -137,8 +152,9 @@ def search_activities(
     if near is not None:
         hits.sort(key=lambda h: (h.distance_km if h.distance_km is not None else 1e9, h.activity.starts_at))
     page = hits[offset : offset + limit]
+    taken_by_id = places_taken_many(session, [h.activity.id for h in page])
     for hit in page:
-        hit.places_left = places_left(session, hit.activity)
+        hit.places_left = max(0, hit.activity.capacity - taken_by_id[hit.activity.id])
     return SearchResult(page, len(hits))
 
 
