@@ -47,6 +47,12 @@ class ConsolePush:
     def send_bind_code(self, volunteer_id: int, phone: str, code: str) -> None:
         self._say(f"验证码短信：{code}")
 
+    def signup_reviewed(self, signup_id: int, approved: bool) -> None:
+        self._say(f"报名 {signup_id} {'通过' if approved else '没通过'}审核，通知本人")
+
+    def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None:
+        self._say(f"队伍 {team_id} 群发通知：{text[:30]}")
+
 
 def _sms_sender(rt: Runtime, user: str) -> str:
     """The phone number to chat as over SMS: the user's own, a demo volunteer's, or a made-up one."""

@@ -37,6 +37,10 @@ class Hooks(Protocol):
 
     def send_bind_code(self, volunteer_id: int, phone: str, code: str) -> None: ...
 
+    def signup_reviewed(self, signup_id: int, approved: bool) -> None: ...
+
+    def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None: ...
+
 
 @dataclass
 class Settings:

@@ -181,6 +181,45 @@ REMINDER_FREED = "您的名额已经空出来，留给别人报名。"
 REMINDER_KEPT = "好的，没有退出，您的报名还在：{card}"
 REMINDER_GONE = "这个报名已经不在了，不用再退出。"
 
+# -- coordinator commands (名单 / 审核 / 通知), for volunteers who are also coordinators -----------------
+CO_NO_TEAMS = "您还没有负责的队伍，名单、审核和通知用不了。"
+CO_NO_ACTIVITY = "您的队伍最近没有{what}的活动。请换个说法，比如“名单 送棉衣”。"
+CO_PICK_ACTIVITY = "您要看哪个活动的名单？"
+CO_ROSTER_HEAD = "【{title}】{when}\n已确认{confirmed}人，待审核{pending}人，候补{waitlisted}人。"
+CO_ROSTER_PAGE = "第{a}到{b}个（共{total}个）："
+CO_ROSTER_EMPTY = "还没有人报名。"
+CO_ROSTER_MORE = "回复“更多”看下一页，0回主菜单。"
+CO_ROSTER_MORE_SHORT = "更多=下页 0菜单"
+CO_ROSTER_END = "名单就这些。0回主菜单。"
+CO_ROSTER_END_SHORT = "就这些 0菜单"
+CO_STATUS = {
+    SignupStatus.CONFIRMED: "已确认",
+    SignupStatus.PENDING: "待审核",
+    SignupStatus.WAITLISTED: "候补",
+    SignupStatus.ATTENDED: "已签到",
+    SignupStatus.NO_SHOW: "没来",
+}
+CO_NO_PHONE = "未留电话"
+CO_REVIEW_NONE = "您的队伍现在没有等审核的报名。"
+CO_REVIEW_ITEM = "待审核的报名（共{left}个）：{name}（{phone}）{party}报名了{card}"
+CO_REVIEW_OPTIONS = ("通过", "不通过", "下一个")
+CO_REVIEW_FOOTER = "回复1、2或3，0回主菜单。"
+CO_REVIEW_FOOTER_SHORT = "回1/2/3 0菜单"
+CO_APPROVED = "已通过：{name}，会通知本人。"
+CO_DECLINED = "已不通过：{name}，会通知本人。"
+CO_PROMOTED = "候补的{n}人补上了空位。"
+CO_REVIEW_DONE = "都审核完了。"
+CO_REVIEW_GONE = "这个报名已经有人处理过了。"
+CO_NOTICE_HOW = "请这样发：通知 队名：内容。比如“通知 {team}：明天早上8点在服务站集合”。"
+CO_NOTICE_WHICH = "没找到“{name}”。您负责的队伍有：{teams}。请写队名。"
+CO_NOTICE_TOO_LONG = "通知内容太长了，请不超过{n}个字。"
+CO_NOTICE_PREVIEW = "要发给{team}的{total}位队员{opted}：\n“{text}”"
+CO_NOTICE_OPTED = "（其中{n}位退订了通知，不会发）"
+CO_NOTICE_OPTIONS = ("发送", "不发了")
+CO_NOTICE_SENT = "好的，通知交给系统发送了：{team}，{n}人。发送进度可以在协调员网页的“通知”里看。"
+CO_NOTICE_SENT_SHORT = "已发送：{team}，{n}人。"
+CO_NOTICE_NOT_SENT = "好的，没有发。"
+
 # -- undo -----------------------------------------------------------------------------------------
 UNDO_NOTHING = "现在没有可以撤销的事。"
 UNDO_EXPIRED = "已经超过10分钟，不能撤销了。"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,12 +19,13 @@ from data.models import (
     Coordinator,
     Signup,
     SignupStatus,
+    Team,
     TeamCoordinator,
     TeamMember,
     Volunteer,
 )
 from data.models_push import Delivery, Notice, NoticeStatus, ReviewEscalation
-from data.services import promote_waitlist
+from data.review import decide
 from data.timeutil import utcnow
 
 from . import texts
@@ -223,42 +225,55 @@ class PushService:
         self.notify(title=title, body=body, audience=audience, kind="bind_code",
                     key=f"bind:{volunteer_id}:{self.rt.vault.lookup_hash(phone)[:12]}:{code}")
 
+    def signup_reviewed(self, signup_id: int, approved: bool) -> None:
+        """A coordinator decided in the chat (data.review.decide): tell the volunteer."""
+        now = utcnow()
+        with self.rt.sessions() as s:
+            signup = s.get(Signup, signup_id)
+            if signup is None:
+                return
+            title, body = texts.review_result(signup.activity, approved)
+            vid, aid = signup.volunteer_id, signup.activity_id
+        self.notify(title=title, body=body, audience={"kind": "volunteers", "ids": [vid]}, kind="review_result",
+                    key=f"review-result:{signup_id}", now=now, activity_id=aid)
+
+    def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None:
+        """A coordinator confirmed `通知 <队>：<内容>` in the chat: a notice to the whole team, sent now."""
+        now = utcnow()
+        with self.rt.sessions() as s:
+            team = s.get(Team, team_id)
+            if team is None:
+                log.warning("team notice from coordinator %s: no team %s", coordinator_id, team_id)
+                return
+            title = f"{team.name}通知"[:64]
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        self.notify(title=title, body=text, audience={"kind": "team", "team_id": team_id}, kind="notice",
+                    key=f"chat-notice:{coordinator_id}:{team_id}:{now:%Y%m%d%H%M}:{digest}", now=now,
+                    queue="notices", team_id=team_id, created_by=coordinator_id)
+
     # -- coordinator actions ---------------------------------------------------------------------
     def review(self, session: Session, signup_id: int, approve: bool, coordinator_id: int | None,
                now: datetime, outcome: str | None = None) -> list[int]:
         """Approve or decline a pending sign-up; tells the volunteer; returns notices to kick after commit."""
-        signup = session.get(Signup, signup_id)
-        if signup is None or signup.status != SignupStatus.PENDING:
-            raise InvalidInput("这个报名已经处理过了")
-        act = signup.activity
-        signup.status = SignupStatus.CONFIRMED if approve else SignupStatus.CANCELLED
-        signup.updated_at = now
-        signup.reviewed_by = coordinator_id
-        if approve:
-            signup.confirmed_at = now
-        else:
-            signup.cancelled_at = now
-        esc = session.get(ReviewEscalation, signup_id) or ReviewEscalation(signup_id=signup_id)
-        esc.decided_at, esc.outcome = now, outcome or ("approved" if approve else "declined")
-        session.add(esc)
-        session.flush()
+        res = decide(session, signup_id, approve, coordinator_id, now, outcome)
+        act = res.signup.activity
         kick: list[int] = []
         title, body = texts.review_result(act, approve)
-        n = self.create(session, title=title, body=body, audience={"kind": "volunteers", "ids": [signup.volunteer_id]},
+        n = self.create(session, title=title, body=body,
+                        audience={"kind": "volunteers", "ids": [res.signup.volunteer_id]},
                         now=now, kind="review_result", key=f"review-result:{signup_id}", queue="replies",
                         activity_id=act.id)
         if n is not None:
             self.queue(session, n, now)
             kick.append(n.id)
-        if not approve and act.starts_at > now:
-            for p in promote_waitlist(session, act, now):
-                t2, b2 = texts.promoted(act, p.status == SignupStatus.CONFIRMED)
-                pn = self.create(session, title=t2, body=b2, audience={"kind": "volunteers", "ids": [p.volunteer_id]},
-                                 now=now, kind="promoted", key=f"promoted:{p.id}:{now:%Y%m%d%H%M}",
-                                 queue="replies", activity_id=act.id)
-                if pn is not None:
-                    self.queue(session, pn, now)
-                    kick.append(pn.id)
+        for p in res.promoted:
+            t2, b2 = texts.promoted(act, p.status == SignupStatus.CONFIRMED)
+            pn = self.create(session, title=t2, body=b2, audience={"kind": "volunteers", "ids": [p.volunteer_id]},
+                             now=now, kind="promoted", key=f"promoted:{p.id}:{now:%Y%m%d%H%M}",
+                             queue="replies", activity_id=act.id)
+            if pn is not None:
+                self.queue(session, pn, now)
+                kick.append(pn.id)
         return kick
 
     def cancel_activity(self, session: Session, act: Activity, reason: str, coordinator_id: int | None,

@@ -16,6 +16,7 @@ from ..replies import Choices, Reply, Text, from_data
 from ..state import State
 from . import (
     cancel,
+    coordinator,
     events,
     help,
     hours,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from ..engine import Turn
 
 _MODULES = (help, search, signup, cancel, mine, hours, profile, onboarding, recommend, subscribe, smalltalk,
-            undo, reminder)
+            undo, coordinator, reminder)
 for _m in _MODULES:
     if _m.FLOW.name not in FLOWS:
         register(_m.FLOW)

@@ -37,6 +37,12 @@ class RecordingHooks:
     def send_bind_code(self, volunteer_id: int, phone: str, code: str) -> None:
         self.calls.append(("send_bind_code", (volunteer_id, phone, code)))
 
+    def signup_reviewed(self, signup_id: int, approved: bool) -> None:
+        self.calls.append(("signup_reviewed", (signup_id, approved)))
+
+    def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None:
+        self.calls.append(("send_team_notice", (coordinator_id, team_id, text)))
+
     def named(self, name: str) -> list[tuple[Any, ...]]:
         return [args for n, args in self.calls if n == name]
 
