@@ -75,6 +75,7 @@ def main() -> int:
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--timeout", type=float, default=900, help="seconds per run before giving up")
+    ap.add_argument("--profile", metavar="DIR", help="run each worker under cProfile, writing DIR/w<N>-<i>.prof")
     args = ap.parse_args()
     pg = os.environ.get("YINLING_BENCH_POSTGRES_URL") or os.environ.get("YINLING_TEST_POSTGRES_URL")
     redis_url = os.environ.get("YINLING_BENCH_REDIS_URL") or "redis://127.0.0.1:6379/14"
@@ -169,8 +170,15 @@ def main() -> int:
             started = time.perf_counter()
             push.kick([nid])
             # Not --burst: a worker that starts before the fan-out job has enqueued the batches would leave.
-            procs = [subprocess.Popen([sys.executable, "-m", "bot", "worker", "--no-tick"], cwd=ROOT,
-                                      env=env, stdout=subprocess.DEVNULL) for _ in range(workers)]
+            def command(i: int, workers: int = workers) -> list[str]:
+                prof = ["-m", "cProfile", "-o", str(Path(args.profile) / f"w{workers}-{i}.prof")] \
+                    if args.profile else []
+                return [sys.executable, *prof, "-m", "bot", "worker", "--no-tick"]
+
+            if args.profile:
+                Path(args.profile).mkdir(parents=True, exist_ok=True)
+            procs = [subprocess.Popen(command(i), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+                     for i in range(workers)]
             fanned = None
             status = None
             while time.perf_counter() - started < args.timeout:

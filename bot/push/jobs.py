@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,17 @@ from data.timeutil import utcnow
 
 from .audience import TRANSACTIONAL, coordinator_ids, volunteer_ids
 from .queue import JobQueue, JobSpec, LocalJobQueue, RQJobQueue
-from .senders import Contact, RateLimiter, build_senders, plan_routes, post_wecom, send_route, webhook_key
+from .senders import (
+    DEFAULT_SEND_THREADS,
+    Contact,
+    RateLimiter,
+    SendPool,
+    build_senders,
+    plan_routes,
+    post_wecom,
+    send_route,
+    webhook_key,
+)
 from .texts import ROUTE_NAMES, forward_text
 
 log = logging.getLogger("yinling.push")
@@ -51,6 +61,7 @@ class PushContext:
     limiter: RateLimiter
     clock: Callable[[], datetime] = utcnow
     extra: dict[str, Any] = field(default_factory=dict)
+    pool: SendPool | None = None
 
     @classmethod
     def build(cls, rt: Any, queue: JobQueue | None = None, senders: dict[str, Outbound] | None = None) -> PushContext:
@@ -59,7 +70,19 @@ class PushContext:
             queue = RQJobQueue(rt.config.redis.url, cfg.job_timeout_seconds) if rt.config.redis.url \
                 else LocalJobQueue(threaded=True)
         limits = {"wechat": cfg.wechat_per_second, "sms": cfg.sms_per_second}
-        return cls(rt, queue, build_senders(rt) if senders is None else senders, RateLimiter(rt.store, limits))
+        threads = int(getattr(cfg, "send_threads", DEFAULT_SEND_THREADS) or 1)
+        if senders is None:  # each send thread builds its own (own HTTP keep-alive session)
+            senders = build_senders(rt)
+            pool = SendPool(threads, senders, lambda: build_senders(rt))
+        else:
+            pool = SendPool(threads, senders)
+        return cls(rt, queue, senders, RateLimiter(rt.store, limits), pool=pool)
+
+    def send_pool(self) -> SendPool:
+        """The send threads; senders handed in later (tests) are shared by them."""
+        if self.pool is None or (self.pool.shared is not self.senders):
+            self.pool = SendPool(self.pool.threads if self.pool else DEFAULT_SEND_THREADS, self.senders)
+        return self.pool
 
 
 _CTX: dict[int, PushContext] = {}
@@ -250,8 +273,44 @@ def _load_contacts(s: Session, rt: Any, vids: list[int], cids: list[int],
     return out
 
 
+def _claim_and_record(conn: Connection, claim_ids: list[int], results: list[tuple[int, dict[str, Any]]],
+                      now: datetime, t: datetime) -> dict[int, int]:
+    """One transaction: write back the finished chunk (one executemany), claim the next (one UPDATE ...
+    RETURNING, on PostgreSQL and SQLite ≥ 3.35). Returns claimed id → attempts (this one included)."""
+    with conn.begin():
+        if results:
+            conn.execute(_WRITE_BACK, [_bind(did, values) for did, values in results])
+        if not claim_ids:
+            return {}
+        claimable = or_(D.c.status == "queued", and_(D.c.status == "retry", D.c.next_attempt_at <= now))
+        return {int(i): int(a) for i, a in conn.execute(
+            update(D).where(D.c.id.in_(claim_ids), claimable)
+            .values(status="sending", attempts=D.c.attempts + 1, updated_at=t).returning(D.c.id, D.c.attempts))}
+
+
+# Only a row still claimed is written (a sweep may have declared it uncertain meanwhile). Missing optional
+# values keep what the row had (e.g. the channel of an earlier attempt).
+_WRITE_BACK = update(D).where(D.c.id == bindparam("w_id"), D.c.status == "sending").values(
+    status=bindparam("w_status"), reason=bindparam("w_reason"), updated_at=bindparam("w_updated"),
+    channel=func.coalesce(bindparam("w_channel", type_=D.c.channel.type), D.c.channel),
+    provider_id=func.coalesce(bindparam("w_provider", type_=D.c.provider_id.type), D.c.provider_id),
+    sent_at=func.coalesce(bindparam("w_sent", type_=D.c.sent_at.type), D.c.sent_at),
+    next_attempt_at=func.coalesce(bindparam("w_next", type_=D.c.next_attempt_at.type), D.c.next_attempt_at))
+
+
+def _bind(did: int, v: dict[str, Any]) -> dict[str, Any]:
+    return {"w_id": did, "w_status": v["status"], "w_reason": v.get("reason"), "w_updated": v["updated_at"],
+            "w_channel": v.get("channel"), "w_provider": v.get("provider_id"), "w_sent": v.get("sent_at"),
+            "w_next": v.get("next_attempt_at")}
+
+
 def deliver_batch(notice_id: int, batch: int) -> dict[str, int]:
-    """Send every due delivery of one batch; each row is claimed first, so repeats are harmless."""
+    """Send every due delivery of one batch; each row is claimed first, so repeats are harmless.
+
+    The batch goes in chunks of one row per send thread: claim the chunk (one UPDATE), send it in
+    parallel, then write the results back and claim the next chunk in one transaction. A crash leaves
+    at most one chunk `sending` (→ `uncertain`, never re-sent), the rows whose messages were in flight.
+    """
     ctx = context()
     rt, cfg = ctx.rt, ctx.rt.config.push
     now = ctx.clock()
@@ -266,41 +325,47 @@ def deliver_batch(notice_id: int, batch: int) -> dict[str, int]:
         ).order_by(D.c.id)).all()
         contacts = _load_contacts(s, rt, [r.volunteer_id for r in rows if r.volunteer_id],
                                   [r.coordinator_id for r in rows if r.coordinator_id], audience)
-    # (SQLite: every transaction holds the write lock, so nothing below runs inside that session.)
+    # (SQLite: every transaction holds the write lock, so nothing below runs inside that session, and the
+    # send threads never touch the database while the chunk's claim or write-back transaction is open.)
     if not rows:
         finalize(notice_id)
         return {}
+    pool = ctx.send_pool()
     counts: dict[str, int] = {}
     lease, lease_ttl, touched = lease_key(notice_id, batch), max(1, cfg.sending_lease_seconds), 0.0
     retry_due: list[datetime] = []
-    pending: tuple[int, dict[str, Any]] | None = None
-    claimable = or_(D.c.status == "queued", and_(D.c.status == "retry", D.c.next_attempt_at <= now))
+    results: list[tuple[int, dict[str, Any]]] = []
+
+    def send(row: Any, t: datetime, attempts: int) -> dict[str, Any]:
+        key = ("v", row.volunteer_id) if row.volunteer_id else ("c", row.coordinator_id)
+        return deliver_one(ctx, contacts.get(key), title, row.body or body, t, attempts, pool.senders())
+
     with rt.engine.connect() as conn:
         _fast_commits(conn, True)
         try:
-            for row in rows:
+            for start in range(0, len(rows), pool.threads):
+                chunk = rows[start : start + pool.threads]
                 t = ctx.clock()
-                with conn.begin():
-                    if pending is not None:
-                        conn.execute(update(D).where(D.c.id == pending[0], D.c.status == "sending").values(**pending[1]))
-                        pending = None
-                    claimed = conn.execute(update(D).where(D.c.id == row.id, claimable).values(
-                        status="sending", attempts=D.c.attempts + 1, updated_at=t).returning(D.c.attempts)).first()
-                if claimed is None:
-                    continue  # another worker has it, or it is already done
+                claimed = _claim_and_record(conn, [r.id for r in chunk], results, now, t)
+                results = []
+                if not claimed:
+                    continue  # other workers have them, or they are done
                 mono = time.monotonic()
                 if mono - touched > 1.0:
                     rt.store.set(lease, str(os.getpid()), lease_ttl)
                     touched = mono
-                key = ("v", row.volunteer_id) if row.volunteer_id else ("c", row.coordinator_id)
-                values = deliver_one(ctx, contacts.get(key), title, row.body or body, t, int(claimed[0]))
-                counts[values["status"]] = counts.get(values["status"], 0) + 1
-                if values["status"] == "retry":
-                    retry_due.append(values["next_attempt_at"])
-                pending = (row.id, values)
-            if pending is not None:
-                with conn.begin():
-                    conn.execute(update(D).where(D.c.id == pending[0], D.c.status == "sending").values(**pending[1]))
+                mine = [r for r in chunk if r.id in claimed]
+                if len(mine) == 1:
+                    done = [send(mine[0], t, claimed[mine[0].id])]
+                else:
+                    done = list(pool.executor.map(send, mine, [t] * len(mine), [claimed[r.id] for r in mine]))
+                for row, values in zip(mine, done, strict=True):
+                    counts[values["status"]] = counts.get(values["status"], 0) + 1
+                    if values["status"] == "retry":
+                        retry_due.append(values["next_attempt_at"])
+                    results.append((row.id, values))
+            if results:
+                _claim_and_record(conn, [], results, now, ctx.clock())
         except BaseException:
             conn.invalidate()  # never hand a connection with our session settings back to the pool
             raise
@@ -317,13 +382,15 @@ def deliver_batch(notice_id: int, batch: int) -> dict[str, int]:
 
 
 def deliver_one(ctx: PushContext, contact: Contact | None, title: str, body: str, now: datetime,
-                attempts: int = 1) -> dict[str, Any]:
-    """Try the person's routes in order (`attempts` counts this one); returns the row's new values."""
+                attempts: int = 1, senders: dict[str, Outbound] | None = None) -> dict[str, Any]:
+    """Try the person's routes in order (`attempts` counts this one); returns the row's new values.
+    `senders` are the calling thread's (default: the context's)."""
+    senders = ctx.senders if senders is None else senders
     done: dict[str, Any] = {"updated_at": now}
     if contact is None:
         return {**done, "status": "failed", "reason": "找不到这个人"}
     routes, reason = plan_routes(contact, now, int(getattr(ctx.rt.config.wechat, "cs_window_hours", 48)),
-                                 ctx.senders)
+                                 senders)
     if not routes:
         if reason == "opted_out":
             return {**done, "status": "skipped", "reason": "已退订"}
@@ -332,7 +399,7 @@ def deliver_one(ctx: PushContext, contact: Contact | None, title: str, body: str
     failed = False
     for route in routes:
         ctx.limiter.acquire(route.channel)
-        res = send_route(ctx.senders, route, title, body)
+        res = send_route(senders, route, title, body)
         if res.ok:
             return {**done, "status": "sent", "channel": route.kind, "provider_id": res.provider_id,
                     "sent_at": now, "reason": None}

@@ -1,5 +1,6 @@
-"""A real RQ worker process on real Redis: a notice survives the worker being killed mid-send, and every
-person gets it exactly once (counted at the fake WeChat API)."""
+"""A real RQ worker process on real Redis: a notice survives the worker being killed mid-send; nobody gets
+it twice (counted at the fake WeChat API), and the only people not reached are those whose message was in
+flight when the worker died, reported `uncertain` (at most one chunk: one message per send thread)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.config import ROOT
 from bot.push import PushContext, RQJobQueue, get_push
+from bot.push.senders import DEFAULT_SEND_THREADS
 from bot.runtime import build_runtime
+from data.models import ChannelIdentity
 from data.models_push import Delivery, Notice, NoticeStatus
 from data.timeutil import utcnow
 from tests.conftest import TEST_SECRET
@@ -56,7 +59,7 @@ def _stop(p: subprocess.Popen[bytes], sig: int) -> None:
 
 @pytest.mark.redis
 @pytest.mark.slow
-def test_worker_killed_mid_notice_loses_nothing_and_sends_nothing_twice(
+def test_worker_killed_mid_notice_sends_nothing_twice_and_reports_the_in_flight_chunk(
         db_url: str, redis_url: str, fake: FakeApis, tmp_path: Path) -> None:
     prefix = f"test:{uuid.uuid4().hex[:8]}:"
     rt = build_runtime(push_config(db_url, fake.url, redis_url=redis_url, prefix=prefix, **{"push.batch_size": 25}))
@@ -101,12 +104,20 @@ def test_worker_killed_mid_notice_loses_nothing_and_sends_nothing_twice(
         if second is not None:
             _stop(second, signal.SIGTERM)
     counts = fake.per_address()
-    assert len(counts) == PEOPLE  # nothing lost
     assert set(counts.values()) == {1}  # nothing sent twice
     with rt.sessions() as s:
-        by = dict(s.execute(select(Delivery.status, func.count()).where(Delivery.notice_id == nid)
-                            .group_by(Delivery.status)).all())
-    assert {str(k.value): v for k, v in by.items()} == {"sent": PEOPLE - 1, "uncertain": 1}
+        rows = s.execute(select(ChannelIdentity.external_id, Delivery.status)
+                         .join(Delivery, Delivery.volunteer_id == ChannelIdentity.volunteer_id)
+                         .where(Delivery.notice_id == nid)).all()
+    status_of = {openid: str(st.value) for openid, st in rows}
+    assert len(status_of) == PEOPLE and set(status_of.values()) == {"sent", "uncertain"}
+    uncertain = {o for o, st in status_of.items() if st == "uncertain"}
+    # Only the chunk in flight when the worker died is uncertain (the held message among them); every row
+    # reported sent reached WeChat, and whoever WeChat never got is reported, not silently lost.
+    assert 1 <= len(uncertain) <= DEFAULT_SEND_THREADS
+    assert {o for o, st in status_of.items() if st == "sent"} <= set(counts)
+    assert set(status_of) - set(counts) <= uncertain
+    assert len(counts) >= PEOPLE - len(uncertain) + 1  # the held message did arrive
     rt.engine.dispose()
     for key in rt.store.client.scan_iter(match=prefix + "*"):
         rt.store.client.delete(key)
