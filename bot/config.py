@@ -101,6 +101,9 @@ class PushConfig:
     review_auto_confirm_after_hours: int = 48
     records_due_working_days: int = 10
     http_timeout_seconds: float = 5.0
+    # Parallel sends per batch job. After a worker crash up to this many messages are reported
+    # "uncertain" (maybe delivered, never re-sent); 1 gives strict one-at-a-time at a lower rate.
+    send_threads: int = 8
 
 
 @dataclass
