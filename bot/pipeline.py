@@ -16,7 +16,8 @@ from sqlalchemy.orm import joinedload
 from data.crypto import mask_phone
 from data.models import ChannelIdentity, MessageLog, Volunteer
 from data.timeutil import to_local, utcnow
-from dialogs import Choices, Reply, Settings, Text, Turn, respond
+from dialogs import Choices, Reply, Settings, Text, Turn, respond, to_plain
+from dialogs.replies import from_data, to_data
 
 from .runtime import Runtime
 
@@ -55,23 +56,11 @@ class Outcome:
 
 
 def replies_to_json(replies: list[Reply]) -> str:
-    out: list[dict[str, Any]] = []
-    for r in replies:
-        if isinstance(r, Text):
-            out.append({"t": "text", "text": r.text})
-        else:
-            out.append({"t": "choices", "prompt": r.prompt, "options": list(r.options), "footer": r.footer})
-    return json.dumps(out, ensure_ascii=False)
+    return json.dumps(to_data(replies), ensure_ascii=False)
 
 
 def replies_from_json(raw: str) -> list[Reply]:
-    out: list[Reply] = []
-    for d in json.loads(raw):
-        if d["t"] == "text":
-            out.append(Text(d["text"]))
-        else:
-            out.append(Choices(d["prompt"], tuple(d["options"]), d["footer"]))
-    return out
+    return from_data(json.loads(raw))
 
 
 class CollectingHooks:
@@ -119,8 +108,9 @@ class Pipeline:
         self.rt = rt
         self.push = push
         c = rt.config.dialogs
-        self.settings = Settings(c.state_ttl_days, c.undo_minutes, c.page_size, c.search_days,
-                                 c.wechat_budget_chars, c.sms_budget_chars)
+        self.settings = Settings(state_ttl_days=c.state_ttl_days, undo_minutes=c.undo_minutes,
+                                 page_size=c.page_size, search_days=c.search_days,
+                                 budget_chars=c.wechat_budget_chars, sms_budget_chars=c.sms_budget_chars)
 
     # -- dedup -------------------------------------------------------------------------------
     def _dedup_claim(self, key: str, ttl: int) -> bool:
@@ -207,8 +197,6 @@ class Pipeline:
                             kind=inbound.kind, event=inbound.event, event_key=inbound.event_key,
                             location=inbound.location, new_user=is_new, vault=self.rt.vault)
                 replies = respond(turn)
-                from dialogs import to_plain
-
                 session.add(MessageLog(volunteer_id=volunteer.id, channel=inbound.channel, direction="out",
                                        address=shown, text=to_plain(replies)[:4000], request_id=rid,
                                        created_at=now))

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.pipeline import CollectingHooks
 from data.crypto import PhoneVault
 from data.kv import Store
 from data.models import ChannelIdentity, MessageLog, Place, Volunteer
@@ -19,29 +20,11 @@ from dialogs import Choices, Reply, Settings, Turn, respond, to_plain
 from dialogs import state as states
 
 
-class RecordingHooks:
-    """Collects what the dialogs hand to the push layer."""
+class RecordingHooks(CollectingHooks):
+    """Collects what the dialogs hand to the push layer (the pipeline's collector, never flushed)."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-
-    def waitlist_promoted(self, signup_ids: list[int]) -> None:
-        self.calls.append(("waitlist_promoted", (signup_ids,)))
-
-    def handoff_requested(self, volunteer_id: int, coordinator_id: int | None, transcript: list[str]) -> None:
-        self.calls.append(("handoff_requested", (volunteer_id, coordinator_id, transcript)))
-
-    def signup_needs_review(self, signup_id: int) -> None:
-        self.calls.append(("signup_needs_review", (signup_id,)))
-
-    def send_bind_code(self, volunteer_id: int, phone: str, code: str) -> None:
-        self.calls.append(("send_bind_code", (volunteer_id, phone, code)))
-
-    def signup_reviewed(self, signup_id: int, approved: bool) -> None:
-        self.calls.append(("signup_reviewed", (signup_id, approved)))
-
-    def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None:
-        self.calls.append(("send_team_notice", (coordinator_id, team_id, text)))
+        super().__init__(target=None)
 
     def named(self, name: str) -> list[tuple[Any, ...]]:
         return [args for n, args in self.calls if n == name]
