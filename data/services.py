@@ -37,14 +37,6 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * r * math.asin(math.sqrt(a))
 
 
-def place_subtree_ids(session: Session, place_id: int) -> list[int]:
-    """The place and every place under it."""
-    place = session.get(Place, place_id)
-    if place is None:
-        return []
-    return list(session.scalars(select(Place.id).where(Place.path.startswith(place.path))))
-
-
 def places_taken(session: Session, activity_id: int) -> int:
     """Places held by pending and confirmed sign-ups (party sizes added up)."""
     total = session.scalar(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -21,13 +21,6 @@ def to_local(dt_utc: datetime) -> datetime:
     if dt_utc.tzinfo is None:
         dt_utc = dt_utc.replace(tzinfo=UTC)
     return dt_utc.astimezone(LOCAL)
-
-
-def local_naive(dt: datetime) -> datetime:
-    """Naive local time from an aware or naive-local datetime."""
-    if dt.tzinfo is None:
-        return dt
-    return dt.astimezone(LOCAL).replace(tzinfo=None)
 
 
 def part_of_day(hour: int) -> str:
@@ -74,8 +67,3 @@ def format_when(start_utc: datetime, end_utc: datetime | None = None) -> str:
 def utcnow() -> datetime:
     """The only place that reads the wall clock; everything else takes `now` as an argument."""
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def day_bounds_local(day_local: datetime) -> tuple[datetime, datetime]:
-    start = day_local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return start, start + timedelta(days=1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from ..models import (
     TeamMember,
     Volunteer,
 )
+from ..services import activity_hours
 from ..timeutil import LOCAL, to_local, to_utc
 
 SEED_DIR = Path(__file__).resolve().parent
@@ -221,7 +221,7 @@ def load_demo(session: Session, now: datetime, vault: PhoneVault, seed: int = 7)
                                confirmed_at=created if status != SignupStatus.WAITLISTED else None))
             counts["signups"] += 1
             if finished:
-                hours = Decimal((act.ends_at - act.starts_at).seconds // 1800) / 2
+                hours = activity_hours(act)
                 session.add(ServiceRecord(
                     volunteer_id=v.id, activity_id=act.id, activity_name=act.title, service_date=act.starts_at,
                     place_text=f"{place.name}{('，' + act.address) if act.address else ''}",
