@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, literal, or_, select, union
 from sqlalchemy.orm import Session
@@ -39,6 +39,8 @@ from .models import (
 )
 from .models_push import ReviewEscalation
 from .timeutil import to_local
+
+_S = TypeVar("_S", bound=Select[*tuple[Any, ...]])  # any select over activities keeps its row type when scoped
 
 ACTIVE_DAYS = 90
 COUNTED_ACTIVITIES = (ActivityStatus.PUBLISHED, ActivityStatus.FINISHED)  # not drafts, not cancelled
@@ -90,7 +92,7 @@ def fmt_rate(num: int, den: int) -> str:
     return f"{100 * num / den:.1f}%" if den else "—"
 
 
-def _scoped(stmt: Select[Any], team_ids: Sequence[int] | None) -> Select[Any]:
+def _scoped(stmt: _S, team_ids: Sequence[int] | None) -> _S:
     return stmt if team_ids is None else stmt.where(Activity.team_id.in_(list(team_ids)))
 
 

@@ -32,3 +32,9 @@ def test_ruff_clean() -> None:
     r = subprocess.run([str(ruff), "check", "bot", "nlu", "dialogs", "data", "tests", "bench", "scripts"],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_mypy_clean_on_nlu_and_data() -> None:
+    mypy = Path(sys.executable).with_name("mypy")
+    r = subprocess.run([str(mypy)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:]
