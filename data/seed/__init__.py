@@ -128,7 +128,7 @@ def load_demo(session: Session, now: datetime, vault: PhoneVault, seed: int = 7)
     categories_pool = ["助老", "环境保护", "社区服务", "医疗健康", "文化教育", "关爱儿童", "文明交通", "助残"]
     volunteers: list[Volunteer] = []
 
-    def add_volunteer(name: str, home: Place, idx: int, openid: str | None, phone: str | None) -> Volunteer:
+    def add_volunteer(name: str, home: Place, openid: str | None, phone: str | None) -> Volunteer:
         v = Volunteer(
             name=name,
             gender=rng.choice(["女", "男"]),
@@ -158,16 +158,16 @@ def load_demo(session: Session, now: datetime, vault: PhoneVault, seed: int = 7)
         return v
 
     # Two named demo volunteers the README's chat examples use.
-    demo_zhang = add_volunteer("张桂兰", places["阳光社区"], 0, "demo-zhangguilan", "13900000001")
+    demo_zhang = add_volunteer("张桂兰", places["阳光社区"], "demo-zhangguilan", "13900000001")
     demo_zhang.categories, demo_zhang.availability, demo_zhang.max_load = ["助老", "社区服务"], 0b101101101101101, 2
-    demo_li = add_volunteer("李建华", places["巨海城社区"], 1, None, "13900000002")
+    demo_li = add_volunteer("李建华", places["巨海城社区"], None, "13900000002")
     volunteers += [demo_zhang, demo_li]
     for i in range(2, 40):
         name = SURNAMES[i * 7 % len(SURNAMES)] + GIVEN[i % len(GIVEN)]
         has_wechat = i % 5 != 0
         phone = f"139{4710000 + i:08d}" if i % 3 != 1 else None
-        volunteers.append(add_volunteer(name, rng.choice(villages), i, f"demo-openid-{i:03d}" if has_wechat else None,
-                                        phone if (phone or not has_wechat) else None))
+        openid = f"demo-openid-{i:03d}" if has_wechat else None
+        volunteers.append(add_volunteer(name, rng.choice(villages), openid, phone))
 
     for v in volunteers:
         home = session.get(Place, v.home_place_id)
