@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import select
+import socket
+import ssl
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from wechatpy import WeChatClient
@@ -32,6 +37,7 @@ UNREACHABLE = {
 CS_ONLY = {"outside_48h_window", "cs_quota_used"}  # a template message may still reach the user
 RETRY_AFTER = {45009: 600.0, -1: 3.0}  # daily API quota reached; "system busy"
 HTTP_RETRY_AFTER = 5.0
+LOCAL_TOKEN_SECONDS = 30.0  # how long a worker reuses the shared token without asking the store again
 MORE_TAIL = "……\n（消息太长，后面没有显示。回复“更多”继续看，回复0回主菜单。）"
 
 
@@ -94,7 +100,7 @@ class _Client(WeChatClient):
 
     @property
     def access_token(self) -> str:
-        return self._api.token()
+        return self._api.current_token()
 
     def fetch_access_token(self) -> dict[str, Any]:
         return {"access_token": self._api.token(refresh=True)}
@@ -119,14 +125,30 @@ class WechatAPI:
         self.base = cfg.api_base.rstrip("/")
         self._clock = clock
         self._sleep = sleep
-        self._http = requests.Session()
+        self._http = LeanHTTP()
         self.client = _Client(self)
         self.client._http = self._http
+        self._local_token: tuple[str, float] | None = None  # (token, until time.monotonic())
 
     # -- access token ------------------------------------------------------------------------
     @property
     def _token_key(self) -> str:
         return f"wechat:token:{self.cfg.app_id}"
+
+    def current_token(self) -> str:
+        """The shared token, asked of the store at most every LOCAL_TOKEN_SECONDS (a send is in the hot path).
+
+        A token another worker replaced meanwhile is still accepted by WeChat for a while; if it is not,
+        the rejection makes `call` take the shared one at once (one refresh per failed token, as before).
+        """
+        cached = self._local_token
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        return self._remember(self.token())
+
+    def _remember(self, token: str) -> str:
+        self._local_token = (token, time.monotonic() + LOCAL_TOKEN_SECONDS)
+        return token
 
     def token(self, refresh: bool = False, failed: str | None = None) -> str:
         """The shared access token; with `refresh`, a new one (once per failed token across all workers)."""
@@ -183,7 +205,7 @@ class WechatAPI:
     def call(self, fn: Callable[[WeChatClient], Any]) -> dict[str, Any]:
         """Run one wechatpy call; a rejected token is refreshed once and the call retried once."""
         for attempt in (1, 2):
-            used = self.token()
+            used = self.current_token()
             try:
                 result = fn(self.client)
             except WeChatClientException as exc:
@@ -193,12 +215,12 @@ class WechatAPI:
                 code = int(exc.errcode)
                 if code in TOKEN_ERRORS and attempt == 1:
                     log.info("wechat token rejected (errcode %s); refreshing once", code)
-                    self.token(refresh=True, failed=used)
+                    self._remember(self.token(refresh=True, failed=used))
                     continue
                 raise WechatAPIError(code, str(exc.errmsg)) from exc
             except requests.RequestException as exc:
                 raise WechatAPIError(None, type(exc).__name__) from exc
-            if isinstance(result, requests.Response):  # wechatpy hands back a body it could not decode
+            if isinstance(result, (requests.Response, LeanResponse)):  # wechatpy hands back a body it could not decode
                 return _checked(result.content)
             if not isinstance(result, dict):
                 raise WechatAPIError(-1, "unexpected answer")
@@ -372,6 +394,286 @@ def _msgid(result: dict[str, Any]) -> str | None:
 def short(openid: str) -> str:
     """An openid shortened for logs."""
     return openid[:8] + "…" if len(openid) > 8 else openid
+
+
+# -- transport ----------------------------------------------------------------------------------------
+class LeanResponse:
+    """The part of `requests.Response` that wechatpy and this module read."""
+
+    __slots__ = ("status_code", "reason", "content", "headers", "url", "request")
+
+    def __init__(self, status_code: int, reason: str, content: bytes, headers: dict[str, str], url: str) -> None:
+        self.status_code = status_code
+        self.reason = reason
+        self.content = content
+        self.headers = headers  # names in lower case
+        self.url = url
+        self.request = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    def json(self) -> Any:
+        return json.loads(self.content.decode("utf-8"))
+
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise requests.HTTPError(f"{self.status_code} {self.reason} for {self.url.split('?', 1)[0]}",
+                                     response=self)  # type: ignore[arg-type]
+
+
+class _BadAnswer(Exception):
+    """The server's bytes are not an HTTP/1.x response we understand."""
+
+
+class _Socket(socket.socket):
+    """A socket that closes itself quietly when dropped (a client nobody closed, e.g. in a reference
+    cycle with wechatpy's client, or a thread that ended): it only ever held an idle connection."""
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class _SSLSocket(ssl.SSLSocket):
+    def __del__(self) -> None:
+        self.close()
+
+
+class _Conn:
+    """One kept-alive connection: the socket and a buffered reader on it."""
+
+    __slots__ = ("sock", "rfile", "used")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.rfile = sock.makefile("rb")
+        self.used = False
+
+    def dropped(self) -> bool:
+        """The server closed it (or wrote unasked) while idle: readable now means don't reuse it."""
+        try:
+            poller = select.poll()
+            poller.register(self.sock, select.POLLIN)
+            return bool(poller.poll(0))
+        except (OSError, ValueError):
+            return True
+
+    def close(self) -> None:
+        try:
+            self.rfile.close()
+        finally:
+            self.sock.close()
+
+
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+
+
+class LeanHTTP:
+    """A small keep-alive HTTP/1.1 client with the `requests.Session` interface wechatpy calls.
+
+    requests costs about a millisecond of CPU per call (preparing, hooks, adapters, cookies, header
+    parsing through `email`); a push worker makes thousands of calls a second to one host. This keeps one
+    connection per thread and host, writes each request in one `sendall`, reads the answer with a
+    buffered reader (Content-Length, chunked, or until close), and raises requests' exceptions
+    (ConnectionError, ConnectTimeout, ReadTimeout, HTTPError) so wechatpy and WechatAPI see what they saw
+    before. The timeout applies to the connect and to each read, as in requests; certificates are checked
+    against REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE or certifi's bundle, as in requests. A kept-alive
+    connection the server closed meanwhile is noticed before reuse; a request that could not be written on
+    a reused connection (the server closed it first, so it never read it) is written once more on a fresh
+    one. Nothing else is retried here: callers own their retries. Anything else (files, streams, a
+    proxy from the environment) goes through a plain `requests.Session`.
+    """
+
+    def __init__(self, user_agent: str = "yinling") -> None:
+        self.headers = {"User-Agent": user_agent, "Accept": "*/*", "Accept-Encoding": "identity"}
+        self._local = threading.local()
+        self._fallback: requests.Session | None = None
+        self._hosts: dict[tuple[str, str], tuple[str, int, bool]] = {}  # → hostname, port, via a proxy
+        self._ssl: ssl.SSLContext | None = None
+
+    # requests.Session's entry points, as wechatpy and WechatAPI call them
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, data: Any = None, **kwargs: Any) -> Any:
+        return self.request("POST", url, data=data, **kwargs)
+
+    def request(self, method: str, url: str, params: Any = None, data: Any = None,
+                headers: dict[str, str] | None = None, timeout: float | None = None, **kwargs: Any) -> Any:
+        scheme, _, rest = url.partition("://")
+        netloc, slash, path = rest.partition("/")
+        scheme = scheme.lower()
+        if kwargs or not (data is None or isinstance(data, (bytes, str))) or scheme not in ("http", "https") \
+                or self._host(scheme, netloc)[2]:
+            return self._session().request(method, url, params=params, data=data, headers=headers,
+                                           timeout=timeout, **kwargs)
+        method = method.upper()
+        target = (slash + path if slash else "/").split("#", 1)[0]
+        if params:
+            target += ("&" if "?" in target else "?") + urlencode(params, doseq=True)
+        body = data.encode("utf-8") if isinstance(data, str) else (data or b"")
+        hdrs = {"Host": netloc, **self.headers, **(headers or {})}
+        if body or method in ("POST", "PUT", "PATCH"):
+            hdrs["Content-Length"] = str(len(body))
+        head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+        payload = head.encode("latin-1") + body
+        conns = self._conns()
+        key = (scheme, netloc)
+        for attempt in (1, 2):
+            conn = conns.pop(key, None)
+            if conn is not None and conn.dropped():
+                conn.close()
+                conn = None
+            reused = conn is not None
+            if conn is None:
+                conn = self._connect(scheme, netloc, timeout)
+            conn.sock.settimeout(timeout)
+            try:
+                conn.sock.sendall(payload)
+            except (ConnectionResetError, BrokenPipeError) as exc:
+                conn.close()
+                if reused and attempt == 1:
+                    continue  # the server closed this idle connection before it read the request
+                raise requests.ConnectionError(f"{type(exc).__name__} to {netloc}") from exc
+            except TimeoutError as exc:
+                conn.close()
+                raise requests.ConnectionError(f"timed out writing to {netloc}") from exc
+            except OSError as exc:
+                conn.close()
+                raise requests.ConnectionError(f"{type(exc).__name__} to {netloc}") from exc
+            try:
+                status, reason, rheaders, content, keep = _read_response(conn.rfile, method)
+            except TimeoutError as exc:
+                conn.close()
+                raise requests.ReadTimeout(f"no answer from {netloc} within {timeout}s") from exc
+            except (OSError, _BadAnswer, ValueError) as exc:
+                conn.close()
+                raise requests.ConnectionError(f"{type(exc).__name__} from {netloc}") from exc
+            if keep:
+                conns[key] = conn
+            else:
+                conn.close()
+            return LeanResponse(status, reason, content, rheaders, url)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Close this thread's connections (another thread's go when that thread ends)."""
+        conns = self._conns()
+        for conn in conns.values():
+            conn.close()
+        conns.clear()
+        if self._fallback is not None:
+            self._fallback.close()
+
+    # -- internals
+    def _conns(self) -> dict[tuple[str, str], _Conn]:
+        conns: dict[tuple[str, str], _Conn] | None = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = {}
+        return conns
+
+    def _host(self, scheme: str, netloc: str) -> tuple[str, int, bool]:
+        """Host name, port and whether the environment routes it through a proxy (worked out once)."""
+        key = (scheme, netloc)
+        known = self._hosts.get(key)
+        if known is None:
+            parts = urlsplit(f"{scheme}://{netloc}/")
+            proxied = bool(requests.utils.get_environ_proxies(f"{scheme}://{netloc}/"))
+            known = self._hosts[key] = (parts.hostname or "", parts.port or (443 if scheme == "https" else 80),
+                                        proxied)
+        return known
+
+    def _connect(self, scheme: str, netloc: str, timeout: float | None) -> _Conn:
+        host, port, _ = self._host(scheme, netloc)
+        try:
+            plain = socket.create_connection((host, port), timeout=timeout)
+            sock: socket.socket = _Socket(fileno=plain.detach())
+            sock.settimeout(timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == "https":
+                sock = self._context().wrap_socket(sock, server_hostname=host)
+        except TimeoutError as exc:
+            raise requests.ConnectTimeout(f"timed out connecting to {netloc}") from exc
+        except ssl.SSLError as exc:
+            raise requests.exceptions.SSLError(f"TLS with {netloc}: {exc}") from exc
+        except OSError as exc:
+            raise requests.ConnectionError(f"cannot connect to {netloc}: {type(exc).__name__}") from exc
+        return _Conn(sock)
+
+    def _context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if not bundle:
+                import certifi  # requests' own dependency
+
+                bundle = certifi.where()
+            self._ssl = ssl.create_default_context(cafile=bundle)
+            self._ssl.sslsocket_class = _SSLSocket
+        return self._ssl
+
+    def _session(self) -> requests.Session:
+        if self._fallback is None:
+            self._fallback = requests.Session()
+        return self._fallback
+
+
+def _read_response(rfile: Any, method: str) -> tuple[int, str, dict[str, str], bytes, bool]:
+    """Status, reason, headers (lower-case names), body, and whether the connection may be kept."""
+    while True:
+        line = rfile.readline(_MAX_LINE + 1)
+        if not line:
+            raise _BadAnswer("closed before answering")
+        parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise _BadAnswer("not an HTTP/1.x status line")
+        version, status, reason = parts[0], int(parts[1]), parts[2] if len(parts) > 2 else ""
+        headers: dict[str, str] = {}
+        for _ in range(_MAX_HEADERS + 1):
+            h = rfile.readline(_MAX_LINE + 1)
+            if h in (b"\r\n", b"\n"):
+                break
+            if not h or len(h) > _MAX_LINE:
+                raise _BadAnswer("headers cut off or too long")
+            name, sep, value = h.decode("latin-1").partition(":")
+            if not sep:
+                raise _BadAnswer("malformed header")
+            name = name.strip().lower()
+            value = value.strip()
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        else:
+            raise _BadAnswer("too many headers")
+        if status >= 200 or status == 101:
+            break  # 1xx interim answers (100 Continue) are skipped
+    conn_tokens = headers.get("connection", "").lower()
+    keep = "close" not in conn_tokens if version != "HTTP/1.0" else "keep-alive" in conn_tokens
+    if method == "HEAD" or status in (204, 304) or status < 200:
+        return status, reason, headers, b"", keep
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        chunks: list[bytes] = []
+        while True:
+            size_line = rfile.readline(_MAX_LINE + 1)
+            if not size_line:
+                raise _BadAnswer("chunked body cut off")
+            size = int(size_line.split(b";", 1)[0].strip(), 16)
+            if size == 0:
+                while rfile.readline(_MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                break
+            chunk = rfile.read(size)
+            if len(chunk) != size or rfile.read(2) not in (b"\r\n",):
+                raise _BadAnswer("chunked body cut off")
+            chunks.append(chunk)
+        return status, reason, headers, b"".join(chunks), keep
+    length = headers.get("content-length")
+    if length is not None:
+        n = int(length.split(",")[0])
+        content = rfile.read(n) if n else b""
+        if len(content) != n:
+            raise _BadAnswer("body cut off")
+        return status, reason, headers, content, keep
+    return status, reason, headers, rfile.read(), False  # until the server closes
 
 
 # -- late replies: the RQ job (or a thread when there is no Redis) ---------------------------------

@@ -47,13 +47,14 @@ def build_senders(rt: Any) -> dict[str, Outbound]:
     return senders
 
 
-def _pin_environment(http: requests.Session | None, url: str) -> None:
-    """Read the proxy and CA-bundle environment once instead of on every request.
+def _pin_environment(http: Any, url: str) -> None:
+    """Read the proxy and CA-bundle environment once instead of on every request (a requests.Session).
 
     requests re-scans os.environ on each call (`merge_environment_settings`): with a container's ~100
     variables that was ~10% of a delivery's CPU. The result is the same for a process's lifetime.
+    (WechatAPI's own transport already reads the environment once per host.)
     """
-    if http is None:
+    if not isinstance(http, requests.Session):
         return
     http.proxies.update(requests.utils.get_environ_proxies(url))
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
