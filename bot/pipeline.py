@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import insert, select, update
 
 from data.crypto import mask_phone
 from data.models import ChannelIdentity, MessageLog, Volunteer
@@ -28,6 +27,9 @@ SORRY = Choices(
     ("找活动", "我的活动", "我的服务时长", "找人工"),
     "回复数字选择，回复0回主菜单，回复9找人工。",
 )
+INBOUND_STAMP_SECONDS = 60  # last_inbound_at is refreshed at most this often (it only ever errs early)
+_LOG_INSERT = insert(MessageLog.__table__)  # executed with a dict of values: compiled once, cached
+
 BUSY = Text("您的上一条消息还在处理，请稍等几秒再发。回复0回主菜单。")
 
 
@@ -135,14 +137,19 @@ class Pipeline:
         else:
             external = inbound.sender
             shown = inbound.sender
-        ident = session.scalars(
-            select(ChannelIdentity)
-            .options(joinedload(ChannelIdentity.volunteer))
+        found = session.execute(
+            select(Volunteer, ChannelIdentity.id, ChannelIdentity.last_inbound_at)
+            .join(ChannelIdentity, ChannelIdentity.volunteer_id == Volunteer.id)
             .where(ChannelIdentity.channel == inbound.channel, ChannelIdentity.external_id == external)
         ).first()
-        if ident is not None:
-            ident.last_inbound_at = now
-            return ident.volunteer, False, shown
+        if found is not None:
+            volunteer, ident_id, last = found
+            if last is None or abs((now - last).total_seconds()) >= INBOUND_STAMP_SECONDS:
+                # The 48-hour window needs the time of the last message, not to the second: a person
+                # chatting writes this once a minute, not on every message.
+                session.execute(update(ChannelIdentity).where(ChannelIdentity.id == ident_id)
+                                .values(last_inbound_at=now))
+            return volunteer, False, shown
         volunteer = None
         if inbound.channel == "sms":
             # The number may already belong to a volunteer (bound from WeChat, or imported).
@@ -189,17 +196,20 @@ class Pipeline:
             with self.rt.sessions() as session:
                 volunteer, is_new, shown = self.identify(session, inbound, now)
                 volunteer_id = volunteer.id
-                session.add(MessageLog(volunteer_id=volunteer.id, channel=inbound.channel, direction="in",
-                                       address=shown, text=text[:2000] or f"[{inbound.kind}:{inbound.event or ''}]",
-                                       intent=parse.get("intent", {}).get("name"), request_id=rid, created_at=now))
+                # Core inserts (no unit of work to flush); the incoming line first, so that a hand-off's
+                # transcript includes the message that asked for a person.
+                session.execute(_LOG_INSERT, {
+                    "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "in", "address": shown,
+                    "text": text[:2000] or f"[{inbound.kind}:{inbound.event or ''}]",
+                    "intent": parse.get("intent", {}).get("name"), "request_id": rid, "created_at": now})
                 turn = Turn(parse=parse, text=text, volunteer=volunteer, session=session, store=self.rt.store,
                             now=now, channel=inbound.channel, hooks=hooks, settings=self.settings,
                             kind=inbound.kind, event=inbound.event, event_key=inbound.event_key,
                             location=inbound.location, new_user=is_new, vault=self.rt.vault)
                 replies = respond(turn)
-                session.add(MessageLog(volunteer_id=volunteer.id, channel=inbound.channel, direction="out",
-                                       address=shown, text=to_plain(replies)[:4000], request_id=rid,
-                                       created_at=now))
+                session.execute(_LOG_INSERT, {
+                    "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "out", "address": shown,
+                    "text": to_plain(replies)[:4000], "intent": None, "request_id": rid, "created_at": now})
                 session.commit()
         except Exception:  # noqa: BLE001 - the user gets a polite answer, the log gets the trace
             log.exception("turn failed channel=%s request_id=%s", inbound.channel, rid)

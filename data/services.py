@@ -125,12 +125,19 @@ def search_activities(
         like = f"%{text}%"
         stmt = stmt.where(or_(Activity.title.like(like), Activity.description.like(like)))
     if near is None:
-        # Plain listing: let the database count and page.
-        total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-        page_acts = list(session.scalars(
-            stmt.order_by(Activity.starts_at, Activity.id).offset(offset).limit(limit)).unique())
-        taken = places_taken_many(session, [a.id for a in page_acts])
-        return SearchResult([Hit(a, max(0, a.capacity - taken[a.id])) for a in page_acts], total)
+        # Plain listing: one query pages, counts (a window over the filtered rows) and adds up the
+        # places taken per activity on the page.
+        taken_q = (select(func.coalesce(func.sum(Signup.party_size), 0))
+                   .where(Signup.activity_id == Activity.id, Signup.status.in_(HOLDS_PLACE))
+                   .correlate(Activity).scalar_subquery())
+        rows = session.execute(
+            stmt.add_columns(taken_q, func.count().over())
+            .order_by(Activity.starts_at, Activity.id).offset(offset).limit(limit)).unique().all()
+        if rows:
+            total = int(rows[0][2])
+        else:  # past the last page (or nothing at all): count on its own
+            total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0) if offset else 0
+        return SearchResult([Hit(a, max(0, a.capacity - int(taken or 0))) for a, taken, _ in rows], total)
     activities = list(session.scalars(stmt.order_by(Activity.starts_at, Activity.id)).unique())
 
     hits: list[Hit] = []
