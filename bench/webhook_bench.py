@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import random
 import shutil
 import signal
 import socket
@@ -145,12 +146,16 @@ def drive(port: int, args: argparse.Namespace, label: str) -> dict[str, Any]:
             raise AssertionError
 
         d = WechatDriver(transport, mode=args.mode, openid=f"oBench{label}{n:04d}{os.getpid()}")
+        rng = random.Random(n)
         start_gate.wait()
+        if args.think and not args.lockstep:
+            time.sleep(rng.uniform(0, args.think))  # people don't all start at the same second
         for i in range(args.requests):
             if time.monotonic() > deadline:
                 break
             if args.think and i:
-                time.sleep(args.think)  # a person reads the reply and types the next message
+                # a person reads the reply and types the next message: think ± 50 % (or exactly, in lockstep)
+                time.sleep(args.think if args.lockstep else rng.uniform(0.5, 1.5) * args.think)
             fields = d._fields("text", Content=MESSAGES[i % len(MESSAGES)], MsgId=n * 1_000_000 + i + 1)
             query, body = d.sign(build_xml(fields))
             t0 = time.perf_counter()
@@ -208,6 +213,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (gthread)")
     ap.add_argument("--think", type=float, default=0.0,
                     help="seconds each user waits between messages (0 = back to back, the stress case)")
+    ap.add_argument("--lockstep", action="store_true",
+                    help="with --think: every user starts together and waits exactly --think (a synchronized "
+                         "burst of --clients messages every --think seconds); default: random start, think ± 50 %%")
     ap.add_argument("--max-seconds", type=float, default=60.0, help="stop each run after this long")
     ap.add_argument("--mode", choices=("plain", "safe"), default="plain")
     ap.add_argument("--database-url", help="default: a fresh SQLite file")
@@ -244,7 +252,7 @@ def main() -> int:
         store = "Redis" if args.redis_url else "in-process store"
         print(f"webhook bench: {args.clients} clients x {args.requests} signed text messages ({args.mode} mode), "
               f"gunicorn -w {args.workers} --threads {args.threads}, {os.cpu_count()} CPUs, {db}, {store}, "
-              f"think {args.think:g} s")
+              f"think {args.think:g} s{' in lockstep' if args.lockstep else (' ± 50 %, random start' if args.think else '')}")
         results = {name: drive(port, args, name) for name, port in ports.items()}
         for r in results.values():
             print(f"  {r['label']:>7}: {r['rps']:7.1f} req/s   p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms   "
