@@ -416,3 +416,9 @@ def slot_name(weekday: int, part: int) -> str:
 
 def body_text(load: int) -> str:
     return {1: BODY_LIGHT, 2: BODY_MODERATE}.get(load, BODY_HEAVY)
+
+# -- a shared location: remembered only when the person asks for it (consent kind "location") ---------
+LOCATION_REMEMBER_HINT = "想让我记住这个位置，下次说“附近”就按它找，请回复“记住位置”。"
+LOCATION_SAVED = "好的，记住了这个位置。以后说“附近有啥活动”就按它找。不想让我记，回复“忘掉位置”。"
+LOCATION_WILL_SAVE = "好的。请点输入框旁的“+”，选“位置”发给我，我就记住。不想让我记，回复“忘掉位置”。"
+LOCATION_FORGOTTEN = "好的，已经忘掉您的位置，以后也不再记。想让我记，回复“记住位置”。"
