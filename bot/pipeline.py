@@ -46,6 +46,9 @@ class Inbound:
     event_key: str | None = None
     location: tuple[float, float] | None = None
     media_id: str | None = None
+    # False for what WeChat does not count as the user reaching out (a location report, a link click):
+    # those neither open the 48-hour customer-service window nor move last_inbound_at.
+    opens_window: bool = True
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
@@ -144,7 +147,7 @@ class Pipeline:
         ).first()
         if found is not None:
             volunteer, ident_id, last = found
-            if last is None or abs((now - last).total_seconds()) >= INBOUND_STAMP_SECONDS:
+            if inbound.opens_window and (last is None or abs((now - last).total_seconds()) >= INBOUND_STAMP_SECONDS):
                 # The 48-hour window needs the time of the last message, not to the second: a person
                 # chatting writes this once a minute, not on every message.
                 session.execute(update(ChannelIdentity).where(ChannelIdentity.id == ident_id)
@@ -168,7 +171,7 @@ class Pipeline:
         session.add(ChannelIdentity(
             volunteer_id=volunteer.id, channel=inbound.channel, external_id=external,
             address_enc=self.rt.vault.encrypt(inbound.sender) if inbound.channel == "sms" else None,
-            created_at=now, last_inbound_at=now,
+            created_at=now, last_inbound_at=now if inbound.opens_window else None,
         ))
         session.flush()
         return volunteer, is_new, shown
@@ -207,9 +210,11 @@ class Pipeline:
                             kind=inbound.kind, event=inbound.event, event_key=inbound.event_key,
                             location=inbound.location, new_user=is_new, vault=self.rt.vault)
                 replies = respond(turn)
-                session.execute(_LOG_INSERT, {
-                    "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "out", "address": shown,
-                    "text": to_plain(replies)[:4000], "intent": None, "request_id": rid, "created_at": now})
+                if replies:  # a silent event gets no answer
+                    session.execute(_LOG_INSERT, {
+                        "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "out",
+                        "address": shown, "text": to_plain(replies)[:4000], "intent": None, "request_id": rid,
+                        "created_at": now})
                 session.commit()
         except Exception:  # noqa: BLE001 - the user gets a polite answer, the log gets the trace
             log.exception("turn failed channel=%s request_id=%s", inbound.channel, rid)

@@ -81,10 +81,20 @@ class Turn:
     vault: PhoneVault | None = None
 
 
+# Channel events no person typed (WeChat's periodic location report, a click on a link in the menu):
+# they change nothing in the conversation and get no answer.
+SILENT_EVENTS = frozenset({"location", "view"})
+
+
 def respond(turn: Turn) -> list[Reply]:
-    """Answer one turn: never empty, always within the channel's budget. Does not commit."""
+    """Answer one turn, within the channel's budget; empty only for a silent event. Does not commit."""
     from .flows import dispatch, domain_error  # the flows import this module's types
 
+    if turn.kind == "event" and (turn.event or "").lower() in SILENT_EVENTS:
+        from .flows.location import reported
+
+        reported(turn)
+        return []
     st = states.load(turn.store, turn.volunteer.id)
     forget = False
     try:

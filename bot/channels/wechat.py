@@ -173,6 +173,7 @@ class WechatChannel:
             return None
         key = f.get("EventKey", "")
         base["dedup_key"] = f"{sender}:{created}:{event}:{key}"
+        base["opens_window"] = event not in SILENT_EVENTS  # WeChat opens the window on messages and clicks
         location = _point(f.get("Latitude"), f.get("Longitude")) if event == "location" else None
         return Inbound(kind="event", event=event, event_key=key or None, location=location, **base)
 
@@ -335,7 +336,7 @@ class WechatChannel:
                 return _success()
             if inbound.event == "unsubscribe":
                 self.api.mark_unreachable(inbound.sender, "unsubscribed")
-            else:
+            elif inbound.opens_window:
                 self.api.note_inbound(inbound.sender)
             replies = self.run(inbound)
             if replies is None or inbound.event in SILENT_EVENTS:

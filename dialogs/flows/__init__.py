@@ -20,6 +20,7 @@ from . import (
     events,
     help,
     hours,
+    location,
     mine,
     onboarding,
     profile,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from ..engine import Turn
 
 _MODULES = (help, search, signup, cancel, mine, hours, profile, onboarding, recommend, subscribe, smalltalk,
-            undo, coordinator, reminder)
+            undo, coordinator, reminder, location)
 for _m in _MODULES:
     if _m.FLOW.name not in FLOWS:
         register(_m.FLOW)
@@ -58,7 +59,7 @@ def dispatch(turn: Turn, st: State) -> Result:
         return events.voice(turn, st)
     if turn.kind == "location" and turn.location is not None:
         st.misses = 0
-        return search.near_point(turn, st)
+        return location.near_point(turn, st)
     step = step_of(st)
     if step is not None and step.capture is not None and step.capture(turn, st):
         out = step.handler(turn, st)

@@ -20,7 +20,7 @@ from bot.channels.wechat import WechatChannel
 from bot.runtime import Runtime
 from data.db import make_engine
 from data.migrate import upgrade
-from data.models import ChannelIdentity, MessageLog, Signup
+from data.models import ChannelIdentity, MessageLog, Signup, Volunteer
 from data.seed import load_demo
 from data.timeutil import utcnow
 from dialogs import Text
@@ -221,7 +221,8 @@ def test_voice_without_recognition_goes_to_the_asr_hook(app: Flask, rt: Runtime,
     d.voice("", media_id="media-def")
     with rt.sessions() as s:
         texts = list(s.scalars(select(MessageLog.text).where(MessageLog.address == d.openid,
-                                                            MessageLog.direction == "in")))
+                                                            MessageLog.direction == "in")
+                              .order_by(MessageLog.id)))
     assert texts[-1] == "明天有什么活动"
 
 
@@ -402,3 +403,28 @@ def test_handoff_through_the_webhook_reaches_the_push_layer(app: Flask, rt: Runt
         notices = s.scalars(select(Notice).where(Notice.kind == "handoff")).all()
     assert notices, "the dialogs' hand-off hook did not reach the push layer"
     assert any("9" in n.body or n.body for n in notices)
+
+
+def test_location_reports_and_link_clicks_leave_the_conversation_and_the_window_alone(app: Flask, rt: Runtime) -> None:
+    d = driver(app)
+    d.event("subscribe")
+    d.text("1")
+    listing = d.event("CLICK", "MENU_FIND")
+    assert numbered(listing.text)
+    with rt.sessions() as s:
+        stamp = s.scalars(select(ChannelIdentity.last_inbound_at).where(
+            ChannelIdentity.external_id == d.openid)).one()
+    window = rt.store.get(f"wechat:window:{d.openid}")
+    assert window
+    xml = (FIXTURES / "event_location.xml").read_text(encoding="utf-8").replace("oUSER", d.openid)
+    assert d.post(*d.sign(xml)).empty
+    assert d.event("VIEW", "https://example.org/guide").empty
+    # WeChat opens no customer-service window for these; nor do we.
+    assert rt.store.get(f"wechat:window:{d.openid}") == window
+    with rt.sessions() as s:
+        assert s.scalars(select(ChannelIdentity.last_inbound_at).where(
+            ChannelIdentity.external_id == d.openid)).one() == stamp
+        v = s.scalars(select(Volunteer).join(ChannelIdentity).where(ChannelIdentity.external_id == d.openid)).one()
+        assert v.last_lat is None  # reported, but no location consent
+    detail = d.text("第二个")  # the list shown before the reports is still the one `第二个` means
+    assert "回复1报名" in detail.text or "排队" in detail.text
