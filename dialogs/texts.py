@@ -169,6 +169,8 @@ NOT_CANCELLED = "好的，没有取消，您的报名还在。"
 MINE_HEAD = "您报名的活动（共{total}个）："
 MINE_FOOTER = "回复数字看详情。想退出就说“取消报名”。"
 MINE_FOOTER_SHORT = "回数字看详情"
+MINE_FOOTER_MORE = "回复数字看详情，回复“更多”看下一页。想退出就说“取消报名”。"
+MINE_FOOTER_MORE_SHORT = "回数字看详情，回“更多”看下页"
 
 # -- answers to activity reminders (1 我会到 / 2 去不了) ----------------------------------------------
 REMINDER_YES = "谢谢您，记下了您会到：{card}\n请准时参加。"
