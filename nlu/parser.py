@@ -33,9 +33,12 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # One private-use character stands for each entity in the text the classifier sees.
 _MASK = {"time": "\ue000", "place": "\ue001", "category": "\ue002", "number": "\ue003", "phone": "\ue004"}
-_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue004\d]+")
+# ... and people (两个人, 带老伴, 加一个人) their own, so that they do not read like an option number.
+_PARTY_MASK = "\ue005"
+_PARTY_ROLES = frozenset({"party_size", "party_add"})
+_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue005\d]+")
 _LATIN_RE = re.compile(r"[a-z]+")
-_UNIT_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue004]|[^\W\d_\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue004]+|\d+")
+_UNIT_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue005]|[^\W\d_\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue005]+|\d+")
 _EXTRACTOR = {"time": "time_rules", "place": "gazetteer", "category": "lexicon", "number": "regex", "phone": "regex"}
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -200,7 +203,7 @@ class Parser:
             pos = 0
             for e in entities:
                 parts.append(t[pos : e["start"]])
-                parts.append(_MASK[e["entity"]])
+                parts.append(_PARTY_MASK if e.get("role") in _PARTY_ROLES else _MASK[e["entity"]])
                 pos = e["end"]
             parts.append(t[pos:])
             masked = "".join(parts)

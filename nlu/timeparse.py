@@ -6,10 +6,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from nlu.numerals import to_int
 
-_N = r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})"
+_N = r"(?:\d{1,2}|两|[一二三四五六七八九十]{1,3})"
 _DAY_N = r"(?:\d{1,2}|[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])"
 _WEEK = r"(?:周|星期|礼拜|礼拜儿)"
 _PREFIX = r"(?:下下个?|下个?|这个?|本|上个?)"
@@ -84,15 +85,23 @@ _DAY_KINDS = frozenset({"festival", "relday", "weekday", "date", "sdate", "dayon
 
 @dataclass(frozen=True, slots=True)
 class Interval:
-    """A resolved time: [start, end) with a grain (hour, part_of_day, day, week, weekend, month, range)."""
+    """A resolved time: [start, end) with a grain (hour, part_of_day, day, week, weekend, month, range).
+
+    ``spans`` narrows [start, end) to a few windows inside it: 周末上午 is Saturday and Sunday mornings.
+    """
 
     start: datetime
     end: datetime
     grain: str
+    spans: tuple[tuple[datetime, datetime], ...] = ()
 
-    def value(self) -> dict[str, str]:
-        """The Rasa entity value: ``{"from", "to", "grain"}`` as naive local ISO datetimes."""
-        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "grain": self.grain}
+    def value(self) -> dict[str, Any]:
+        """The Rasa entity value: ``{"from", "to", "grain"}`` as naive local ISO datetimes, plus
+        ``"spans": [[from, to], ...]`` when only some windows inside [from, to) are meant."""
+        out: dict[str, Any] = {"from": self.start.isoformat(), "to": self.end.isoformat(), "grain": self.grain}
+        if self.spans:
+            out["spans"] = [[a.isoformat(), b.isoformat()] for a, b in self.spans]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +253,9 @@ def _resolve_group(
         weeks = {"下": 1, "下下": 2, "上": -1}.get(prefix, 0)
         sat = monday + timedelta(days=5 + 7 * weeks)
         start_d = max(sat, today) if weeks == 0 else sat
+        if len(group) > 1:
+            parts = _weekend_parts(group[1:], now, sat, start_d, bool(prefix))
+            return (parts, None, None) if parts is not None else None
         return Interval(_midnight(start_d), _midnight(sat + timedelta(days=2)), "weekend"), None, None
     if first.kind == "week":
         prefix = (first.m.group("wkp") or "").rstrip("个")
@@ -283,6 +295,21 @@ def _resolve_group(
             start_d = max(day0, today)
             return Interval(_midnight(start_d), _midnight(day0 + timedelta(days=length)), "range"), None, None
     return _resolve_day_group(group, now, inherit)
+
+
+def _weekend_parts(rest: list[_Atom], now: datetime, sat: date, start_d: date, prefixed: bool) -> Interval | None:
+    """周末上午, 下周末晚上, 周末上午9点: the same part of the day (or hour) on Saturday and on Sunday."""
+    spans: list[tuple[datetime, datetime]] = []
+    for d in (sat, sat + timedelta(days=1)):
+        got = _resolve_day_group(rest, now, None, forced_day=d)
+        if got is None:
+            return None
+        spans.append((got[0].start, got[0].end))
+    left = [s for s in spans if s[1] > now and s[0].date() >= start_d]
+    if not left and not prefixed:  # 周末上午 said on Sunday afternoon: the next weekend
+        return _weekend_parts(rest, now, sat + timedelta(days=7), sat + timedelta(days=7), True)
+    spans = left or spans
+    return Interval(spans[0][0], spans[-1][1], "weekend", tuple(spans))
 
 
 def _resolve_day_group(
@@ -376,6 +403,8 @@ def _combinable(prev: list[_Atom], atom: _Atom) -> bool:
     if atom.kind == "part":
         if kinds & {"month"} and not kinds & {"dayonly"}:
             return False
+        if kinds == {"weekend"}:  # 周末上午: mornings of both days
+            return True
         return not kinds & {"part", "clock", "recent", "weekend", "week"} and not (
             "date" in kinds and not prev[-1].m.group("mday") and prev[-1].kind == "date"
         )
@@ -384,6 +413,8 @@ def _combinable(prev: list[_Atom], atom: _Atom) -> bool:
     if atom.kind == "clock":
         if kinds & {"month"} and not kinds & {"dayonly"}:
             return False
+        if "weekend" in kinds:  # 周末上午9点
+            return kinds <= {"weekend", "part"}
         return "clock" not in kinds and not kinds & {"recent", "weekend", "week"}
     return False
 

@@ -17,7 +17,7 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 GARBAGE = st.text(
     alphabet=st.characters(
         whitelist_categories=("Po", "Ps", "Pe", "Pd", "Sm", "Sc", "Sk", "So", "Cc", "Cf", "Zs"),
-        blacklist_characters="\ue000\ue001\ue002\ue003\ue004",
+        blacklist_characters="\ue000\ue001\ue002\ue003\ue004\ue005",
     ),
     max_size=60,
 )
