@@ -38,7 +38,19 @@ ASK = {
 BIND_TTL = 600
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
 _CODE = re.compile(r"^\s*(\d{6})\s*$")
-_FORGET = re.compile(r"删除?(掉)?我的(个人)?(信息|资料)|注销|把我删了|不想用了")
+_MINE = r"(?:我的|俺的|我|俺)(?:全部|所有|个人)?的?(?:信息|资料|账号|帐号|账户|数据|档案)"
+_FORGET = re.compile(
+    rf"(?:删|清除|清空|抹掉|销毁)(?:除|掉|了|光)?掉?{_MINE}"  # 删掉我的资料
+    rf"|{_MINE}(?:都|全|全部)?(?:给我|帮我)?(?:删|清除|清空|注销|销毁)"  # 把我的信息删了
+    r"|注销|销户|删号|把我删了|不想用了"
+)
+_NEGATED = re.compile(r"[不别甭没]")
+
+
+def forget_said(text: str) -> bool:
+    """`把我的信息删了`, `注销`, `不想用了把我资料删掉` — but not `别删我的资料`."""
+    m = _FORGET.search(text)
+    return m is not None and not _NEGATED.search(text[max(0, m.start() - 3) : m.start()])
 
 
 def understand(turn: Turn, only: str | None = None) -> dict[str, Any] | None:
@@ -77,7 +89,7 @@ def unknown_place(turn: Turn) -> str | None:
 
 
 def wants_forget(turn: Turn, st: State) -> bool:
-    return st.at != "profile.forget" and bool(_FORGET.search(turn.text or ""))
+    return st.at != "profile.forget" and forget_said(turn.text or "")
 
 
 def ask_forget(turn: Turn, st: State) -> Result:
@@ -85,7 +97,7 @@ def ask_forget(turn: Turn, st: State) -> Result:
 
 
 def start(turn: Turn, st: State) -> Result:
-    if _FORGET.search(turn.text or ""):
+    if forget_said(turn.text or ""):
         return ask_forget(turn, st)
     change = understand(turn)
     if change is not None:

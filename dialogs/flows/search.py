@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 from data import profiles
 from data.models import Activity, ActivityStatus, Place, PlaceLevel, Volunteer
-from data.services import live_signup, places_left, search_activities, waitlist_position
+from data.services import SearchResult, live_signup, places_left, search_activities, waitlist_position
 from data.timeutil import WEEKDAYS, to_local, to_utc
 
 from .. import texts as T
-from ..common import choice, entity, intent, number, page_size, say, short, with_menu
+from ..common import choice, entity, intent, local_now, number, page_size, say, short, with_menu
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text
 from ..state import State
@@ -40,6 +40,54 @@ def time_label(start_local: datetime, end_local: datetime) -> str:
     return f"{start_local.month}月{start_local.day}日到{last.month}月{last.day}日"
 
 
+# Windows the NLU gives (local hours) and how people name them.
+_PART_WORDS = {(5, 9): "早上", (5, 10): "早上", (5, 12): "上午", (11, 14): "中午", (12, 18): "下午",
+               (17, 20): "傍晚", (18, 0): "晚上", (6, 18): "白天"}
+
+
+def part_word(start_local: datetime, end_local: datetime) -> str:
+    """`上午`, `晚上`, `上午9点`, `下午3点半` for a window inside one day."""
+    if end_local - start_local <= timedelta(hours=1):
+        h, m = start_local.hour, start_local.minute
+        part = "上午" if h < 12 else ("下午" if h < 18 else "晚上")
+        clock = f"{h if h <= 12 else h - 12}点" + ("半" if m == 30 else (f"{m}分" if m else ""))
+        return part + clock
+    known = _PART_WORDS.get((start_local.hour, end_local.hour))
+    if known:
+        return known
+    return "上午" if start_local.hour < 12 else ("下午" if start_local.hour < 18 else "晚上")
+
+
+def spans_label(spans: list[tuple[datetime, datetime]], now_local: datetime) -> str:
+    """`这周末上午`, `下周末晚上`, or the one day left: `11月29日（星期日）上午`."""
+    first, last = spans[0], spans[-1]
+    part = part_word(*first)
+    if len(spans) == 1:
+        day = first[0]
+        return f"{day.month}月{day.day}日（{WEEKDAYS[day.weekday()]}）{part}"
+    sat = first[0].date() - timedelta(days=first[0].weekday() - 5)
+    this_sat = now_local.date() - timedelta(days=now_local.weekday() - 5)
+    weeks = (sat - this_sat).days // 7
+    word = {0: "这周末", 1: "下周末", 2: "下下周末"}.get(weeks)
+    if word is None:
+        sun = last[0].date()
+        word = f"{sat.month}月{sat.day}日和{sun.month}月{sun.day}日"
+    return word + part
+
+
+def time_spans(value: dict[str, Any]) -> list[tuple[datetime, datetime]]:
+    """The windows of a time entity with `spans` (周末上午 → Saturday and Sunday mornings), local."""
+    out: list[tuple[datetime, datetime]] = []
+    for pair in value.get("spans") or ():
+        try:
+            a, b = datetime.fromisoformat(str(pair[0])), datetime.fromisoformat(str(pair[1]))
+        except (TypeError, ValueError, IndexError):
+            return []
+        if a < b:
+            out.append((a, b))
+    return sorted(out)
+
+
 def home_scope(session: Session, volunteer: Volunteer) -> Place | None:
     """The 旗/县/区 around the volunteer's home (a whole district finds enough to choose from)."""
     if not volunteer.home_place_id:
@@ -62,6 +110,10 @@ def build_query(turn: Turn) -> tuple[dict[str, Any], list[str]]:
             end = datetime.fromisoformat(str(value["to"])) if value.get("to") else start + timedelta(days=1)
             q["from"], q["to"] = _iso(to_utc(start)), _iso(to_utc(end))
             q["time_label"] = time_label(start, end)
+            spans = time_spans(value)
+            if spans:
+                q["spans"] = [[_iso(to_utc(a)), _iso(to_utc(b))] for a, b in spans]
+                q["time_label"] = spans_label(spans, local_now(turn))
         except ValueError:
             pass
     ce = entity(turn, "category")
@@ -115,10 +167,31 @@ def run(turn: Turn, q: dict[str, Any], offset: int, limit: int) -> Any:
     else:
         time_to = None
     near = tuple(q["near"]) if q.get("near") else None
+    if q.get("spans"):
+        return _run_spans(turn, q, near, offset, limit)
     return search_activities(
         turn.session, now=turn.now, time_from=time_from, time_to=time_to, place_id=q.get("place_id"),
         category=q.get("category"), near=near, offset=offset, limit=limit,  # type: ignore[arg-type]
     )
+
+
+def _run_spans(turn: Turn, q: dict[str, Any], near: Any, offset: int, limit: int) -> SearchResult:
+    """Only activities starting inside one of the windows (周末上午: Saturday or Sunday morning), merged in
+    the order one search gives (start time, or distance then start)."""
+    hits = []
+    total = 0
+    for a, b in q["spans"]:
+        res = search_activities(
+            turn.session, now=turn.now, time_from=datetime.fromisoformat(a), time_to=datetime.fromisoformat(b),
+            place_id=q.get("place_id"), category=q.get("category"), near=near, offset=0, limit=offset + limit,
+        )
+        hits += res.hits
+        total += res.total
+    if near is not None:
+        hits.sort(key=lambda h: (h.distance_km if h.distance_km is not None else 1e9, h.activity.starts_at))
+    else:
+        hits.sort(key=lambda h: (h.activity.starts_at, h.activity.id))
+    return SearchResult(hits[offset : offset + limit], total)
 
 
 # -- showing a list -------------------------------------------------------------------------------
@@ -175,7 +248,7 @@ def no_results(turn: Turn, st: State, notes: list[str]) -> Result:
     q = dict(st.query or {})
     scope = scope_words(turn, q)
     alts: list[tuple[str, dict[str, Any]]] = []
-    base = {k: v for k, v in q.items() if k not in ("from", "to", "time_label")}
+    base = {k: v for k, v in q.items() if k not in ("from", "to", "time_label", "spans")}
     later = run(turn, {**base, "open_end": True}, 0, 1)
     if later.hits and (q.get("from") or q.get("to")):
         first = to_local(later.hits[0].activity.starts_at)

@@ -36,6 +36,18 @@ def needs_consent(turn: Turn, st: State, pending: dict[str, object]) -> Result |
         "onboarding.privacy"
 
 
+def _people(turn: Turn, current: int) -> int | None:
+    """How many come, from this message: `两个人`, `带孙子一起去` (2), `加一个人` (one more than now)."""
+    size = party_size(turn) or party_hint(turn.text or "")
+    if size is None:
+        extra = entity(turn, "number", "party_add")
+        try:
+            size = current + int(extra["value"]) if extra is not None else None
+        except (TypeError, ValueError):
+            size = None
+    return max(1, min(size, 10)) if size is not None else None
+
+
 def start_for(turn: Turn, st: State, activity_id: int) -> Result:
     """Begin signing up for one activity: checks, then one confirmation question."""
     gate = needs_consent(turn, st, {"kind": "signup", "activity_id": activity_id})
@@ -51,8 +63,7 @@ def start_for(turn: Turn, st: State, activity_id: int) -> Result:
     if live is not None:
         status = T.status_name(live.status, services.waitlist_position(turn.session, live))
         return with_menu(turn, T.ALREADY_IN.format(status=status)), "help.menu"
-    size = party_size(turn) or party_hint(turn.text or "")
-    st.data["party"] = max(1, min(size or int(st.data.get("party") or 1), 10))
+    st.data["party"] = _people(turn, 1) or max(1, min(int(st.data.get("party") or 1), 10))
     st.data["allow_overlap"] = False
     other = services.find_overlap(turn.session, turn.volunteer.id, act)
     if other is not None:
@@ -73,7 +84,7 @@ def start(turn: Turn, st: State) -> Result:
         # 我和老伴两个人想报名陪老人聊天: find those first, remembering the party size.
         from .search import start as search
 
-        party = party_size(turn)
+        party = _people(turn, 1)
         replies, target = search(turn, st)
         if party:
             st.data["party"] = max(1, min(party, 10))
@@ -98,9 +109,9 @@ def confirm(turn: Turn, st: State) -> Result:
 
 
 def on_confirm(turn: Turn, st: State) -> Result | None:
-    size = party_size(turn) or party_hint(turn.text or "")
+    size = _people(turn, int(st.data.get("party") or 1))
     if size is not None:
-        st.data["party"] = max(1, min(size, 10))
+        st.data["party"] = size
         replies, target = confirm(turn, st)
         return [Text(T.PARTY_NOTE.format(party=st.data["party"])), *replies], target
     if is_yes(turn):
