@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from data import services
@@ -9,7 +10,7 @@ from data import services
 from .. import texts as T
 from ..common import choice, intent, number, say, short, with_menu
 from ..registry import Flow, Result, Step
-from ..replies import Choices
+from ..replies import Choices, Text
 from ..state import State
 from .cancel import signup_lines
 
@@ -17,19 +18,42 @@ if TYPE_CHECKING:
     from ..engine import Turn
 
 
+_MORE = re.compile(r"更多|下一页|下页|还有")
+
+
 def start(turn: Turn, st: State) -> Result:
+    st.offset = 0
+    return page(turn, st)
+
+
+def page(turn: Turn, st: State) -> Result:
+    """One page of upcoming sign-ups (4, or 2 by SMS) from `st.offset`; `更多` turns the page."""
     ups = services.upcoming_signups(turn.session, turn.volunteer.id, turn.now)
     if not ups:
         return with_menu(turn, T.NO_SIGNUPS), "help.menu"
-    shown = ups[:4 if not short(turn) else 2]
+    size = 2 if short(turn) else 4
+    if st.offset >= len(ups):
+        st.offset = 0
+    shown = ups[st.offset : st.offset + size]
     st.listed, st.list_kind = [s.activity_id for s in shown], "mine"
     head = T.MINE_HEAD.format(total=len(ups))
-    return [Choices(head, signup_lines(turn, shown), say(turn, T.MINE_FOOTER, T.MINE_FOOTER_SHORT))], "mine.list"
+    if st.offset + size < len(ups):
+        footer = say(turn, T.MINE_FOOTER_MORE, T.MINE_FOOTER_MORE_SHORT)
+    else:
+        footer = say(turn, T.MINE_FOOTER, T.MINE_FOOTER_SHORT)
+    return [Choices(head, signup_lines(turn, shown), footer)], "mine.list"
 
 
 def on_list(turn: Turn, st: State) -> Result | None:
     from .search import pick_listed
 
+    if intent(turn) == "more" or _MORE.search(turn.text or ""):
+        total = len(services.upcoming_signups(turn.session, turn.volunteer.id, turn.now))
+        size = 2 if short(turn) else 4
+        if st.offset + size >= total:
+            return [Text(say(turn, T.NO_MORE, T.NO_MORE_SHORT))], "mine.list"
+        st.offset += size
+        return page(turn, st)
     if intent(turn) in ("choose", "activity_detail") or choice(turn) is not None:
         return pick_listed(turn, st, number(turn))
     return None
