@@ -1,6 +1,9 @@
 """Fan-out benchmark: one notice to N volunteers (default 100,000) through a fake WeChat API on loopback,
-with 1, 2 and 4 RQ worker processes on real Redis and PostgreSQL. Prints deliveries/s, the queue and
-bookkeeping overhead per delivery, and checks zero duplicates and zero losses at the fake. Stops by itself.
+with 1, 2 and 4 RQ worker processes on real Redis and PostgreSQL. Prints wall-clock deliveries/s, the
+workers' CPU per delivery (on a small machine the fake API, PostgreSQL and Redis share the cores with the
+workers, so CPU per delivery is the figure that says how fast one worker is), the queue and bookkeeping
+overhead per delivery (worker CPU minus the sender's own), the fake's CPU, the load average, and checks
+zero duplicates and zero losses at the fake. Stops by itself.
 
     YINLING_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
     YINLING_BENCH_REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/fanout_bench.py --people 100000
@@ -12,6 +15,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -19,7 +23,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,43 +33,79 @@ SECRET = "bench-secret-key-0123456789"
 
 
 def fake_server(port_q: Any) -> None:
-    """WeChat's stable_token + template/send + custom/send, answering at once; GET /stats, POST /reset."""
+    """WeChat's stable_token, template/send and custom/send on loopback, answering at once with WeChat's
+    JSON (errcode 0, msgid); GET /stats, POST /reset. A bare asyncio HTTP/1.1 keep-alive server, so that on
+    a small machine the fake costs far less CPU than the workers it measures (it shares the cores)."""
+    import asyncio
+
     counts: Counter[str] = Counter()
+    msgid = 0
 
-    class H(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stall)
+    def answer(data: Any, status: str = "200 OK") -> bytes:
+        out = json.dumps(data).encode()
+        return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(out)}\r\n\r\n"
+                .encode() + out)
 
-        def _answer(self, data: Any) -> None:
-            out = json.dumps(data).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
+    def route(method: bytes, target: bytes, body: bytes) -> bytes:
+        nonlocal msgid
+        path = target.split(b"?", 1)[0]
+        if method == b"GET" and path == b"/stats":
+            return answer({"total": sum(counts.values()), "people": len(counts),
+                           "max": max(counts.values()) if counts else 0})
+        if path == b"/reset":
+            counts.clear()
+            return answer({})
+        if path == b"/cgi-bin/stable_token":
+            return answer({"access_token": "tok", "expires_in": 7200})
+        if path in (b"/cgi-bin/message/template/send", b"/cgi-bin/message/custom/send"):
+            if b"access_token=tok" not in target:
+                return answer({"errcode": 40001, "errmsg": "invalid credential"})
+            counts[str(json.loads(body or b"{}").get("touser"))] += 1
+            msgid += 1
+            return answer({"errcode": 0, "errmsg": "ok", "msgid": msgid})
+        return answer({"errcode": 404, "errmsg": "no such api"}, "404 Not Found")
 
-        def do_GET(self) -> None:  # noqa: N802
-            self._answer({"total": sum(counts.values()), "people": len(counts),
-                          "max": max(counts.values()) if counts else 0})
+    class Conn(asyncio.Protocol):
+        def connection_made(self, transport: Any) -> None:
+            self.t = transport
+            self.buf = b""
 
-        def do_POST(self) -> None:  # noqa: N802
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.path.startswith("/reset"):
-                counts.clear()
-                return self._answer({})
-            if self.path.startswith("/cgi-bin/stable_token"):
-                return self._answer({"access_token": "tok", "expires_in": 7200})
-            body = json.loads(raw or b"{}")
-            counts[str(body.get("touser"))] += 1
-            self._answer({"errcode": 0, "errmsg": "ok", "msgid": 1})
+        def data_received(self, data: bytes) -> None:
+            self.buf += data
+            out: list[bytes] = []
+            while True:
+                end = self.buf.find(b"\r\n\r\n")
+                if end < 0:
+                    break
+                head = self.buf[:end]
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if len(self.buf) < end + 4 + length:
+                    break
+                body = self.buf[end + 4 : end + 4 + length]
+                self.buf = self.buf[end + 4 + length :]
+                method, target = head.split(b" ", 2)[:2]
+                out.append(route(method, target, body))
+            if out:
+                self.t.write(b"".join(out))
 
-        def log_message(self, *a: Any) -> None:
-            pass
+    async def serve() -> None:
+        server = await asyncio.get_running_loop().create_server(Conn, "127.0.0.1", 0)
+        port_q.put(server.sockets[0].getsockname()[1])
+        await server.serve_forever()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    server.daemon_threads = True
-    port_q.put(server.server_address[1])
-    server.serve_forever()
+    asyncio.run(serve())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:
@@ -75,7 +114,12 @@ def main() -> int:
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--timeout", type=float, default=900, help="seconds per run before giving up")
+    ap.add_argument("--rate", type=int, default=1_000_000,
+                    help="push.wechat_per_second: high enough not to bind, so the shared limiter is still exercised")
     ap.add_argument("--profile", metavar="DIR", help="run each worker under cProfile, writing DIR/w<N>-<i>.prof")
+    ap.add_argument("--py-spy", metavar="DIR", dest="spy",
+                    help="sample each worker, all threads, with py-spy (pip install py-spy), writing collapsed "
+                         "stacks to DIR/w<N>-<i>.txt")
     args = ap.parse_args()
     pg = os.environ.get("YINLING_BENCH_POSTGRES_URL") or os.environ.get("YINLING_TEST_POSTGRES_URL")
     redis_url = os.environ.get("YINLING_BENCH_REDIS_URL") or "redis://127.0.0.1:6379/14"
@@ -114,7 +158,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a killed bench still drops its database
     try:
         cfg_data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
-        cfg_data["push"].update({"batch_size": args.batch, "wechat_per_second": 0, "sms_per_second": 0})
+        cfg_data["push"].update({"batch_size": args.batch, "wechat_per_second": args.rate, "sms_per_second": 0})
         cfg_data["wechat"]["templates"] = {"notice": "TPL"}
         cfg_data["app"]["log_level"] = "WARNING"
         tmp = Path(tempfile.mkdtemp())
@@ -151,12 +195,16 @@ def main() -> int:
         push = get_push(rt, PushContext.build(rt, queue=queue))
         # The sender alone (token cached, instant API): what one delivery costs without queue and bookkeeping.
         sender = push.ctx.senders["wechat"]
-        n_probe = 500
-        t = time.perf_counter()
+        n_probe = 2000
+        for i in range(50):
+            sender.send_notice(f"warm{i}", "通知", "内容")
+        t, c = time.perf_counter(), time.process_time()
         for i in range(n_probe):
             sender.send_notice(f"probe{i}", "通知", "内容")
         send_ms = (time.perf_counter() - t) * 1000 / n_probe
-        print(f"sender alone: {send_ms:.2f} ms per template message")  # noqa: T201
+        send_cpu_ms = (time.process_time() - c) * 1000 / n_probe
+        print(f"sender alone (one thread, token cached, instant API): {send_ms:.2f} ms wall, "  # noqa: T201
+              f"{send_cpu_ms:.2f} ms CPU per template message")
 
         for workers in [int(w) for w in args.workers.split(",")]:
             requests.post(f"{fake_url}/reset", timeout=5)
@@ -167,6 +215,9 @@ def main() -> int:
                 push.queue(s, notice, utcnow())
                 nid = notice.id
                 s.commit()
+            load_before = os.getloadavg()[0]
+            children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            fake_before = cpu_seconds(fake.pid or 0)
             started = time.perf_counter()
             push.kick([nid])
             # Not --burst: a worker that starts before the fan-out job has enqueued the batches would leave.
@@ -175,10 +226,16 @@ def main() -> int:
                     if args.profile else []
                 return [sys.executable, *prof, "-m", "bot", "worker", "--no-tick"]
 
-            if args.profile:
-                Path(args.profile).mkdir(parents=True, exist_ok=True)
+            for d in (args.profile, args.spy):
+                if d:
+                    Path(d).mkdir(parents=True, exist_ok=True)
             procs = [subprocess.Popen(command(i), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
                      for i in range(workers)]
+            spies = [subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(p.pid),
+                                       "--format", "raw", "--rate", "200", "--nonblocking", "--threads",
+                                       "-o", str(Path(args.spy) / f"w{workers}-{i}.txt")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                     for i, p in enumerate(procs)] if args.spy else []
             fanned = None
             status = None
             while time.perf_counter() - started < args.timeout:
@@ -195,21 +252,31 @@ def main() -> int:
             for p in procs:
                 p.wait(timeout=120)
             procs = []
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            for spy in spies:  # they leave when their worker has left (after the CPU figure: not counted)
+                spy.wait(timeout=60)
+            worker_cpu = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
+            fake_cpu = cpu_seconds(fake.pid or 0) - fake_before
+            load_after = os.getloadavg()[0]
             stats = requests.get(f"{fake_url}/stats", timeout=30).json()
             with rt.sessions() as s:
                 by = dict(s.execute(select(Delivery.status, func.count()).where(Delivery.notice_id == nid)
                                     .group_by(Delivery.status)).all())
             sent = int(by.get("sent", 0) or sum(v for k, v in by.items() if str(getattr(k, "value", k)) == "sent"))
             rate = sent / elapsed if elapsed else 0.0
-            per = 1000 * workers / rate if rate else float("nan")
+            cpu_ms = 1000 * worker_cpu / sent if sent else float("nan")
+            lost = args.people - stats["people"]
             print(  # noqa: T201
                 f"workers={workers}: {sent} sent in {elapsed:.1f}s (fan-out {fanned or 0:.1f}s) → {rate:,.0f} deliveries/s, "
-                f"{rate / workers:,.0f}/s per worker; {per:.2f} ms per delivery per worker, of which "
-                f"queue+bookkeeping ≈ {max(0.0, per - send_ms):.2f} ms; "
+                f"{rate / workers:,.0f}/s per worker wall-clock; worker CPU {worker_cpu:.1f}s = {cpu_ms:.3f} ms per "
+                f"delivery (≈ {1000 / cpu_ms if cpu_ms else 0:,.0f} deliveries per CPU-second of a worker), of which "
+                f"queue + bookkeeping ≈ {max(0.0, cpu_ms - send_cpu_ms):.3f} ms (sender alone {send_cpu_ms:.3f} ms); "
+                f"fake API CPU {1000 * fake_cpu / max(sent, 1):.3f} ms per delivery; "
                 f"duplicates={stats['total'] - stats['people']} (max per person {stats['max']}), "
-                + (f"lost={args.people - stats['people']}" if status == NoticeStatus.DONE else
-                   f"UNFINISHED after --timeout {args.timeout:.0f}s: {args.people - stats['people']} not yet sent")
-                + f"; status={getattr(status, 'value', status)}")
+                + (f"lost={lost}" if status == NoticeStatus.DONE else
+                   f"UNFINISHED after --timeout {args.timeout:.0f}s: {lost} not yet sent")
+                + f"; status={getattr(status, 'value', status)}; load average {load_before:.2f} → {load_after:.2f} "
+                f"on {os.cpu_count()} CPUs")
         rt.engine.dispose()
         return 0
     finally:

@@ -76,7 +76,8 @@ class PushContext:
             pool = SendPool(threads, senders, lambda: build_senders(rt))
         else:
             pool = SendPool(threads, senders)
-        return cls(rt, queue, senders, RateLimiter(rt.store, limits), pool=pool)
+        limiter = RateLimiter(rt.store, limits, redis=rt.redis, prefix=rt.config.redis.prefix)
+        return cls(rt, queue, senders, limiter, pool=pool)
 
     def send_pool(self) -> SendPool:
         """The send threads; senders handed in later (tests) are shared by them."""
@@ -282,10 +283,16 @@ def _claim_and_record(conn: Connection, claim_ids: list[int], results: list[tupl
             conn.execute(_WRITE_BACK, [_bind(did, values) for did, values in results])
         if not claim_ids:
             return {}
-        claimable = or_(D.c.status == "queued", and_(D.c.status == "retry", D.c.next_attempt_at <= now))
-        return {int(i): int(a) for i, a in conn.execute(
-            update(D).where(D.c.id.in_(claim_ids), claimable)
-            .values(status="sending", attempts=D.c.attempts + 1, updated_at=t).returning(D.c.id, D.c.attempts))}
+        return {int(i): int(a) for i, a in conn.execute(_CLAIM, {"c_ids": claim_ids, "c_now": now, "c_t": t})}
+
+
+# Built once: SQLAlchemy then only looks the compiled form up in its cache for each chunk.
+_CLAIM = update(D).where(
+    D.c.id.in_(bindparam("c_ids", expanding=True)),
+    or_(D.c.status == "queued",
+        and_(D.c.status == "retry", D.c.next_attempt_at <= bindparam("c_now", type_=D.c.next_attempt_at.type))),
+).values(status="sending", attempts=D.c.attempts + 1,
+         updated_at=bindparam("c_t", type_=D.c.updated_at.type)).returning(D.c.id, D.c.attempts)
 
 
 # Only a row still claimed is written (a sweep may have declared it uncertain meanwhile). Missing optional
