@@ -26,19 +26,20 @@ _INDEX_RE = re.compile(
 # Bringing someone along: 带老伴, 带上我家孙子一起去, 和老伴一块儿来, 带两个孙子 → party_size 1 + them.
 _KIN = (r"老伴儿?|老头子?|老太太?|老太婆|老婆子?|老公|爱人|媳妇儿?|外孙女|外孙子?|小外孙|小孙子|小孙女|孙子|孙女|"
         r"孙儿|重孙子?|儿子|女儿|闺女|儿媳妇?|女婿|朋友|邻居|老姐妹|姐妹|老伙计|老同事|同事|老同学|老战友|家属|家里人")
-_ONE_KIN = rf"(?:{_NUM}?个|{_NUM}位)?(?:我|俺)?(?:们)?(?:家|的)?(?:{_KIN})"
+_ONE_KIN = rf"(?:{_NUM}?个|{_NUM}位|[俩仨])?(?:我|俺)?(?:们)?(?:家|的)?(?:{_KIN})"
 _WITH_RE = re.compile(
     rf"(?:带(?:上|着)?|(?<=[我俺])(?:和|跟|同)|^(?:和|跟))(?P<kin>{_ONE_KIN}(?:(?:和|跟|还有|、|加)?{_ONE_KIN})*)"
     r"(?=一起|一块|一道|去|来|过去|参加|报名|都|也|行|可以|中|能|成|吗|呢|不|$|\s|,)(?!(?:去|来)?不[了成行])"
 )
 # 我老伴也去, 俺家孙子也想来 → party_size 2.
 _ALSO_RE = re.compile(rf"[我俺](?:家|的)?(?:{_KIN})(?=也(?:想|要|能|可以|得)?(?:去|来|参加|报))")
-_KIN_ITEM_RE = re.compile(rf"(?:(?P<k>{_NUM})(?:个|位))?(?:我|俺)?(?:们)?(?:家|的)?(?:{_KIN})")
+_KIN_ITEM_RE = re.compile(rf"(?:(?P<k>{_NUM})(?:个|位)|(?P<k2>[俩仨]))?(?:我|俺)?(?:们)?(?:家|的)?(?:{_KIN})")
 # One more: 加一个人, 再添个人, 多两位 → role party_add (people on top of those already counted).
 _ADD_RE = re.compile(
-    rf"(?:再|还)?(?:加|添|多)(?:上)?(?P<n>{_NUM})?(?:个|位)(?:人|(?=$|吗|呢|行|中|不|可以|成|\s|,))"
+    rf"(?:再|还)?(?:加|添|多)(?:报|算|上)?(?P<n>{_NUM})?(?:个|位)(?:人|(?=$|吗|呢|行|中|不|可以|成|\s|,))"
 )
-_ANY_NUMBER_RE = re.compile(rf"[\d{_CN}口带和跟同加添多也]")
+_ANY_NUMBER_RE = re.compile(rf"[\d{_CN}口]")
+_FAMILY_RE = re.compile(r"[带和跟同也加添多]")
 _DIGITS_RE = re.compile(r"(?<![\d.:])\d{1,3}(?![\d.:])")
 
 
@@ -69,8 +70,6 @@ def phones(text: str, taken: bytearray) -> list[Found]:
 def numbers(text: str, taken: bytearray) -> list[Found]:
     """Party sizes (role ``party_size``), option indexes (第二个, 选3, a lone 2) and other small numbers."""
     found: list[Found] = []
-    if _ANY_NUMBER_RE.search(text) is None:
-        return found
 
     def add(start: int, end: int, value: int | None, role: str | None = None) -> None:
         if value is None or value < 0 or any(taken[start:end]):
@@ -78,15 +77,19 @@ def numbers(text: str, taken: bytearray) -> list[Found]:
         found.append(Found("number", start, end, value, role))
         taken[start:end] = b"\x01" * (end - start)
 
-    for m in _ADD_RE.finditer(text):
-        add(m.start(), m.end(), to_int(m.group("n")) if m.group("n") else 1, "party_add")
-    for m in _WITH_RE.finditer(text):
-        people = 1
-        for k in _KIN_ITEM_RE.finditer(m.group("kin")):
-            people += (to_int(k.group("k")) or 1) if k.group("k") else 1
-        add(m.start(), m.end(), people, "party_size")
-    for m in _ALSO_RE.finditer(text):
-        add(m.start(), m.end(), 2, "party_size")
+    if _FAMILY_RE.search(text) is not None:
+        for m in _ADD_RE.finditer(text):
+            add(m.start(), m.end(), to_int(m.group("n")) if m.group("n") else 1, "party_add")
+        for m in _WITH_RE.finditer(text):
+            people = 1
+            for k in _KIN_ITEM_RE.finditer(m.group("kin")):
+                people += to_int(k.group("k") or k.group("k2") or "一") or 1
+            add(m.start(), m.end(), people, "party_size")
+        for m in _ALSO_RE.finditer(text):
+            add(m.start(), m.end(), 2, "party_size")
+    if _ANY_NUMBER_RE.search(text) is None:
+        found.sort(key=lambda f: f.start)
+        return found
     for m in _PARTY_RE.finditer(text):
         if m.group("n"):
             add(m.start(), m.end(), to_int(m.group("n")), "party_size")

@@ -9,6 +9,7 @@ import urllib.request
 from datetime import datetime
 from typing import Any
 
+from nlu import numbers as num
 from nlu import resources, timeparse
 from nlu.normalize import build_table, normalize
 from nlu.numerals import DIGITS, to_int
@@ -99,6 +100,10 @@ class RasaHTTPParser:
             value = found[0].interval.value()
         elif kind == "number":
             got = to_int(str(value).strip()) if value is not None else None
+            if got is None:  # 带老伴和孙女 → 3, 两个人 → 2, 第三个 → 3: our own reading of the span
+                norm_span = normalize(span, self._table).text
+                ours = num.numbers(norm_span, bytearray(len(norm_span)))
+                got = int(str(ours[0].value)) if ours else None
             if got is None:
                 digits = "".join(c for c in span if c.isdigit() or c in DIGITS)
                 got = to_int(digits[-2:]) if digits else None

@@ -107,3 +107,18 @@ def test_empty_text_does_not_call_the_server(httpserver: HTTPServer) -> None:
     result = RasaHTTPParser(httpserver.url_for("/")).parse("  ", SAT)
     assert result["intent"]["name"] == "nlu_fallback"
     assert httpserver.log == []
+
+
+def test_family_party_size_from_rasa(httpserver: HTTPServer) -> None:
+    """DIET tags 带老伴和孙女 (trained so): the client reads it the way the built-in does, 3 people."""
+    text = "我能带老伴和孙女一起去吗"
+    answer = {
+        "text": text,
+        "intent": {"name": "sign_up", "confidence": 0.9},
+        "entities": [{"entity": "number", "start": 2, "end": 8, "confidence_entity": 0.9, "role": "party_size",
+                      "value": "带老伴和孙女", "extractor": "DIETClassifier"}],
+        "intent_ranking": [{"name": "sign_up", "confidence": 0.9}],
+    }
+    httpserver.expect_request("/model/parse", method="POST", json={"text": text}).respond_with_json(answer)
+    result = RasaHTTPParser(httpserver.url_for("/"), timeout=2).parse(text, SAT)
+    assert [(e["value"], e["role"]) for e in result["entities"]] == [(3, "party_size")]

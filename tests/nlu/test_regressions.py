@@ -62,6 +62,7 @@ def test_deleting_my_data_is_a_profile_request(parser: Parser, text: str) -> Non
     ("俺们俩一块去", "俺们俩", 2),
     ("我们两个一起去", "我们两个", 2),
     ("俺们三个都去", "俺们三个", 3),
+    ("带仨孙子去", "带仨孙子", 4),
 ])
 def test_bringing_family_is_a_party_size(parser: Parser, text: str, surface: str, people: int) -> None:
     result = parser.parse(text, SAT)
@@ -71,6 +72,7 @@ def test_bringing_family_is_a_party_size(parser: Parser, text: str, surface: str
 
 @pytest.mark.parametrize(("text", "surface", "more"), [
     ("加一个人", "加一个人", 1), ("再加一个", "再加一个", 1), ("还能多一个吗", "多一个", 1), ("再添两个人", "再添两个人", 2),
+    ("再多算一个", "再多算一个", 1), ("给俺多报两个人", "多报两个人", 2),
 ])
 def test_one_more_person_is_a_party_addition(parser: Parser, text: str, surface: str, more: int) -> None:
     result = parser.parse(text, SAT)
