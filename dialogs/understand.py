@@ -64,8 +64,14 @@ _COUPLE = re.compile(r"老伴|爱人|老头子?|老太太?|老婆|老公|两口�
 _FAMILY3 = re.compile(r"一家三口|三个人|仨人|我们仨")
 
 
+_CANNOT = re.compile(r"不了|不去|不能|不来|没空|没时间|不报|算了|住院|病了|不舒服|走不开")
+
+
 def party_hint(text: str) -> int | None:
-    """How many come, when the words say it without a number: `老伴也想去` → 2."""
+    """How many come, when the words say it without a number: `老伴也想去` → 2.
+    Nothing when the words say someone cannot come (`老伴住院了去不了`)."""
+    if _CANNOT.search(text):
+        return None
     if _FAMILY3.search(text):
         return 3
     if _COUPLE.search(text):

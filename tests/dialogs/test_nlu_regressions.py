@@ -134,3 +134,15 @@ def test_labels() -> None:
     assert part_word(*evening[0]) == "晚上"
     assert part_word(sat + timedelta(hours=15, minutes=30), sat + timedelta(hours=16, minutes=30)) == "下午3点半"
     assert part_word(sat + timedelta(hours=9), sat + timedelta(hours=10)) == "上午9点"
+
+
+
+def test_a_spouse_who_cannot_come_is_not_counted(zhang: Chat, parser: Any) -> None:
+    """At the confirmation, 老伴住院了去不了 is a no, not a party of two."""
+    from dialogs.understand import party_hint
+
+    assert party_hint("老伴住院了去不了") is None and party_hint("老伴也想去") == 2
+    zhang.parser = parser.parse
+    _to_confirm(zhang)
+    out = zhang.send("老伴住院了去不了")
+    assert "按2人报名" not in out and zhang.at != "signup.confirm"
