@@ -35,6 +35,7 @@ lint: install
 ## make bench: every benchmark (each prints its numbers; Rasa and PostgreSQL columns when available)
 bench: install
 	$(PY) bench/nlu_bench.py
+	$(PY) bench/webhook_bench.py --think 2
 	$(PY) bench/webhook_bench.py
 	$(PY) bench/fanout_bench.py --people 20000
 
