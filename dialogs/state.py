@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from data.kv import Store
@@ -56,13 +56,17 @@ class State:
         self.flow, _, self.step = target.partition(".")
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        # The fields are JSON values already: no deep copy (asdict) needed to write them out.
+        return json.dumps({name: getattr(self, name) for name in _FIELDS}, ensure_ascii=False,
+                          separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str) -> State:
         data = json.loads(raw)
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{k: v for k, v in data.items() if k in _FIELDS})
+
+
+_FIELDS = tuple(f.name for f in fields(State))
 
 
 def key(volunteer_id: int) -> str:
