@@ -118,8 +118,8 @@ def main() -> int:
                     help="push.wechat_per_second: high enough not to bind, so the shared limiter is still exercised")
     ap.add_argument("--profile", metavar="DIR", help="run each worker under cProfile, writing DIR/w<N>-<i>.prof")
     ap.add_argument("--py-spy", metavar="DIR", dest="spy",
-                    help="sample each worker, all threads, with py-spy (pip install py-spy), writing collapsed "
-                         "stacks to DIR/w<N>-<i>.txt")
+                    help="sample each worker (the thread holding the GIL: its Python CPU) with py-spy (pip install py-spy), writing "
+                         "collapsed stacks to DIR/w<N>-<i>.txt")
     args = ap.parse_args()
     pg = os.environ.get("YINLING_BENCH_POSTGRES_URL") or os.environ.get("YINLING_TEST_POSTGRES_URL")
     redis_url = os.environ.get("YINLING_BENCH_REDIS_URL") or "redis://127.0.0.1:6379/14"
@@ -232,7 +232,7 @@ def main() -> int:
             procs = [subprocess.Popen(command(i), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
                      for i in range(workers)]
             spies = [subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(p.pid),
-                                       "--format", "raw", "--rate", "200", "--nonblocking", "--threads",
+                                       "--format", "raw", "--rate", "200", "--nonblocking", "--threads", "--gil",
                                        "-o", str(Path(args.spy) / f"w{workers}-{i}.txt")],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                      for i, p in enumerate(procs)] if args.spy else []

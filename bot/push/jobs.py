@@ -8,13 +8,14 @@ rest of its batch is handed to another job.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
@@ -276,8 +277,23 @@ def _load_contacts(s: Session, rt: Any, vids: list[int], cids: list[int],
 
 def _claim_and_record(conn: Connection, claim_ids: list[int], results: list[tuple[int, dict[str, Any]]],
                       now: datetime, t: datetime) -> dict[int, int]:
-    """One transaction: write back the finished chunk (one executemany), claim the next (one UPDATE ...
-    RETURNING, on PostgreSQL and SQLite ≥ 3.35). Returns claimed id → attempts (this one included)."""
+    """Atomically write back the finished chunk and claim the next; returns claimed id → attempts (this
+    one included).
+
+    PostgreSQL: one statement, one round trip (the connection is in autocommit; a statement is atomic):
+    the write-back as an UPDATE ... FROM json_to_recordset(...) in a WITH clause, the claim as the main UPDATE ...
+    RETURNING. The two touch different rows (the finished chunk is `sending`, the next one is not yet).
+    Elsewhere (SQLite ≥ 3.35): one transaction with an executemany and an UPDATE ... RETURNING.
+    """
+    if conn.dialect.name == "postgresql":
+        # Parameters as one JSON text and one array literal: psycopg's list dumping is slow Python code.
+        written = json.dumps([{k[2:]: _json_value(v) for k, v in _bind(did, values).items()}
+                              for did, values in results])
+        ids = "{" + ",".join(str(int(i)) for i in claim_ids) + "}"
+        rows = conn.exec_driver_sql(_PG_CLAIM_AND_RECORD, {"written": written, "c_ids": ids, "c_now": now,
+                                                           "c_t": t}).fetchall()
+        conn.commit()  # autocommit: the statement is already committed; this closes SQLAlchemy's bookkeeping
+        return {int(i): int(a) for i, a in rows}
     with conn.begin():
         if results:
             conn.execute(_WRITE_BACK, [_bind(did, values) for did, values in results])
@@ -293,6 +309,28 @@ _CLAIM = update(D).where(
         and_(D.c.status == "retry", D.c.next_attempt_at <= bindparam("c_now", type_=D.c.next_attempt_at.type))),
 ).values(status="sending", attempts=D.c.attempts + 1,
          updated_at=bindparam("c_t", type_=D.c.updated_at.type)).returning(D.c.id, D.c.attempts)
+
+
+_PG_CLAIM_AND_RECORD = f"""
+WITH written AS (
+  UPDATE {D.name} AS d SET status = v.status, reason = v.reason, updated_at = v.updated,
+    channel = COALESCE(v.channel, d.channel), provider_id = COALESCE(v.provider, d.provider_id),
+    sent_at = COALESCE(v.sent, d.sent_at), next_attempt_at = COALESCE(v.next, d.next_attempt_at)
+  FROM json_to_recordset(%(written)s::json) AS v(id bigint, status varchar, reason varchar, updated timestamp,
+                                                   channel varchar, provider varchar, sent timestamp, next timestamp)
+  WHERE d.id = v.id AND d.status = 'sending'
+)
+UPDATE {D.name} SET status = 'sending', attempts = attempts + 1, updated_at = %(c_t)s
+WHERE id = ANY(%(c_ids)s::bigint[])
+  AND (status = 'queued' OR (status = 'retry' AND next_attempt_at <= %(c_now)s))
+RETURNING id, attempts
+"""
+
+def _json_value(v: Any) -> Any:
+    """Datetimes as naive UTC ISO text (the columns are UTC `timestamp`); everything else as it is."""
+    if isinstance(v, datetime):
+        return (v.astimezone(UTC).replace(tzinfo=None) if v.tzinfo else v).isoformat()
+    return v
 
 
 # Only a row still claimed is written (a sweep may have declared it uncertain meanwhile). Missing optional
@@ -348,6 +386,8 @@ def deliver_batch(notice_id: int, batch: int) -> dict[str, int]:
         return deliver_one(ctx, contacts.get(key), title, row.body or body, t, attempts, pool.senders())
 
     with rt.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement per chunk (reset on return)
         _fast_commits(conn, True)
         try:
             for start in range(0, len(rows), pool.threads):
