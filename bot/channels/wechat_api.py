@@ -236,11 +236,11 @@ class WechatAPI:
         """The user did something (message, menu click, subscribe): a new 48-hour window opens."""
         window = f"{int(self._clock())}-{uuid.uuid4().hex[:6]}"  # its own quota counter, even within a second
         self.store.set(f"wechat:window:{openid}", window, self._window_seconds)
-        self.store.delete(f"wechat:unreachable:{openid}")
+        self.store.delete(unreachable_key(openid))
 
     def mark_unreachable(self, openid: str, reason: str, ttl: int | None = None) -> None:
         """Record why this user cannot be reached in WeChat now, so the push layer falls back."""
-        key = f"wechat:unreachable:{openid}"
+        key = unreachable_key(openid)
         if reason in CS_ONLY:
             current = self.store.get(key)
             if current and current not in CS_ONLY:
@@ -251,7 +251,7 @@ class WechatAPI:
 
     def unreachable_reason(self, openid: str, customer_service: bool = True) -> str | None:
         """Why a message cannot be sent now (None when it can): for customer-service or template messages."""
-        reason = self.store.get(f"wechat:unreachable:{openid}")
+        reason = self.store.get(unreachable_key(openid))
         if not customer_service:
             return reason if reason not in CS_ONLY else None
         if reason:
@@ -291,12 +291,15 @@ class WechatAPI:
         self.store.incr(f"wechat:cs_sent:{openid}:{window}", self._window_seconds)
         return SendResult("sent", provider_id=_msgid(result))
 
-    def send_template(self, openid: str, name: str, values: dict[str, str]) -> SendResult:
-        """A template message (for notices outside the window); `name` is a key of `wechat.templates`."""
+    def send_template(self, openid: str, name: str, values: dict[str, str], *, checked: bool = False) -> SendResult:
+        """A template message (for notices outside the window); `name` is a key of `wechat.templates`.
+
+        `checked`: the caller has just read the user's `unreachable_key` itself (the push layer reads a
+        chunk's keys in one round trip) and found nothing that blocks a template message."""
         template_id = self.cfg.templates.get(name)
         if not template_id:
             return SendResult("unreachable", f"no template configured: {name}")
-        reason = self.unreachable_reason(openid, customer_service=False)
+        reason = None if checked else self.unreachable_reason(openid, customer_service=False)
         if reason:
             return SendResult("unreachable", reason)
         data = {k: {"value": _template_value(k, v)} for k, v in values.items()}
@@ -323,15 +326,15 @@ class WechatOutbound:
     def send_replies(self, address: str, replies: list[Reply]) -> SendResult:
         return self.api.send_text(address, render_text(replies, self.api.cfg.max_reply_bytes))
 
-    def send_notice(self, address: str, title: str, body: str) -> SendResult:
+    def send_notice(self, address: str, title: str, body: str, *, checked: bool = False) -> SendResult:
         """The configured notice template (reaches followers outside the 48-hour window).
 
         The push layer owns the fallback order: customer message (`send_replies`) inside the window,
-        then this, then SMS.
+        then this, then SMS. `checked`: see `WechatAPI.send_template`.
         """
         fields = self.api.cfg.notice_fields
         return self.api.send_template(address, self.api.cfg.notice_template,
-                                      {fields["title"]: title, fields["body"]: body})
+                                      {fields["title"]: title, fields["body"]: body}, checked=checked)
 
 
 def check_menu(buttons: list[dict[str, Any]]) -> None:
@@ -363,6 +366,16 @@ def _check_action(b: dict[str, Any]) -> None:
         raise ValueError(f"view 菜单“{b.get('name')}”缺少 url")
     if kind not in ("click", "view", "location_select", "scancode_push", "scancode_waitmsg", "miniprogram"):
         raise ValueError(f"菜单“{b.get('name')}”的 type 不支持：{kind!r}")
+
+
+def unreachable_key(openid: str) -> str:
+    """Store key (under the store's prefix) saying why `openid` cannot be reached, if it cannot."""
+    return f"wechat:unreachable:{openid}"
+
+
+def blocks_template(reason: str | None) -> bool:
+    """Whether an `unreachable_key` value stops template messages too (not just customer-service ones)."""
+    return bool(reason) and reason not in CS_ONLY
 
 
 def _template_value(field: str, value: str) -> str:

@@ -382,8 +382,7 @@ def deliver_batch(notice_id: int, batch: int) -> dict[str, int]:
     results: list[tuple[int, dict[str, Any]]] = []
 
     def send(row: Any, t: datetime, attempts: int) -> dict[str, Any]:
-        key = ("v", row.volunteer_id) if row.volunteer_id else ("c", row.coordinator_id)
-        return deliver_one(ctx, contacts.get(key), title, row.body or body, t, attempts, pool.senders())
+        return deliver_one(ctx, contacts.get(_key(row)), title, row.body or body, t, attempts, pool.senders())
 
     with rt.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
@@ -402,6 +401,7 @@ def deliver_batch(notice_id: int, batch: int) -> dict[str, int]:
                     rt.store.set(lease, str(os.getpid()), lease_ttl)
                     touched = mono
                 mine = [r for r in chunk if r.id in claimed]
+                _check_wechat(ctx, [contacts.get(_key(r)) for r in mine])
                 if len(mine) == 1:
                     done = [send(mine[0], t, claimed[mine[0].id])]
                 else:
@@ -428,6 +428,31 @@ def deliver_batch(notice_id: int, batch: int) -> dict[str, int]:
     return counts
 
 
+def _key(row: Any) -> tuple[str, int]:
+    return ("v", row.volunteer_id) if row.volunteer_id else ("c", row.coordinator_id)
+
+
+def _check_wechat(ctx: PushContext, contacts: list[Contact | None]) -> None:
+    """Read the chunk's WeChat reachability (`wechat:unreachable:<openid>`) in one Redis round trip, so the
+    send threads need not read it one message at a time. Only when the senders are WechatOutbound on this
+    runtime's Redis store; otherwise each sender checks for itself, as before."""
+    r = ctx.rt.redis
+    sender = ctx.senders.get("wechat")
+    people = [c for c in contacts if c is not None and c.wechat_openid and not c.wechat_opted_out]
+    if r is None or not people:
+        return
+    from bot.channels.wechat_api import WechatOutbound, blocks_template, unreachable_key
+
+    if not isinstance(sender, WechatOutbound) or sender.api.store is not ctx.rt.store:
+        return
+    prefix = ctx.rt.config.redis.prefix
+    reasons = r.mget([prefix + unreachable_key(str(c.wechat_openid)) for c in people])
+    for c, reason in zip(people, reasons, strict=True):
+        text = None if reason is None else (reason.decode() if isinstance(reason, bytes) else str(reason))
+        c.wechat_checked, c.wechat_unreachable = True, text
+        c.wechat_template_blocked = text if blocks_template(text) else None
+
+
 def deliver_one(ctx: PushContext, contact: Contact | None, title: str, body: str, now: datetime,
                 attempts: int = 1, senders: dict[str, Outbound] | None = None) -> dict[str, Any]:
     """Try the person's routes in order (`attempts` counts this one); returns the row's new values.
@@ -445,7 +470,8 @@ def deliver_one(ctx: PushContext, contact: Contact | None, title: str, body: str
     reasons: list[str] = []
     failed = False
     for route in routes:
-        ctx.limiter.acquire(route.channel)
+        if not route.blocked:  # a route known to be closed costs no token
+            ctx.limiter.acquire(route.channel)
         res = send_route(senders, route, title, body)
         if res.ok:
             return {**done, "status": "sent", "channel": route.kind, "provider_id": res.provider_id,

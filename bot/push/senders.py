@@ -118,6 +118,8 @@ class Route:
 
     kind: str
     address: str
+    checked: bool = False  # WeChat: the push layer read the user's reachability for this chunk
+    blocked: str | None = None  # … and it says this route cannot reach the user now (why)
 
     @property
     def channel(self) -> str:
@@ -134,6 +136,9 @@ class Contact:
     phone: Callable[[], str | None] | None = None  # decrypts lazily: most people never need it
     sms_opted_out: bool = False
     has_any: bool = False
+    wechat_checked: bool = False  # wechat_unreachable was read from the store just before this chunk
+    wechat_unreachable: str | None = None  # the store's `wechat:unreachable` reason, when checked
+    wechat_template_blocked: str | None = None  # that reason when it stops template messages too
 
 
 def plan_routes(c: Contact, now: datetime, window_hours: int, senders: dict[str, Outbound]) -> tuple[
@@ -145,9 +150,11 @@ def plan_routes(c: Contact, now: datetime, window_hours: int, senders: dict[str,
     routes: list[Route] = []
     if c.wechat_openid and not c.wechat_opted_out and "wechat" in senders:
         inside = c.wechat_last_inbound is not None and now - c.wechat_last_inbound < timedelta(hours=window_hours)
-        if inside:
-            routes.append(Route("wechat_custom", c.wechat_openid))
-        routes.append(Route("wechat_template", c.wechat_openid))
+        known = c.wechat_unreachable if c.wechat_checked else None
+        if inside:  # (the window and its quota are still checked by the sender)
+            routes.append(Route("wechat_custom", c.wechat_openid, blocked=known))
+        routes.append(Route("wechat_template", c.wechat_openid, checked=c.wechat_checked,
+                            blocked=c.wechat_template_blocked if c.wechat_checked else None))
     phone = c.phone() if (c.phone is not None and not c.sms_opted_out and "sms" in senders) else None
     if phone:
         routes.append(Route("sms", phone))
@@ -165,6 +172,8 @@ def plan_routes(c: Contact, now: datetime, window_hours: int, senders: dict[str,
 def send_route(senders: dict[str, Outbound], route: Route, title: str, body: str,
                code: str | None = None) -> SendResult:
     """One attempt on one route; a sender that raises counts as a transient failure."""
+    if route.blocked:
+        return SendResult("unreachable", route.blocked)  # what the sender itself would have answered
     sender = senders[route.channel]
     try:
         if code is not None and hasattr(sender, "send_code"):
@@ -172,6 +181,8 @@ def send_route(senders: dict[str, Outbound], route: Route, title: str, body: str
             return result
         if route.kind == "wechat_custom":
             return sender.send_replies(route.address, [Text(f"{title}\n{body}" if title else body)])
+        if route.checked:
+            return sender.send_notice(route.address, title, body, checked=True)  # type: ignore[call-arg]
         return sender.send_notice(route.address, title, body)
     except Exception as exc:  # noqa: BLE001 - reported as retry, never lost
         log.exception("sender %s raised", route.kind)
