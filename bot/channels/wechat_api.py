@@ -456,19 +456,18 @@ class _SSLSocket(ssl.SSLSocket):
 class _Conn:
     """One kept-alive connection: the socket and a buffered reader on it."""
 
-    __slots__ = ("sock", "rfile", "used")
+    __slots__ = ("sock", "rfile", "poller")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.rfile = sock.makefile("rb")
-        self.used = False
+        self.poller = select.poll()
+        self.poller.register(sock, select.POLLIN)
 
     def dropped(self) -> bool:
         """The server closed it (or wrote unasked) while idle: readable now means don't reuse it."""
         try:
-            poller = select.poll()
-            poller.register(self.sock, select.POLLIN)
-            return bool(poller.poll(0))
+            return bool(self.poller.poll(0))
         except (OSError, ValueError):
             return True
 

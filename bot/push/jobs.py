@@ -498,9 +498,9 @@ def finalize(notice_id: int) -> bool:
     ctx = context()
     now = ctx.clock()
     with ctx.rt.engine.begin() as conn:
-        remaining = conn.scalar(select(func.count()).select_from(D).where(
-            D.c.notice_id == notice_id, D.c.status.in_(OPEN)))
-        if remaining:
+        remaining = conn.scalar(select(D.c.id).where(  # any open row at all (no count of 100,000 rows)
+            D.c.notice_id == notice_id, D.c.status.in_(OPEN)).limit(1))
+        if remaining is not None:
             return False
         conn.execute(update(N).where(N.c.id == notice_id, N.c.status == "sending").values(
             status="done", finished_at=now))
