@@ -45,13 +45,12 @@ def _volunteer_ids(session: Session, audience: dict[str, Any]) -> Select[Any]:
                 .where(Signup.activity_id == int(audience["activity_id"]), Signup.status.in_(statuses), live)
                 .distinct())
     if kind == "interests":
-        # Only people who agreed to recommendations and did not turn them off.
-        consented = exists().where(Consent.volunteer_id == Volunteer.id, Consent.kind == "recommendations",
-                                   Consent.granted.is_(True))
-        withdrawn_later = exists().where(
-            Consent.volunteer_id == Volunteer.id, Consent.kind == "recommendations", Consent.granted.is_(False))
-        stmt = select(Volunteer.id).where(live, Volunteer.recommend_opt_out.is_(False), consented,
-                                          ~withdrawn_later)
+        # Only people whose latest recommendations decision is "yes" (consents are kept as history: someone
+        # who said 不要推荐 and later 恢复推荐 is in again) and who have not turned recommendations off.
+        latest = (select(Consent.granted)
+                  .where(Consent.volunteer_id == Volunteer.id, Consent.kind == "recommendations")
+                  .order_by(Consent.at.desc(), Consent.id.desc()).limit(1).scalar_subquery())
+        stmt = select(Volunteer.id).where(live, Volunteer.recommend_opt_out.is_(False), latest.is_(True))
         ids = list(session.scalars(stmt))
         cats = set(audience.get("categories") or [])
         mask = int(audience.get("availability_mask") or 0)
