@@ -96,8 +96,12 @@ def thanks(level: int, hours: str) -> tuple[str, str]:
 def monthly(name: str, month: int, hours: str, count: int, total: str) -> str:
     if count:
         return (f"{name}您好，{month}月您参加了{count}次志愿服务，共{hours}小时，累计{total}小时。谢谢您！"
-                "不想收到每月小结请回复“退订小结”。")
-    return f"{name}您好，{month}月您没有参加志愿服务。想找活动请回复“找活动”。不想收到每月小结请回复“退订小结”。"
+                f"{MONTHLY_STOP}")
+    return f"{name}您好，{month}月您没有参加志愿服务。想找活动请回复“找活动”。{MONTHLY_STOP}"
+
+
+# There is no summary-only opt-out: 退订 (also 退订小结) turns notices off, and the summary with them.
+MONTHLY_STOP = "不想再收到每月小结和其他通知请回复“退订”。"
 
 
 def forward_text(session: Session, notice: Notice) -> str:
