@@ -214,17 +214,26 @@ def _insert_deliveries(s: Session, notice: Notice, now: datetime, batch_size: in
 
 
 def _load_contacts(s: Session, rt: Any, vids: list[int], cids: list[int],
-                   audience: dict[str, Any]) -> dict[tuple[str, int], Contact]:
+                   audience: dict[str, Any], batch_of: tuple[int, int] | None = None) -> dict[tuple[str, int], Contact]:
+    """Contacts of `vids` and `cids`. With `batch_of` (notice id, batch), `vids` are that batch's volunteers
+    and are selected by a subquery on the batch instead of a 500-item IN list (cheaper to build and send)."""
     vault = rt.vault
     out: dict[tuple[str, int], Contact] = {}
     coords = {c.id: c for c in s.scalars(select(Coordinator).where(Coordinator.id.in_(cids)))} if cids else {}
     linked = [c.volunteer_id for c in coords.values() if c.volunteer_id]
-    all_vids = list(set(vids) | set(linked))
-    vols = {r.id: r for r in s.execute(select(Volunteer.id, Volunteer.phone_enc).where(Volunteer.id.in_(all_vids)))}
+
+    def of_people(col: Any) -> Any:
+        if batch_of is None:
+            return col.in_(list(set(vids) | set(linked)))
+        in_batch = col.in_(select(D.c.volunteer_id).where(D.c.notice_id == batch_of[0], D.c.batch == batch_of[1],
+                                                          D.c.volunteer_id.isnot(None)))
+        return or_(in_batch, col.in_(linked)) if linked else in_batch
+
+    vols = {r.id: r for r in s.execute(select(Volunteer.id, Volunteer.phone_enc).where(of_people(Volunteer.id)))}
     idents: dict[int, list[Any]] = {}
     for r in s.execute(select(ChannelIdentity.volunteer_id, ChannelIdentity.channel, ChannelIdentity.external_id,
                               ChannelIdentity.address_enc, ChannelIdentity.last_inbound_at,
-                              ChannelIdentity.opted_out_at).where(ChannelIdentity.volunteer_id.in_(all_vids))):
+                              ChannelIdentity.opted_out_at).where(of_people(ChannelIdentity.volunteer_id))):
         idents.setdefault(r.volunteer_id, []).append(r)
 
     def lazy(token: str) -> Callable[[], str | None]:
@@ -369,7 +378,8 @@ def deliver_batch(notice_id: int, batch: int) -> dict[str, int]:
             or_(D.c.status == "queued", and_(D.c.status == "retry", D.c.next_attempt_at <= now)),
         ).order_by(D.c.id)).all()
         contacts = _load_contacts(s, rt, [r.volunteer_id for r in rows if r.volunteer_id],
-                                  [r.coordinator_id for r in rows if r.coordinator_id], audience)
+                                  [r.coordinator_id for r in rows if r.coordinator_id], audience,
+                                  batch_of=(notice_id, batch))
     # (SQLite: every transaction holds the write lock, so nothing below runs inside that session, and the
     # send threads never touch the database while the chunk's claim or write-back transaction is open.)
     if not rows:
