@@ -75,6 +75,11 @@ def _volunteer_ids(session: Session, audience: dict[str, Any]) -> Select[Any]:
     raise InvalidInput(f"unknown audience kind {kind!r}")
 
 
+def audience_select(session: Session, audience: dict[str, Any]) -> Select[Any]:
+    """The audience's volunteer ids as a SELECT (one column `id`, possibly repeated) to build on in SQL."""
+    return _volunteer_ids(session, audience)
+
+
 def volunteer_ids(session: Session, audience: dict[str, Any]) -> list[int]:
     """Volunteer ids of an audience, ascending (coordinator audiences have none)."""
     if audience.get("kind") == "coordinators":

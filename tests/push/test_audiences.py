@@ -1,21 +1,25 @@
 """Audiences by place (the whole subtree below a place) and by interests and free time (only people whose
-latest decision on recommendations is yes), on SQLite and PostgreSQL, from the SQL down to what is sent."""
+latest decision on recommendations is yes), on SQLite and PostgreSQL, from the SQL down to what is sent;
+and the fan-out's delivery rows built from an audience in SQL."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.push import PushService
 from bot.push.audience import describe, volunteer_ids
+from bot.push.jobs import _insert_deliveries
 from bot.runtime import Runtime
 from data.models import Consent, Place, PlaceLevel
+from data.models_push import Delivery
 from data.timeutil import utcnow
 from tests.fakes.push_apis import FakeApis
 
-from .helpers import person
+from .helpers import new_team, person
 
 
 def _place(s: Session, name: str, level: PlaceLevel, parent: Place | None) -> Place:
@@ -127,3 +131,26 @@ def test_interests_notice_reaches_exactly_that_audience(push: PushService, fake:
     assert all(n == 1 for n in fake.sent.values())
     with push.rt.sessions() as s:
         assert push.progress(s, nid).counts == {"sent": 2}
+
+
+def test_fanout_rows_numbered_into_batches_once(push: PushService) -> None:
+    now = utcnow()
+    size = push.rt.config.push.batch_size
+    with push.rt.sessions() as s:
+        team = new_team(s)
+        vids = [person(s, push.rt, now, f"队员{i}", openid=f"o{i}", team=team, notices_off=(i == 3)).id
+                for i in range(2 * size + 3)]
+        notice = push.create(s, title="通知", body="内容", audience={"kind": "team", "team_id": team.id}, now=now)
+        assert notice is not None
+        _insert_deliveries(s, notice, now, size)
+        _insert_deliveries(s, notice, now, size)  # a repeated fan-out adds nothing
+        rows = sorted(s.scalars(select(Delivery).where(Delivery.notice_id == notice.id)), key=lambda d: d.id)
+        assert [d.volunteer_id for d in rows] == sorted(vids)
+        assert [d.batch for d in rows] == [i // size for i in range(len(vids))]
+        assert [(d.status.value, d.reason) for d in rows if d.volunteer_id == vids[3]] == [("skipped", "本人已关闭通知")]
+        assert {d.status.value for d in rows if d.volunteer_id != vids[3]} == {"queued"}
+        late = person(s, push.rt, now, "新队员", openid="o-late", team=team).id
+        _insert_deliveries(s, notice, now, size)  # someone who joined since: numbered after the others
+        last = s.scalars(select(Delivery).where(Delivery.notice_id == notice.id, Delivery.volunteer_id == late)).one()
+        assert last.batch == len(vids) // size
+        s.rollback()
