@@ -5,8 +5,10 @@ requests' exceptions, and no request ever written twice once the server has read
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -24,8 +26,10 @@ def _ok(body: bytes = b'{"errcode":0}', extra: str = "") -> bytes:
 class Scripted:
     """Accepts connections; answers each request with the next scripted answer (default: 200 JSON)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: Any = None) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
+        if tls is not None:  # an ssl.SSLContext: accept() then hands out TLS connections
+            self.sock = tls.wrap_socket(self.sock, server_side=True)
         self.port = self.sock.getsockname()[1]
         self.script: list[Answer] = []
         self.requests: list[bytes] = []
@@ -45,6 +49,8 @@ class Scripted:
         while not self.stop.is_set():
             try:
                 conn, _ = self.sock.accept()
+            except ssl.SSLError:
+                continue  # a client that refused our certificate
             except OSError:
                 return
             with self.lock:
@@ -229,3 +235,43 @@ def test_proxied_hosts_go_through_requests(server: Scripted, monkeypatch: pytest
     with pytest.raises(requests.ConnectionError):
         LeanHTTP().get(server.url + "/", timeout=2)  # requests tried the proxy, as before
     assert server.requests == []
+
+
+def test_https_checks_the_certificate_and_keeps_the_connection(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                         serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server = Scripted(tls=ctx)
+    try:
+        url = f"https://localhost:{server.port}"
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+        with pytest.raises(requests.exceptions.SSLError):
+            LeanHTTP().post(url + "/x", data=b"{}", timeout=2)  # not signed by a CA requests trusts
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "cert.pem"))
+        http = LeanHTTP()
+        for _ in range(3):
+            assert http.post(url + "/x", data=b'{"a":1}', timeout=2).json() == {"errcode": 0}
+        assert b'{"a":1}' in server.requests[-1]
+        http.close()
+    finally:
+        server.close()
