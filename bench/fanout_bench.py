@@ -113,6 +113,9 @@ def main() -> int:
     ap.add_argument("--people", type=int, default=100_000)
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--send-threads", type=int, default=0,
+                    help="push.send_threads for the workers (default: config.yaml's); a crash leaves at most "
+                         "this many deliveries 'uncertain'")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per run before giving up")
     ap.add_argument("--rate", type=int, default=1_000_000,
                     help="push.wechat_per_second: high enough not to bind, so the shared limiter is still exercised")
@@ -159,6 +162,8 @@ def main() -> int:
     try:
         cfg_data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
         cfg_data["push"].update({"batch_size": args.batch, "wechat_per_second": args.rate, "sms_per_second": 0})
+        if args.send_threads:
+            cfg_data["push"]["send_threads"] = args.send_threads
         cfg_data["wechat"]["templates"] = {"notice": "TPL"}
         cfg_data["app"]["log_level"] = "WARNING"
         tmp = Path(tempfile.mkdtemp())
