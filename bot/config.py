@@ -103,7 +103,7 @@ class PushConfig:
     http_timeout_seconds: float = 5.0
     # Parallel sends per batch job. After a worker crash up to this many messages are reported
     # "uncertain" (maybe delivered, never re-sent); 1 gives strict one-at-a-time at a lower rate.
-    send_threads: int = 8
+    send_threads: int = 16
 
 
 @dataclass

@@ -25,7 +25,7 @@ from data.kv import Store
 from dialogs import Text
 
 log = logging.getLogger("yinling.push")
-DEFAULT_SEND_THREADS = 8
+DEFAULT_SEND_THREADS = 16
 
 
 def build_senders(rt: Any) -> dict[str, Outbound]:
