@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -53,3 +54,17 @@ def new_team(s: Session, name: str = "测试推送队", webhook: str | None = No
     s.add(t)
     s.flush()
     return t
+
+
+def send_notice(push: Any, audience: dict[str, Any], now: datetime, *, title: str = "通知",
+                body: str = "内容", team_id: int | None = None) -> int:
+    """Create, queue and send a notice through the in-process queue until nothing is left; its id."""
+    with push.rt.sessions() as s:
+        notice = push.create(s, title=title, body=body, audience=audience, now=now, team_id=team_id)
+        assert notice is not None
+        push.queue(s, notice, now)
+        s.commit()
+        nid = int(notice.id)
+    push.kick([nid])
+    push.ctx.queue.drain()
+    return nid

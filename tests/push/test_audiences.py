@@ -19,7 +19,7 @@ from data.models_push import Delivery
 from data.timeutil import utcnow
 from tests.fakes.push_apis import FakeApis
 
-from .helpers import new_team, person
+from .helpers import new_team, person, send_notice
 
 
 def _place(s: Session, name: str, level: PlaceLevel, parent: Place | None) -> Place:
@@ -118,14 +118,9 @@ def test_interests_notice_reaches_exactly_that_audience(push: PushService, fake:
     now = utcnow()
     with push.rt.sessions() as s:
         people, places = _world(s, push.rt, now)
-        audience = {"kind": "interests", "place_id": places["county"], "categories": ["助老"]}
-        notice = push.create(s, title="助老活动", body="周六上午陪老人聊天，愿意来的回复1。", audience=audience, now=now)
-        assert notice is not None
-        push.queue(s, notice, now)
         s.commit()
-        nid = notice.id
-    push.kick([nid])
-    push.ctx.queue.drain()  # type: ignore[attr-defined]
+    nid = send_notice(push, {"kind": "interests", "place_id": places["county"], "categories": ["助老"]}, now,
+                      title="助老活动", body="周六上午陪老人聊天，愿意来的回复1。")
     got = {addr for (_, addr), n in fake.sent.items() if n}
     assert got == {"o-a", "o-e"}
     assert all(n == 1 for n in fake.sent.values())

@@ -19,7 +19,7 @@ from data.timeutil import utcnow
 from tests.fakes.push_apis import FakeApis
 
 from .conftest import push_config
-from .helpers import new_team, person
+from .helpers import new_team, person, send_notice
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -61,15 +61,7 @@ def test_known_unreachable_people_take_the_next_route(store_push: PushService, f
     api.mark_unreachable("oW", "outside_48h_window")  # the window closed although the database thinks not
     api.mark_unreachable("oX", "not_subscribed")
 
-    with push.rt.sessions() as s:
-        notice = push.create(s, title="通知", body="明天活动照常。", audience={"kind": "team", "team_id": team_id},
-                             now=now, team_id=team_id)
-        assert notice is not None
-        push.queue(s, notice, now)
-        nid = notice.id
-        s.commit()
-    push.kick([nid])
-    push.ctx.queue.drain()  # type: ignore[attr-defined]
+    nid = send_notice(push, {"kind": "team", "team_id": team_id}, now, body="明天活动照常。", team_id=team_id)
 
     with push.rt.sessions() as s:
         rows = {d.volunteer_id: d for d in s.scalars(select(Delivery).where(Delivery.notice_id == nid))}
