@@ -27,7 +27,8 @@ TRANSACTIONAL = {"reminder_day", "reminder_2h", "promoted", "review", "review_le
                  "handoff", "bind_code", "cancelled", "records_due", "changed"}
 
 
-def _volunteer_ids(session: Session, audience: dict[str, Any]) -> Select[Any]:
+def audience_select(session: Session, audience: dict[str, Any]) -> Select[Any]:
+    """The audience's volunteer ids as a SELECT (one column `id`, possibly repeated) to build on in SQL."""
     kind = audience.get("kind")
     live = Volunteer.deleted_at.is_(None)
     if kind == "team":
@@ -75,16 +76,11 @@ def _volunteer_ids(session: Session, audience: dict[str, Any]) -> Select[Any]:
     raise InvalidInput(f"unknown audience kind {kind!r}")
 
 
-def audience_select(session: Session, audience: dict[str, Any]) -> Select[Any]:
-    """The audience's volunteer ids as a SELECT (one column `id`, possibly repeated) to build on in SQL."""
-    return _volunteer_ids(session, audience)
-
-
 def volunteer_ids(session: Session, audience: dict[str, Any]) -> list[int]:
     """Volunteer ids of an audience, ascending (coordinator audiences have none)."""
     if audience.get("kind") == "coordinators":
         return []
-    return sorted(set(session.scalars(_volunteer_ids(session, audience))))
+    return sorted(set(session.scalars(audience_select(session, audience))))
 
 
 def coordinator_ids(audience: dict[str, Any]) -> list[int]:
@@ -111,7 +107,7 @@ class Preview:
 
 def preview(session: Session, audience: dict[str, Any], kind: str = "notice") -> Preview:
     """Count the audience in SQL (fast for 100,000 people)."""
-    ids_sel = _volunteer_ids(session, audience).subquery()
+    ids_sel = audience_select(session, audience).subquery()
     base = select(func.count()).select_from(Volunteer).where(Volunteer.id.in_(select(ids_sel.c.id)))
     total = int(session.scalar(base) or 0)
     opted = 0 if kind in TRANSACTIONAL else int(

@@ -197,10 +197,9 @@ def fanout(notice_id: int) -> int:
 
 def _insert_deliveries(s: Session, notice: Notice, now: datetime, batch_size: int) -> None:
     """The notice's delivery rows, idempotently: volunteers in one INSERT ... SELECT (100,000 rows without a
-    round trip through Python), numbered into batches by their place in the audience (volunteer-id order, so people who joined since
-    a first run come last);
-    then coordinators. People who turned notices off get a `skipped` row (not for transactional kinds)."""
-    n = int(s.scalar(select(func.count()).select_from(D).where(D.c.notice_id == notice.id)) or 0)
+    round trip through Python), numbered into batches by their place in the audience (volunteer-id order,
+    so people who joined since a first run come last); then coordinators. People who turned notices off
+    get a `skipped` row (not for transactional kinds)."""
     if notice.audience.get("kind") != "coordinators":
         # Rows already there (a repeated fan-out) are left alone by ON CONFLICT on (notice, volunteer), not by
         # a NOT EXISTS: an anti join against the table being filled can rescan its own new index entries for
@@ -218,7 +217,7 @@ def _insert_deliveries(s: Session, notice: Notice, now: datetime, batch_size: in
         upsert = pg_insert if dialect == "postgresql" else sqlite_insert
         s.execute(upsert(D).from_select(["notice_id", "volunteer_id", "batch", "status", "reason", "attempts",
                                          "updated_at"], src).on_conflict_do_nothing())
-        n = int(s.scalar(select(func.count()).select_from(D).where(D.c.notice_id == notice.id)) or 0)
+    n = int(s.scalar(select(func.count()).select_from(D).where(D.c.notice_id == notice.id)) or 0)
     have_c = set(s.scalars(select(D.c.coordinator_id).where(D.c.notice_id == notice.id,
                                                              D.c.coordinator_id.isnot(None))))
     rows: list[dict[str, Any]] = []
