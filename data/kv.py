@@ -19,7 +19,7 @@ class Store(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def incr(self, key: str, ttl: int) -> int: ...
+    def incr(self, key: str, ttl: int, amount: int = 1) -> int: ...
 
     def ping(self) -> bool: ...
 
@@ -66,15 +66,15 @@ class MemoryStore:
         with self._lock:
             self._data.pop(self._prefix + key, None)
 
-    def incr(self, key: str, ttl: int) -> int:
-        """Increment a counter; the TTL starts with the first increment (a fixed window)."""
+    def incr(self, key: str, ttl: int, amount: int = 1) -> int:
+        """Add `amount` to a counter; the TTL starts with the first increment (a fixed window)."""
         with self._lock:
             k = self._prefix + key
             current = self._live(k)
             if current is None:
-                self._data[k] = ("1", self._expiry(ttl))
-                return 1
-            value = int(current) + 1
+                self._data[k] = (str(amount), self._expiry(ttl))
+                return amount
+            value = int(current) + amount
             self._data[k] = (str(value), self._data[k][1])
             return value
 
@@ -112,10 +112,10 @@ class RedisStore:
     def delete(self, key: str) -> None:
         self._r.delete(self._prefix + key)
 
-    def incr(self, key: str, ttl: int) -> int:
+    def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         k = self._prefix + key
         pipe = self._r.pipeline()
-        pipe.incr(k)
+        pipe.incrby(k, amount)
         pipe.expire(k, ttl, nx=True)
         value, _ = pipe.execute()
         return int(value)

@@ -94,8 +94,7 @@ class PushContext:
             pool = SendPool(threads, senders, lambda: build_senders(rt))
         else:
             pool = SendPool(threads, senders)
-        limiter = RateLimiter(rt.store, limits, redis=rt.redis, prefix=rt.config.redis.prefix)
-        return cls(rt, queue, senders, limiter, pool=pool)
+        return cls(rt, queue, senders, RateLimiter(rt.store, limits), pool=pool)
 
     def send_pool(self) -> SendPool:
         """The send threads; senders handed in later (tests) are shared by them."""

@@ -193,25 +193,23 @@ def send_route(senders: dict[str, Outbound], route: Route, title: str, body: str
 
 
 class RateLimiter:
-    """Fixed one-second windows counted in Redis (or the store), so every worker on every host shares the limit.
+    """Fixed one-second windows counted in the shared store (Redis), so every worker on every host shares
+    the limit.
 
-    With Redis, a process takes its messages' tokens in blocks: one INCRBY reserves up to `block` tokens
-    of the current window (only those still under the limit are granted), and the process's send threads
-    use them until the window ends — one round trip per block instead of one per message. The shared
-    count never lets more than `limit` messages a second through; tokens a process still holds when its
-    window ends are dropped (fewer than `block` per process, so a binding limit is used slightly less).
-    Without Redis (the in-process store), every message counts once, as before.
+    A process takes its messages' tokens in blocks: one `store.incr(key, ttl, block)` (an INCRBY on Redis)
+    reserves up to `block` tokens of the current window (only those still under the limit are granted),
+    and the process's send threads use them until the window ends — one round trip per block instead of
+    one per message. The shared count never lets more than `limit` messages a second through; tokens a
+    process still holds when its window ends are dropped (fewer than `block` per process, so a binding
+    limit is used slightly less).
     """
 
     def __init__(self, store: Store, per_second: dict[str, int], clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep, *, redis: Any = None, prefix: str = "",
-                 block: int | None = None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, *, block: int | None = None) -> None:
         self.store = store
         self.per_second = per_second
         self.clock = clock
         self.sleep = sleep
-        self.redis = redis
-        self.prefix = prefix
         self.block = block
         self._held: dict[str, tuple[int, int]] = {}  # channel → (window, tokens still held in it)
         self._lock = threading.Lock()
@@ -232,19 +230,13 @@ class RateLimiter:
             self.sleep(max(0.001, window + 1 - now))
 
     def _take(self, channel: str, window: int, limit: int) -> bool:
-        key = f"push:rate:{channel}:{window}"
-        if self.redis is None:
-            return self.store.incr(key, 2) <= limit
         with self._lock:
             held_window, left = self._held.get(channel, (window, 0))
             if held_window == window and left > 0:
                 self._held[channel] = (window, left - 1)
                 return True
             want = self.block_size(limit)
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.incrby(self.prefix + key, want)
-            pipe.expire(self.prefix + key, 2, nx=True)
-            total = int(pipe.execute()[0])
+            total = self.store.incr(f"push:rate:{channel}:{window}", 2, want)
             granted = max(0, min(want, limit - (total - want)))
             self._held[channel] = (window, max(0, granted - 1))
             return granted > 0

@@ -39,6 +39,12 @@ def test_incr_counts_within_window(store: Store) -> None:
     assert store.incr("c", ttl=1) == 1
 
 
+def test_incr_by_an_amount(store: Store) -> None:
+    assert store.incr("b", 5, 4) == 4
+    assert store.incr("b", 5, 3) == 7
+    assert store.incr("b", 5) == 8
+
+
 def test_ping(store: Store) -> None:
     assert store.ping() is True
 

@@ -10,7 +10,7 @@ from typing import Any
 import redis as redis_lib
 
 from bot.push.senders import RateLimiter
-from data.kv import MemoryStore
+from data.kv import MemoryStore, RedisStore
 
 
 class Clock:
@@ -42,8 +42,7 @@ class CountingRedis:
 
 
 def _limiter(r: Any, prefix: str, clock: Clock, limit: int, block: int | None = None) -> RateLimiter:
-    return RateLimiter(MemoryStore(), {"wechat": limit}, clock=clock, sleep=clock.sleep, redis=r, prefix=prefix,
-                       block=block)
+    return RateLimiter(RedisStore(r, prefix), {"wechat": limit}, clock=clock, sleep=clock.sleep, block=block)
 
 
 def test_two_workers_share_the_limit_and_take_blocks(redis_url: str) -> None:
@@ -74,7 +73,7 @@ def test_acquire_waits_for_the_next_second_when_the_limit_is_used(redis_url: str
         clock.sleeps.append(seconds)
         clock.t = int(clock.t) + 1.0  # the wait ends in the next window
 
-    lim = RateLimiter(MemoryStore(), {"wechat": 5}, clock=clock, sleep=sleep, redis=client, prefix=prefix, block=2)
+    lim = RateLimiter(RedisStore(client, prefix), {"wechat": 5}, clock=clock, sleep=sleep, block=2)
     for _ in range(12):
         lim.acquire("wechat")
     assert clock.sleeps == [0.5, 1.0]  # 5 in the first second, 5 in the next, 2 in the third
