@@ -13,6 +13,8 @@ class Store(Protocol):
 
     def get(self, key: str) -> str | None: ...
 
+    def get_many(self, keys: list[str]) -> list[str | None]: ...
+
     def set(self, key: str, value: str, ttl: int | None = None) -> None: ...
 
     def set_nx(self, key: str, value: str, ttl: int) -> bool: ...
@@ -49,6 +51,10 @@ class MemoryStore:
     def get(self, key: str) -> str | None:
         with self._lock:
             return self._live(self._prefix + key)
+
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        with self._lock:
+            return [self._live(self._prefix + k) for k in keys]
 
     def set(self, key: str, value: str, ttl: int | None = None) -> None:
         with self._lock:
@@ -102,6 +108,12 @@ class RedisStore:
     def get(self, key: str) -> str | None:
         value = self._r.get(self._prefix + key)
         return None if value is None else str(value)
+
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        """One round trip (MGET) for all the keys."""
+        if not keys:
+            return []
+        return [None if v is None else str(v) for v in self._r.mget([self._prefix + k for k in keys])]
 
     def set(self, key: str, value: str, ttl: int | None = None) -> None:
         self._r.set(self._prefix + key, value, ex=ttl)

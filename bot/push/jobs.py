@@ -466,21 +466,18 @@ def _check_wechat(ctx: PushContext, contacts: list[Contact | None]) -> None:
     """Read the chunk's WeChat reachability (`wechat:unreachable:<openid>`) in one Redis round trip, so the
     send threads need not read it one message at a time. Only when the senders are WechatOutbound on this
     runtime's Redis store; otherwise each sender checks for itself, as before."""
-    r = ctx.rt.redis
     sender = ctx.senders.get("wechat")
     people = [c for c in contacts if c is not None and c.wechat_openid and not c.wechat_opted_out]
-    if r is None or not people:
+    if ctx.rt.redis is None or not people:
         return
     from bot.channels.wechat_api import WechatOutbound, blocks_template, unreachable_key
 
     if not isinstance(sender, WechatOutbound) or sender.api.store is not ctx.rt.store:
         return
-    prefix = ctx.rt.config.redis.prefix
-    reasons = r.mget([prefix + unreachable_key(str(c.wechat_openid)) for c in people])
+    reasons = ctx.rt.store.get_many([unreachable_key(str(c.wechat_openid)) for c in people])
     for c, reason in zip(people, reasons, strict=True):
-        text = None if reason is None else (reason.decode() if isinstance(reason, bytes) else str(reason))
-        c.wechat_checked, c.wechat_unreachable = True, text
-        c.wechat_template_blocked = text if blocks_template(text) else None
+        c.wechat_checked, c.wechat_unreachable = True, reason
+        c.wechat_template_blocked = reason if blocks_template(reason) else None
 
 
 def deliver_one(ctx: PushContext, contact: Contact | None, title: str, body: str, now: datetime,

@@ -45,6 +45,13 @@ def test_incr_by_an_amount(store: Store) -> None:
     assert store.incr("b", 5) == 8
 
 
+def test_get_many(store: Store) -> None:
+    store.set("m1", "a")
+    store.set("m3", "c")
+    assert store.get_many(["m1", "m2", "m3"]) == ["a", None, "c"]
+    assert store.get_many([]) == []
+
+
 def test_ping(store: Store) -> None:
     assert store.ping() is True
 
