@@ -26,12 +26,16 @@ def start(turn: Turn, st: State) -> Result:
     return page(turn, st)
 
 
-def page(turn: Turn, st: State) -> Result:
-    """One page of upcoming sign-ups (4, or 2 by SMS) from `st.offset`; `更多` turns the page."""
+def page(turn: Turn, st: State, turn_page: bool = False) -> Result:
+    """One page of upcoming sign-ups (4, or 2 by SMS) from `st.offset`; `turn_page` moves to the next one."""
     ups = services.upcoming_signups(turn.session, turn.volunteer.id, turn.now)
     if not ups:
         return with_menu(turn, T.NO_SIGNUPS), "help.menu"
     size = 2 if short(turn) else 4
+    if turn_page:
+        if st.offset + size >= len(ups):
+            return [Text(say(turn, T.NO_MORE, T.NO_MORE_SHORT))], "mine.list"
+        st.offset += size
     if st.offset >= len(ups):
         st.offset = 0
     shown = ups[st.offset : st.offset + size]
@@ -48,12 +52,7 @@ def on_list(turn: Turn, st: State) -> Result | None:
     from .search import pick_listed
 
     if intent(turn) == "more" or _MORE.search(turn.text or ""):
-        total = len(services.upcoming_signups(turn.session, turn.volunteer.id, turn.now))
-        size = 2 if short(turn) else 4
-        if st.offset + size >= total:
-            return [Text(say(turn, T.NO_MORE, T.NO_MORE_SHORT))], "mine.list"
-        st.offset += size
-        return page(turn, st)
+        return page(turn, st, turn_page=True)
     if intent(turn) in ("choose", "activity_detail") or choice(turn) is not None:
         return pick_listed(turn, st, number(turn))
     return None
