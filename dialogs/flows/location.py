@@ -26,20 +26,27 @@ _REMEMBER = re.compile(r"^\s*(请|麻烦)?(你)?(记住|记下|保存|存下)(�
 _FORGET = re.compile(r"^\s*(请|麻烦)?(你)?(忘掉|忘了|删掉|删除|清除|别记|不要记|不用记)(我的|这个)?(位置|定位)\s*[。！!.]?\s*$")
 
 
+def _keep(turn: Turn) -> bool | None:
+    """Remember the turn's point when the person agreed; returns their decision (None: never asked)."""
+    consent = profiles.consent_state(turn.session, turn.volunteer.id, "location")
+    if consent and turn.location is not None:
+        turn.volunteer.last_lat, turn.volunteer.last_lon = turn.location
+    return consent
+
+
 def near_point(turn: Turn, st: State) -> Result:
     """Activities nearest to the shared point; offers to remember it when the person never decided."""
-    replies, target = search.near_point(turn, st)
-    if profiles.consent_state(turn.session, turn.volunteer.id, "location") is None:
+    assert turn.location is not None
+    consent = _keep(turn)
+    replies, target = search.near(turn, st, *turn.location)
+    if consent is None:
         replies = [Text(T.LOCATION_REMEMBER_HINT), *replies]
     return replies, target
 
 
 def reported(turn: Turn) -> None:
     """WeChat's LOCATION event: kept only with the location consent; the conversation is untouched."""
-    if turn.location is None:
-        return
-    if profiles.consent_state(turn.session, turn.volunteer.id, "location"):
-        turn.volunteer.last_lat, turn.volunteer.last_lon = turn.location
+    _keep(turn)
 
 
 def early(turn: Turn, st: State) -> Result | None:

@@ -412,12 +412,8 @@ def on_alts(turn: Turn, st: State) -> Result | None:
     return show_page(turn, st)
 
 
-def near_point(turn: Turn, st: State) -> Result:
-    """A shared location: activities nearest to it; remembered only with the location consent."""
-    assert turn.location is not None
-    lat, lon = turn.location
-    if profiles.consent_state(turn.session, turn.volunteer.id, "location"):
-        turn.volunteer.last_lat, turn.volunteer.last_lon = lat, lon
+def near(turn: Turn, st: State, lat: float, lon: float) -> Result:
+    """Activities nearest to a point, nearest first."""
     st.query = {"mode": "search", "near": [lat, lon], "place_label": T.SCOPE_NEAR_POINT, "max_km": None}
     st.offset = 0
     return show_page(turn, st)
