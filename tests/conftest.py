@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from data.db import make_engine
 from data.kv import MemoryStore, RedisStore, Store
 from data.migrate import upgrade
 from data.seed import load_demo
-from data.timeutil import utcnow
+from tests.clock import session_instant
 
 REQUIRE = os.environ.get("YINLING_REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("YINLING_TEST_POSTGRES_URL")
@@ -37,10 +38,25 @@ def vault() -> PhoneVault:
     return PhoneVault(TEST_SECRET)
 
 
+_SESSION_NOW = session_instant()
+
+
 @pytest.fixture(scope="session")
 def seed_now() -> datetime:
-    """The naive-UTC moment the demo data was loaded at; activities are relative to it."""
-    return utcnow()
+    """The session instant (tests/clock.py), naive UTC: the demo data is loaded relative to it."""
+    return _SESSION_NOW
+
+
+@pytest.fixture(autouse=True)
+def clock(seed_now: datetime) -> Iterator[time_machine.Traveller]:
+    """Every test starts at the session instant, and the clock ticks from there (time-machine).
+
+    So a run that starts at 23:58 still sees the day it started on in every test, and code that reads
+    the wall clock (the webhooks) agrees with the demo data. A test that needs another moment moves it:
+    `clock.move_to(...)` or `clock.shift(...)`.
+    """
+    with time_machine.travel(seed_now.replace(tzinfo=UTC), tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(scope="session")

@@ -153,7 +153,8 @@ def parser() -> Any:
 
 @pytest.fixture
 def now(seed_now: datetime) -> datetime:
-    return seed_now + timedelta(minutes=5)
+    """Conversations start at the session instant, the moment the demo data was loaded at (tests/clock.py)."""
+    return seed_now
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ real NLU. Every row runs on SQLite and PostgreSQL (`session`) and on the memory 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from data.models import Activity, Consent, Signup, SignupStatus
 from data.timeutil import to_local
+from dialogs import Choices, to_plain
 
 from .conftest import Chat, P
 
@@ -35,12 +37,44 @@ def n(k: int) -> tuple[str, dict[str, Any]]:
     return str(k), P("choose", number=k)
 
 
+def on_day_of(title: str) -> Callable[[Chat], tuple[str, dict[str, Any]]]:
+    """A search for the local day the activity with this title starts on (whatever today is)."""
+    def ask(c: Chat) -> tuple[str, dict[str, Any]]:
+        starts = c.session.scalars(select(Activity.starts_at).where(Activity.title.contains(title))).one()
+        start = to_local(starts).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+        return f"{start.month}月{start.day}日有啥活", P("search_activities", time=(start, start + timedelta(days=1)))
+    return ask
+
+
 def title_in_list(title: str) -> Callable[[Chat], tuple[str, dict[str, Any]]]:
-    """Pick, from the list just shown, the line whose title matches."""
+    """Pick, from the list on screen, the line whose title matches; turn pages (更多) until it shows.
+
+    How many items a day has depends on the weekday the demo data was loaded on, so the line may be on
+    a later page.
+    """
     def pick(c: Chat) -> tuple[str, dict[str, Any]]:
-        k = next(i for i, opt in enumerate(c.options, 1) if title in opt)
-        return n(k)
+        for _ in range(10):
+            numbered = _numbered(c)
+            if any(title in opt for opt in numbered.values()):
+                return n(next(k for k, opt in numbered.items() if title in opt))
+            c.send("更多", P("more"))
+        raise AssertionError(f"{title} is not in the list:\n{c.options}")
     return pick
+
+
+def _numbered(c: Chat) -> dict[int, str]:
+    """The options on screen by the number that picks them (numbering may run on across pages)."""
+    last = next((r for r in reversed(c.replies) if isinstance(r, Choices)), None)
+    if last is None:
+        return {}
+    first = getattr(last, "start", 1) or 1
+    return {first + i: opt for i, opt in enumerate(last.options)}
+
+
+def beyond_list(c: Chat) -> tuple[str, dict[str, Any]]:
+    """A number one past the end of the whole list just shown (its total, not the page)."""
+    total = re.search(r"共(\d+)个", to_plain(c.replies))
+    return n((int(total.group(1)) if total else len(c.options)) + 1)
 
 
 # (id, messages, facts the last reply contains, next state)
@@ -60,7 +94,7 @@ CASES: list[tuple[str, list[Msg], list[str], str | None]] = [
       "回复1报名"], "search.detail"),
     ("details by words", [tomorrow, ("第二个是干啥的", P("activity_detail", number=2))], ["时间：", "回复1报名"],
      "search.detail"),
-    ("out of range", [tomorrow, n(7)], ["列表里没有第7个"], "search.list"),
+    ("out of range", [tomorrow, beyond_list], ["列表里没有第"], "search.list"),
     ("more", [("0", P("menu")), n(1), ("更多", P("more"))], ["第5到8个"], "search.list"),
     ("confirm", [tomorrow, title_in_list("送棉衣"), n(1)], ["您要报名", "送棉衣", "1人参加", "1. 确认报名"],
      "signup.confirm"),
@@ -69,9 +103,9 @@ CASES: list[tuple[str, list[Msg], list[str], str | None]] = [
     ("party size", [tomorrow, title_in_list("送棉衣"), n(1), ("我和老伴两个人", P("sign_up", party=2))],
      ["按2人报名", "2人参加"], "signup.confirm"),
     ("not signed", [tomorrow, title_in_list("送棉衣"), n(1), n(2)], ["没有报名", "1. 找活动"], "help.menu"),
-    ("waitlist offer", [tomorrow, title_in_list("书法课"), n(1)], ["已满", "要排队候补吗", "前面有2人"],
+    ("waitlist offer", [on_day_of("书法课"), title_in_list("书法课"), n(1)], ["已满", "要排队候补吗", "前面有2人"],
      "signup.confirm"),
-    ("waitlisted", [tomorrow, title_in_list("书法课"), n(1), n(1)], ["已排队", "候补第3位"], None),
+    ("waitlisted", [on_day_of("书法课"), title_in_list("书法课"), n(1), n(1)], ["已排队", "候补第3位"], None),
     ("back to list", [tomorrow, n(1), n(2)], ["活动有", "1. "], "search.list"),
     ("hours", [("我干了多少小时", P("my_hours"))], ["一共服务了7小时", "参加过3次", "最近几次", "开具"], None),
     ("no signups", [("我的活动", P("my_signups"))], ["没有报名的活动"], "help.menu"),
@@ -149,7 +183,10 @@ def test_cancel_promotes_waitlist_and_undo_restores(zhang: Chat) -> None:
 
 
 def test_pending_review_calls_hook(zhang: Chat) -> None:
-    zhang.send("巨海城社区助残的活", P("search_activities", place="巨海城社区", category="助残"))
+    # The 助残 activity is next Tuesday: up to 8 days ahead, past the default 7-day window on a Monday.
+    when = on_day_of("陪残疾朋友逛公园")(zhang)[1]["entities"][0]["value"]
+    span = (datetime.fromisoformat(when["from"]), datetime.fromisoformat(when["to"]))
+    zhang.send("巨海城社区助残的活", P("search_activities", place="巨海城社区", category="助残", time=span))
     zhang.send(*title_in_list("助残")(zhang))
     zhang.send(*n(1))
     out = zhang.send(*n(1))
@@ -158,18 +195,22 @@ def test_pending_review_calls_hook(zhang: Chat) -> None:
 
 
 def test_overlap_is_asked(zhang: Chat) -> None:
+    """送棉衣 (9:00–11:30) and 扫雪 (8:00–9:30) are both tomorrow and overlap by half an hour."""
     zhang.send(*tomorrow(zhang))
     zhang.send(*title_in_list("送棉衣")(zhang))
     zhang.send(*n(1))
     zhang.send(*n(1))
-    zhang.send(*tomorrow(zhang))
-    out = zhang.send(*title_in_list("书法课")(zhang))
+    zhang.send("明天巨海城社区有啥活", P("search_activities", time=day(zhang, 1), place="巨海城社区"))
+    out = zhang.send(*title_in_list("扫雪")(zhang))
     out = zhang.send(*n(1))
     assert "已经报了“暖冬行动·为独居老人送棉衣”" in out and zhang.at == "signup.overlap"
     out = zhang.send(*n(1))
     assert zhang.at == "signup.confirm"
     out = zhang.send(*n(1))
-    assert "候补" in out
+    assert "报好了" in out and "扫雪" in out
+    booked = set(zhang.session.scalars(select(Activity.title).join(Signup).where(
+        Signup.volunteer_id == zhang.volunteer.id, Signup.status == SignupStatus.CONFIRMED)))
+    assert booked == {"暖冬行动·为独居老人送棉衣", "暖冬行动·楼道扫雪除冰"}
 
 
 def test_handoff_sends_transcript(zhang: Chat) -> None:
