@@ -121,6 +121,18 @@ def push(rt: Runtime) -> Iterator[PushService]:
     yield svc
 
 
+def clear_redis(url: str, prefix: str) -> int:
+    """Delete every key under `prefix`; returns how many there were."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    for i in range(0, len(keys), 500):
+        client.delete(*keys[i : i + 500])
+    client.close()
+    return len(keys)
+
+
 @pytest.fixture
 def redis_url() -> str:
     if not REDIS_URL:

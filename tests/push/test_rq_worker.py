@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -23,10 +22,10 @@ from bot.runtime import build_runtime
 from data.models import ChannelIdentity
 from data.models_push import Delivery, Notice, NoticeStatus
 from data.timeutil import utcnow
-from tests.conftest import TEST_SECRET
+from tests.conftest import RUN_PREFIX, TEST_SECRET
 from tests.fakes.push_apis import FakeApis
 
-from .conftest import push_config
+from .conftest import clear_redis, push_config
 from .helpers import new_team, person
 
 PEOPLE = 120
@@ -62,11 +61,11 @@ def _stop(p: subprocess.Popen[bytes], sig: int) -> None:
 @pytest.mark.slow
 def test_worker_killed_mid_notice_sends_nothing_twice_and_reports_the_in_flight_chunk(
         db_url: str, redis_url: str, fake: FakeApis, tmp_path: Path) -> None:
-    prefix = f"test:{uuid.uuid4().hex[:8]}:"
+    # RQ keeps one key prefix per process: the workers share this test process's (the run's) to take its jobs.
+    prefix = RUN_PREFIX
+    clear_redis(redis_url, prefix)
     rt = build_runtime(push_config(db_url, fake.url, redis_url=redis_url, prefix=prefix, **{"push.batch_size": 25}))
-    queue = RQJobQueue(redis_url)
-    for name in ("replies", "notices"):
-        queue.queue(name).empty()
+    queue = RQJobQueue(redis_url, prefix=prefix)
     push = get_push(rt, PushContext.build(rt, queue=queue))
     now = utcnow()
     with rt.sessions() as s:
@@ -123,5 +122,4 @@ def test_worker_killed_mid_notice_sends_nothing_twice_and_reports_the_in_flight_
     assert set(status_of) - set(counts) <= uncertain
     assert len(counts) >= PEOPLE - len(uncertain) + 1  # the held message did arrive
     rt.engine.dispose()
-    for key in rt.store.client.scan_iter(match=prefix + "*"):
-        rt.store.client.delete(key)
+    clear_redis(redis_url, prefix)
