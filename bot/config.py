@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 import types
 import typing
@@ -41,7 +42,7 @@ class DatabaseConfig:
 @dataclass
 class RedisConfig:
     url: str | None = None
-    prefix: str = "yinling:"
+    prefix: str = "yinling:"  # every key of the deployment: store, rate limits, and RQ's under `<prefix>rq:`
 
 
 @dataclass
@@ -378,6 +379,9 @@ def load_config(
     cfg: Config = _build(Config, data, "")
     if cfg.app.env not in ("development", "production"):
         raise ConfigError(f"app.env: {cfg.app.env!r} must be development or production")
+    if not re.fullmatch(r"[A-Za-z0-9_.:{}-]*", cfg.redis.prefix):
+        raise ConfigError(f"redis.prefix: {cfg.redis.prefix!r} may hold only letters, digits and _ . : - {{ }}"
+                          " (it starts every Redis key of the deployment, RQ's included)")
     if cfg.nlu.backend not in ("builtin", "rasa"):
         raise ConfigError(f"nlu.backend: {cfg.nlu.backend!r} must be builtin or rasa")
     if not cfg.secret_key:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +16,7 @@ from data.db import make_engine, make_sessionmaker
 from data.kv import MemoryStore, RedisStore, Store
 from data.models import Place
 
-from .config import Config, load_config
+from .config import Config, ConfigError, load_config
 
 log = logging.getLogger("yinling")
 
@@ -79,11 +81,46 @@ class Runtime:
         return out
 
 
+def rq_key_prefix(redis_prefix: str) -> str:
+    """RQ's key prefix for a deployment: `yinling:` gives `yinling:rq`, so its queues, jobs, registries,
+    workers and scheduler locks are `yinling:rq:queue:notices`, `yinling:rq:job:<id>`, `yinling:rq:wip:…`."""
+    return redis_prefix + "rq"
+
+
+_RQ_BOUND: list[str] = []  # the RQ key prefix this process chose (bind_rq_prefix), once chosen
+
+
+def bind_rq_prefix(redis_prefix: str) -> str:
+    """Put every key RQ keeps in this process under the deployment's prefix; returns RQ's prefix in effect.
+
+    RQ reads `RQ_KEY_PREFIX` once, when it is first imported, so it is one per process: `build_runtime` sets
+    it before anything imports RQ. A later runtime with another prefix in the same process (tests,
+    benchmarks) shares the first one's RQ keys. RQ imported before any runtime was built (with its own
+    `rq:` keys, outside the deployment's prefix) is a start-up error.
+    """
+    wanted = rq_key_prefix(redis_prefix)
+    loaded = sys.modules.get("rq.defaults")
+    if loaded is None:
+        os.environ["RQ_KEY_PREFIX"] = wanted
+        _RQ_BOUND[:] = [wanted]
+        return wanted
+    current = str(loaded.RQ_KEY_PREFIX)
+    if current != wanted and not _RQ_BOUND:
+        raise ConfigError(f"redis.prefix: RQ was imported before the runtime was built and keeps its keys under "
+                          f"{current}:, not {wanted}: (start workers with `python -m bot worker`, or set "
+                          f"RQ_KEY_PREFIX={wanted})")
+    if current != wanted:
+        log.info("RQ keys of this process stay under %s: (bound first); this runtime's prefix is %s",
+                 current, redis_prefix)
+    return current
+
+
 def build_runtime(config: Config | None = None, overrides: dict[str, Any] | None = None) -> Runtime:
     cfg = config or load_config(overrides=overrides)
     engine = make_engine(cfg.database.url, echo=cfg.database.echo)
     store: Store
     if cfg.redis.url:
+        bind_rq_prefix(cfg.redis.prefix)
         store = RedisStore.from_url(cfg.redis.url, prefix=cfg.redis.prefix)
     else:
         log.info("no Redis configured: using the in-process store (single process only)")

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from bot.runtime import bind_rq_prefix, rq_key_prefix
 from data.crypto import PhoneVault
 from data.db import make_engine
 from data.kv import MemoryStore, RedisStore, Store
@@ -25,6 +26,31 @@ REQUIRE = os.environ.get("YINLING_REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("YINLING_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("YINLING_TEST_REDIS_URL")
 TEST_SECRET = "test-secret-key-0123456789"
+# This test run's Redis namespace. RQ's keys (queues, jobs, registries, workers) are one per process: they
+# go under RUN_PREFIX, bound here before anything imports RQ; store keys of each test get a prefix of
+# their own beneath it. Two runs sharing one Redis never meet, and the run removes its keys at the end.
+RUN_PREFIX = f"test:{uuid.uuid4().hex[:8]}:"
+bind_rq_prefix(RUN_PREFIX)
+import rq.defaults  # noqa: E402 - RQ reads its key prefix when first imported: now, with this run's
+
+assert rq.defaults.RQ_KEY_PREFIX == rq_key_prefix(RUN_PREFIX), "RQ was imported before tests/conftest.py bound it"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_run_cleanup() -> Iterator[None]:
+    """At the end of the run, remove every key it left under RUN_PREFIX (RQ's worker records, results...)."""
+    yield
+    if not REDIS_URL:
+        return
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+        for key in client.scan_iter(match=RUN_PREFIX + "*", count=1000):
+            client.delete(key)
+        client.close()
+    except redis.RedisError:
+        pass
 
 
 def _missing(what: str, var: str) -> None:
@@ -136,7 +162,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
         return
     if not REDIS_URL:
         _missing("Redis", "YINLING_TEST_REDIS_URL")
-    prefix = f"test:{uuid.uuid4().hex[:10]}:"
+    prefix = f"{RUN_PREFIX}{uuid.uuid4().hex[:10]}:"
     rs = RedisStore.from_url(REDIS_URL, prefix=prefix)
     try:
         rs.ping()

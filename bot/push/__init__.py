@@ -27,8 +27,9 @@ def _say(message: str, err: bool = False) -> None:
     print(message, file=sys.stderr if err else sys.stdout)  # noqa: T201
 
 
-def _ticker(push: PushService, stop: threading.Event, every_sweep: float, every_tick: float) -> None:
-    """Sweep and the scheduled duties, under a store lock so one host does each round."""
+def _ticker(push: PushService, stop: threading.Event, every_sweep: float, every_tick: float,
+            duties: bool = True) -> None:
+    """Sweep and (unless `duties` is off) the scheduled duties, under a store lock so one host does each round."""
     from data.timeutil import utcnow
 
     from ..reminders import tick
@@ -40,7 +41,7 @@ def _ticker(push: PushService, stop: threading.Event, every_sweep: float, every_
         try:
             if store.set_nx("push:sweep-lock", str(os.getpid()), max(1, int(every_sweep))):
                 sweep(utcnow())
-            if time.monotonic() - last_tick >= every_tick and store.set_nx(
+            if duties and time.monotonic() - last_tick >= every_tick and store.set_nx(
                     "push:tick-lock", str(os.getpid()), max(1, int(every_tick) - 1)):
                 last_tick = time.monotonic()
                 tick(push, utcnow())
@@ -60,9 +61,11 @@ def cmd_worker(args: argparse.Namespace, rt: Any) -> int:
             cmd.append("--burst")
         if args.no_tick:
             cmd.append("--no-tick")
+        if args.no_duties:
+            cmd.append("--no-duties")
         children.append(subprocess.Popen(cmd))
     try:
-        return _work(rt, burst=args.burst, tick=not args.no_tick)
+        return _work(rt, burst=args.burst, tick=not args.no_tick, duties=not args.no_duties)
     finally:
         for child in children:
             if args.burst:
@@ -72,7 +75,7 @@ def cmd_worker(args: argparse.Namespace, rt: Any) -> int:
                 child.wait(timeout=30)
 
 
-def _work(rt: Any, burst: bool, tick: bool) -> int:
+def _work(rt: Any, burst: bool, tick: bool, duties: bool = True) -> int:
     from rq import SimpleWorker
 
     push = get_push(rt)
@@ -81,7 +84,7 @@ def _work(rt: Any, burst: bool, tick: bool) -> int:
     stop = threading.Event()
     if tick:
         lease = rt.config.push.sending_lease_seconds
-        t = threading.Thread(target=_ticker, args=(push, stop, max(0.5, min(30.0, lease / 2)), 60.0),
+        t = threading.Thread(target=_ticker, args=(push, stop, max(0.5, min(30.0, lease / 2)), 60.0, duties),
                              name="yinling-ticker", daemon=True)
         t.start()
         from data.timeutil import utcnow
@@ -146,6 +149,8 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--processes", type=int, default=1, help="本机启动几个工作进程")
     p.add_argument("--burst", action="store_true", help="队列空了就退出")
     p.add_argument("--no-tick", action="store_true", help="不做提醒、审核升级和恢复检查")
+    p.add_argument("--no-duties", action="store_true",
+                   help="不做定时任务（活动提醒、审核升级、服务记录到期、月度小结），仍做恢复检查")
 
 
 def _user_args(p: argparse.ArgumentParser) -> None:

@@ -84,9 +84,10 @@ class PushContext:
     @classmethod
     def build(cls, rt: Any, queue: JobQueue | None = None, senders: dict[str, Outbound] | None = None) -> PushContext:
         cfg = rt.config.push
-        if queue is None:
-            queue = RQJobQueue(rt.config.redis.url, cfg.job_timeout_seconds) if rt.config.redis.url \
-                else LocalJobQueue(threaded=True)
+        if queue is None and rt.config.redis.url:  # RQ keys under the deployment's prefix, like the store's
+            queue = RQJobQueue(rt.config.redis.url, cfg.job_timeout_seconds, rt.config.redis.prefix)
+        elif queue is None:
+            queue = LocalJobQueue(threaded=True)
         limits = {"wechat": cfg.wechat_per_second, "sms": cfg.sms_per_second}
         threads = int(getattr(cfg, "send_threads", DEFAULT_SEND_THREADS) or 1)
         if senders is None:  # each send thread builds its own (own HTTP keep-alive session)

@@ -41,11 +41,22 @@ class JobQueue(Protocol):
 
 
 class RQJobQueue:
-    """RQ on Redis. Jobs with a delay go through RQ's scheduler (workers run `with_scheduler`)."""
+    """RQ on Redis. Jobs with a delay go through RQ's scheduler (workers run `with_scheduler`).
 
-    def __init__(self, url: str, job_timeout: int = 900) -> None:
+    With `prefix` (the deployment's `redis.prefix`), RQ's keys (queues, jobs, registries, workers,
+    scheduler) are under `<prefix>rq:` in this process (see `bind_rq_prefix`).
+    """
+
+    def __init__(self, url: str, job_timeout: int = 900, prefix: str | None = None) -> None:
         import redis
 
+        from ..runtime import bind_rq_prefix
+
+        if prefix is not None:
+            bind_rq_prefix(prefix)
+        import rq.defaults
+
+        self.key_prefix = rq.defaults.RQ_KEY_PREFIX + ":"
         # RQ pickles job data: it needs a connection without decode_responses.
         self.connection = redis.Redis.from_url(url)
         self.job_timeout = job_timeout

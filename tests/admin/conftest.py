@@ -12,28 +12,38 @@ from flask.testing import FlaskClient
 
 from bot.admin.auth import create_coordinator_login
 from bot.app import create_app
-from bot.push import LocalJobQueue, PushContext, PushService, get_push
-from bot.runtime import Runtime, build_runtime
+from bot.push import PushContext, PushService, get_push
+from bot.runtime import Runtime
 from tests.fakes.push_apis import FakeApis
-from tests.push.conftest import db_url, demo_templates, fake, pg_template, push_config  # noqa: F401
+from tests.push.conftest import (  # noqa: F401 - fixtures and the collection hook, shared with tests/push
+    backend,
+    db_url,
+    demo_templates,
+    fake,
+    job_queue,
+    pg_template,
+    pytest_collection_modifyitems,
+    redis_url,
+    runtime_on,
+)
 
 PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
-def rt(db_url: str, fake: FakeApis) -> Iterator[Runtime]:  # noqa: F811
-    runtime = build_runtime(push_config(db_url, fake.url))
-    with runtime.sessions.begin() as s:
-        create_coordinator_login(s, username="wangxy", password=PASSWORD)  # 阳光社区志愿服务队 (leader)
-        create_coordinator_login(s, username="batu", password=PASSWORD)  # 西乌旗草原志愿服务队
-        create_coordinator_login(s, username="ops", password=PASSWORD, name="运营", operator=True)
-    yield runtime
-    runtime.engine.dispose()
+def rt(db_url: str, fake: FakeApis, backend: str, request: pytest.FixtureRequest) -> Iterator[Runtime]:  # noqa: F811
+    """On the in-process queue and store, and (test_admin.py) on real Redis and RQ."""
+    with runtime_on(backend, db_url, fake.url, request) as runtime:
+        with runtime.sessions.begin() as s:
+            create_coordinator_login(s, username="wangxy", password=PASSWORD)  # 阳光社区志愿服务队 (leader)
+            create_coordinator_login(s, username="batu", password=PASSWORD)  # 西乌旗草原志愿服务队
+            create_coordinator_login(s, username="ops", password=PASSWORD, name="运营", operator=True)
+        yield runtime
 
 
 @pytest.fixture
 def push(rt: Runtime) -> PushService:
-    return get_push(rt, PushContext.build(rt, queue=LocalJobQueue(threaded=False)))
+    return get_push(rt, PushContext.build(rt, queue=job_queue(rt)))
 
 
 @pytest.fixture

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import time
+import uuid
 
-from data.kv import MemoryStore, Store
+import pytest
+
+from data.kv import MemoryStore, RedisStore, Store
+from tests.conftest import REDIS_URL, RUN_PREFIX, _missing
 
 
 def test_get_set_delete(store: Store) -> None:
@@ -64,3 +68,26 @@ def test_memory_store_prefix_isolates() -> None:
     assert a.get("x") == "1"
     shared_clock[0] = 5.0
     assert a.get("x") is None
+
+
+@pytest.mark.redis
+def test_two_redis_prefixes_share_one_redis_without_meeting() -> None:
+    """Two deployments' stores on one Redis: the same logical keys never collide, and every key each
+    operation writes starts with its store's prefix."""
+    if not REDIS_URL:
+        _missing("Redis", "YINLING_TEST_REDIS_URL")
+    tag = uuid.uuid4().hex[:8]
+    a = RedisStore.from_url(REDIS_URL or "", prefix=f"{RUN_PREFIX}{tag}-a:")
+    b = RedisStore.from_url(REDIS_URL or "", prefix=f"{RUN_PREFIX}{tag}-b:")
+    try:
+        for store, value in ((a, "A"), (b, "B")):
+            store.set("state:1", value, ttl=60)
+            assert store.set_nx("dedup:m1", value, ttl=60)  # each deployment claims the message once
+            assert store.incr("rate:wechat", ttl=60, amount=3) == 3
+        assert a.get_many(["state:1", "dedup:m1"]) == ["A", "A"]
+        assert b.get_many(["state:1", "dedup:m1"]) == ["B", "B"]
+        written = {k for k in a.client.scan_iter(match=f"{RUN_PREFIX}{tag}-*")}
+        assert written == {f"{RUN_PREFIX}{tag}-{d}:{k}" for d in "ab" for k in ("state:1", "dedup:m1", "rate:wechat")}
+    finally:
+        for key in a.client.scan_iter(match=f"{RUN_PREFIX}{tag}-*"):
+            a.client.delete(key)

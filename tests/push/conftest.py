@@ -1,10 +1,16 @@
-"""Push fixtures: a fresh demo database per test (copied from a template), loopback APIs, a wired runtime."""
+"""Push fixtures: a fresh demo database per test (copied from a template), loopback APIs, a wired runtime.
+
+The runtime runs in two ways (`backend`): in-process queue and store (embedded mode), and real Redis with
+real RQ (production), where `drain()` runs the queued jobs with an RQ worker in this process.
+"""
 
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,13 +21,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bot.config import Config, load_config
-from bot.push import LocalJobQueue, PushContext, PushService, get_push
-from bot.runtime import Runtime, build_runtime
+from bot.push import QUEUES, LocalJobQueue, PushContext, PushService, RQJobQueue, get_push
+from bot.runtime import Runtime, build_runtime, rq_key_prefix
 from data.crypto import PhoneVault
 from data.db import make_engine
 from data.migrate import upgrade
 from data.seed import load_demo
-from tests.conftest import REDIS_URL, TEST_SECRET, _missing
+from tests.conftest import REDIS_URL, RUN_PREFIX, TEST_SECRET, _missing
 from tests.fakes.push_apis import FakeApis, serve
 
 
@@ -107,18 +113,116 @@ def push_config(db_url: str, fake_url: str, redis_url: str | None = None, prefix
     return load_config(env={"YINLING_SECRET_KEY": TEST_SECRET}, overrides=base)
 
 
+@pytest.fixture(params=["local", "redis"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Where the queue and the store live: in this process, or on real Redis with real RQ."""
+    return str(request.param)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Redis and RQ run with SQLite only: PostgreSQL is covered by the in-process variant and by the real
+    worker test, and creating its per-test databases is the slow part. In tests/admin, only the pages that
+    send notices (test_admin.py) run on both."""
+    drop = []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("backend") != "redis":
+            continue
+        if params.get("db_url") == "postgres" or ("/admin/" in item.nodeid and "test_admin.py" not in item.nodeid):
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [i for i in items if i not in drop]
+
+
+class DrainedRQ(RQJobQueue):
+    """Real RQ on real Redis; `drain()` runs what is queued with an RQ worker in this process (burst), until the
+    queues are empty, like `LocalJobQueue.drain` (with `include_delayed`, scheduled jobs are moved forward)."""
+
+    def drain(self, include_delayed: bool = False, timeout: float = 30.0) -> int:
+        from rq import SimpleWorker
+        from rq.job import Job
+
+        ran = 0
+        deadline = time.monotonic() + timeout
+        queues = [self.queue(name) for name in QUEUES]
+        while time.monotonic() < deadline:
+            if include_delayed:
+                for q in queues:
+                    registry = q.scheduled_job_registry
+                    for job_id in registry.get_job_ids():
+                        registry.remove(job_id)
+                        q.enqueue_job(Job.fetch(job_id, connection=self.connection))
+            if not any(q.count for q in queues):
+                return ran
+            worker = SimpleWorker(queues, connection=self.connection)
+            worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+            ran += worker.successful_job_count + worker.failed_job_count
+        return ran
+
+
+def _keys_outside_run(client: Any) -> set[bytes]:
+    return {k for k in client.scan_iter(count=1000) if not k.startswith(RUN_PREFIX.encode())}
+
+
+@contextmanager
+def runtime_on(backend: str, db_url: str, fake_url: str, request: pytest.FixtureRequest,
+               **overrides: Any) -> Iterator[Runtime]:
+    """A runtime on `backend`. On Redis: a fresh key prefix under the run's; afterwards this test's keys and
+    RQ's are removed, and no key may have been left outside the run's prefix."""
+    if backend == "local":
+        runtime = build_runtime(push_config(db_url, fake_url, **overrides))
+        yield runtime
+        runtime.engine.dispose()
+        return
+    import redis
+
+    url = request.getfixturevalue("redis_url")
+    prefix = f"{RUN_PREFIX}{uuid.uuid4().hex[:8]}:"
+    client = redis.Redis.from_url(url)
+    before = _keys_outside_run(client)
+    runtime = build_runtime(push_config(db_url, fake_url, redis_url=url, prefix=prefix, **overrides))
+    try:
+        yield runtime
+    finally:
+        runtime.engine.dispose()
+        clear_redis(url, prefix)
+        clear_redis(url, rq_key_prefix(RUN_PREFIX) + ":")  # this run's RQ keys: tests run one at a time
+        left = _keys_outside_run(client) - before
+        client.close()
+    assert not left, f"keys left outside the run's prefix {RUN_PREFIX}: {sorted(left)[:5]}"
+
+
+def job_queue(rt: Runtime) -> LocalJobQueue | DrainedRQ:
+    """Embedded: the in-process queue run by `drain()`. Redis: real RQ, drained by an RQ worker here."""
+    if rt.config.redis.url:
+        return DrainedRQ(rt.config.redis.url, prefix=rt.config.redis.prefix)
+    return LocalJobQueue(threaded=False)
+
+
 @pytest.fixture
-def rt(db_url: str, fake: FakeApis) -> Iterator[Runtime]:
-    runtime = build_runtime(push_config(db_url, fake.url))
-    yield runtime
-    runtime.engine.dispose()
+def rt(db_url: str, fake: FakeApis, backend: str, request: pytest.FixtureRequest) -> Iterator[Runtime]:
+    with runtime_on(backend, db_url, fake.url, request) as runtime:
+        yield runtime
 
 
 @pytest.fixture
 def push(rt: Runtime) -> Iterator[PushService]:
-    """Embedded mode: the same job functions in this process; tests call `push.ctx.queue.drain()`."""
-    svc = get_push(rt, PushContext.build(rt, queue=LocalJobQueue(threaded=False)))
+    """The same job functions, run when tests call `push.ctx.queue.drain()`: in this process, or by RQ."""
+    svc = get_push(rt, PushContext.build(rt, queue=job_queue(rt)))
     yield svc
+
+
+def clear_redis(url: str, prefix: str) -> int:
+    """Delete every key under `prefix`; returns how many there were."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    for i in range(0, len(keys), 500):
+        client.delete(*keys[i : i + 500])
+    client.close()
+    return len(keys)
 
 
 @pytest.fixture
