@@ -83,6 +83,8 @@ class Parser:
         self.lexicon = lexicon
         self.classifier = classifier
         self.threshold = threshold
+        #: 小年 is 腊月二十三 in the "north" (default), 腊月二十四 in the "south".
+        self.xiaonian = "north"
 
     @classmethod
     def load(cls, data_dir: Path | None = None, places: Iterable[str] | None = None) -> Parser:
@@ -142,7 +144,7 @@ class Parser:
 
         for f in num.phones(t, taken):
             add(f.start, f.end, "phone", f.value)
-        for span in timeparse.extract(t, now):
+        for span in timeparse.extract(t, now, self.xiaonian):
             if not any(taken[span.start : span.end]):
                 taken[span.start : span.end] = b"\x01" * (span.end - span.start)
                 add(span.start, span.end, "time", span.interval.value())
