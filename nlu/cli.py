@@ -64,9 +64,14 @@ def _cmd_evaluate_categories(args: argparse.Namespace) -> int:
     from nlu.evaluate import evaluate_categories
 
     spec = yaml.safe_load(Path(args.file).read_text(encoding="utf-8")) or {}
-    pairs = [(str(t), str(c)) for t, c in spec.get("categories", [])]
-    report = evaluate_categories(pairs, [str(t) for t in spec.get("requests", [])], _parser(args).parse, _now(args.now))
-    print(report.format())
+    parse, now = _parser(args).parse, _now(args.now)
+    for prefix in ("", "fresh_"):  # a file may hold a second set written later (fresh_categories, ...)
+        if prefix + "categories" not in spec and prefix + "requests" not in spec:
+            continue
+        pairs = [(str(t), str(c)) for t, c in spec.get(prefix + "categories", [])]
+        requests = [str(t) for t in spec.get(prefix + "requests", [])]
+        print(f"[{prefix.rstrip('_') or 'first'} set]")
+        print(evaluate_categories(pairs, requests, parse, now).format())
     return 0
 
 

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from nlu import kinds, rasa_data, resources, timeparse
 from nlu import numbers as num
 from nlu import places as pl
-from nlu import rasa_data, resources, timeparse
 from nlu.classifier import IntentClassifier, LogisticRegression
 from nlu.lexicon import Lexicon
 from nlu.normalize import Normalized, build_table, normalize
@@ -155,6 +155,11 @@ class Parser:
                 add(m.start, m.end, "place", m.term.value, conf, "relative")
             else:
                 add(m.start, m.end, m.term.entity, m.term.value, conf)
+        if not any(item["entity"] == "category" for _, _, item in found):
+            kind = kinds.find(t, taken)  # a kind of work in plain words: 给老人念念报纸, 扫扫大街
+            if kind is not None:
+                taken[kind.start : kind.end] = b"\x01" * (kind.end - kind.start)
+                add(kind.start, kind.end, "category", kind.category, 0.8)
         for start, end, name in pl.unknown_places(t, taken):
             add(start, end, "place", name, 0.7, "unknown")
         for f in num.numbers(t, taken):
