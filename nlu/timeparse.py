@@ -104,6 +104,7 @@ _FESTIVALS: dict[str, tuple[str, int, int, int]] = {
 }  # fmt: skip
 _FESTIVALS.update({t: ("term", _TERMS.index(t), 0, 1) for t in _WEATHER_TERMS})  # matched with _TERM_CONTEXT
 _XIAONIAN_DAY = {"north": 23, "south": 24}
+_FESTIVAL_DAY_RE = re.compile(r"(?:那天|那日|当天)$")
 # Seasons as the calendar has them: from one 立X to the next (冬天 runs into the next year).
 _SEASONS = {"春天": 2, "春季": 2, "夏天": 8, "夏季": 8, "秋天": 14, "秋季": 14, "冬天": 20, "冬季": 20}
 
@@ -134,7 +135,7 @@ _CLOCK_N = r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})"
 _ATOM_RE = re.compile(
     "|".join(
         [
-            rf"(?P<festival>(?:{_alt(_PLAIN_FESTIVALS)}|(?:{_alt(_WEATHER_TERMS)}){_TERM_CONTEXT})(?![十\d号日一二三四五六七八九]))",
+            rf"(?P<festival>(?:{_alt(_PLAIN_FESTIVALS)}|(?:{_alt(_WEATHER_TERMS)}){_TERM_CONTEXT})(?![十\d号日一二三四五六七八九])(?:那天|那日|当天)?)",
             r"(?P<lnewyear>大?年(?P<lny>初(?:十|[一二三四五六七八九]|10|[1-9])))",
             rf"(?P<lunar>(?=(?:{_YEAR4}年)?(?:{_LUNAR_PRE}|闰|[正冬腊]月|{_LMON}月(?:初(?:十|[一二三四五六七八九]|\d)|廿|卅)))"
             rf"(?:(?P<lyear>{_YEAR4})年)?{_LUNAR_PRE}?(?:(?P<lyear2>{_YEAR4})年)?(?P<lleap>闰)?(?P<lmon>{_LMON})月份?"
@@ -159,7 +160,7 @@ _ATOM_RE = re.compile(
             r"(?P<yearpart>(?<![\d一二三四五六七八九十两几多半今明去后前来本次])(?:年底|年末|年尾|年初|年头|年中|年前|年后|年根儿?))",
             rf"(?P<part>{_alt(p for p in _PARTS if len(p) > 1)}|[早晚](?=\d|[一二三四五六七八九十]+[点时]))(?!好)",
             rf"(?P<clock>(?<![\d第])(?P<hour>{_N})(?:点钟?|时(?![间候期代])|:(?=\d))"
-            rf"(?P<minute>半|一刻|三刻|1刻|3刻|\d{{1,2}}分?|[一二三四五]?十[一二三四五六七八九]?分?|零[一二三四五六七八九]分?)?)",
+            rf"(?P<minute>半|一刻|三刻|1刻|3刻|\d{{1,2}}分?|[一二三四五]?十[一二三四五六七八九]?分?|零[一二三四五六七八九]分?)?(?!会))",
             rf"(?P<bare>(?<![\d第.:])(?P<bhour>{_CLOCK_N})(?=\s?(?:到|至|-|~|—+)\s?{_CLOCK_N}(?:点|时|:)))",
         ]
     )
@@ -337,7 +338,7 @@ def _years(ctx: _Ctx, lunar: bool = False) -> range:
 
 
 def _festival(name: str, ctx: _Ctx) -> tuple[date, int] | None:
-    kind, month, day, length = _FESTIVALS[name]
+    kind, month, day, length = _FESTIVALS[_FESTIVAL_DAY_RE.sub("", name)]
     lunar = kind in ("lunar", "eve", "xiaonian")
 
     def cands() -> Iterable[tuple[date, date]]:
