@@ -57,7 +57,10 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("法律咨询", r"被骗|骗子|诈骗|防骗|上当|骗钱|遗嘱|打官司|纠纷|法律|律师|维权|赡养"),
 )  # fmt: skip
 
-_KIND_RE = re.compile("|".join(f"(?P<k{i}>{pattern})" for i, (_, pattern) in enumerate(_RULES)))
+_ALTERNATION = "|".join(f"(?P<k{i}>{pattern})" for i, (_, pattern) in enumerate(_RULES))
+# Every rule starts with a Chinese character written in it: a lookahead on those skips the other positions.
+_FIRST = "".join(sorted({c for c in _ALTERNATION if "\u4e00" <= c <= "\u9fff"}))
+_KIND_RE = re.compile(f"(?=[{_FIRST}])(?:{_ALTERNATION})")
 _CATEGORY = {f"k{i}": category for i, (category, _) in enumerate(_RULES)}
 
 

@@ -112,6 +112,10 @@ class Parser:
         sources.append(data_dir / "seed" / "places.yaml")
         key = resources.fingerprint(sources, resources.JIEBA_VERSION_KEY)
         parser.classifier = resources.cached(f"intents-{key}.pickle", lambda: parser._trained(training.examples))
+        # lunar dates cost 10–100 ms the first time: fill those caches in the background (a cache only;
+        # every answer still depends on the ``now`` passed to parse)
+        local_now = datetime.now(SHANGHAI).replace(tzinfo=None)
+        threading.Thread(target=timeparse.warm_up, args=(local_now,), name="nlu-warm-up", daemon=True).start()
         return parser
 
     def _trained(self, examples: Iterable[rasa_data.Example]) -> IntentClassifier:

@@ -132,8 +132,13 @@ def _alt(words: Iterable[str]) -> str:
 
 _PLAIN_FESTIVALS = [f for f in _FESTIVALS if f not in _WEATHER_TERMS]
 _CLOCK_N = r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})"
+# Every atom starts with one of these characters: a lookahead on them lets the big expression skip the
+# other positions at once (13 µs → 3 µs a message).
+_FIRST_CHARS = set("0123456789〇零一二两俩仨三四五六七八九十半大年农阴旧老正冬腊闰再过未接今往最近下这本上周星礼双当同月中第初廿卅早晚")
+for _words in (_FESTIVALS, _RELDAY, _RECENT, _PARTS, _YEAR_WORDS, _SEASONS):
+    _FIRST_CHARS.update(w[0] for w in _words)
 _ATOM_RE = re.compile(
-    "|".join(
+    "(?=[" + "".join(re.escape(c) for c in sorted(_FIRST_CHARS)) + "])(?:" + "|".join(
         [
             rf"(?P<festival>(?:{_alt(_PLAIN_FESTIVALS)}|(?:{_alt(_WEATHER_TERMS)}){_TERM_CONTEXT})(?![十\d号日一二三四五六七八九])(?:那天|那日|当天)?)",
             r"(?P<lnewyear>大?年(?P<lny>初(?:十|[一二三四五六七八九]|10|[1-9])))",
@@ -163,7 +168,7 @@ _ATOM_RE = re.compile(
             rf"(?P<minute>半|一刻|三刻|1刻|3刻|\d{{1,2}}分?|[一二三四五]?十[一二三四五六七八九]?分?|零[一二三四五六七八九]分?)?(?!会))",
             rf"(?P<bare>(?<![\d第.:])(?P<bhour>{_CLOCK_N})(?=\s?(?:到|至|-|~|—+)\s?{_CLOCK_N}(?:点|时|:)))",
         ]
-    )
+    ) + ")"
 )
 _KINDS = ("festival", "lnewyear", "lunar", "offset", "relday", "recent", "weekend", "weekday", "week", "month",
           "xun", "season", "nthwd", "date", "yearw", "sdate", "dayonly", "lday0", "yearpart", "part", "clock", "bare")  # fmt: skip
@@ -263,26 +268,37 @@ def _safe_date(y: int, m: int, d: int) -> date | None:
 # -- the lunar calendar (lunar-python), cached: a handful of distinct dates per process ----------------
 
 
-@lru_cache(maxsize=4096)
-def _lunar_solar(ly: int, lm: int, ld: int) -> date | None:
-    """Lunar year/month/day (``lm`` negative for a leap month) → solar date; None if there is no such day."""
-    from lunar_python import Lunar, LunarYear
-
-    if not 1900 <= ly <= 2099:
-        return None
-    month = LunarYear.fromYear(ly).getMonth(lm)
-    if month is None or not 1 <= ld <= month.getDayCount():
-        return None
-    s = Lunar.fromYmd(ly, lm, ld).getSolar()
-    return date(s.getYear(), s.getMonth(), s.getDay())
-
-
 @lru_cache(maxsize=1024)
-def _lunar_month_len(ly: int, lm: int) -> int:
+def _lunar_month(ly: int, lm: int) -> tuple[date, int] | None:
+    """The first solar day and the length of lunar month ``lm`` (negative: leap) of lunar year ``ly``."""
+    from lunar_python import Lunar
+
+    year = _lunar_year(ly)
+    month = year.getMonth(lm) if year is not None else None
+    if month is None:
+        return None
+    s = Lunar.fromYmd(ly, lm, 1).getSolar()
+    return date(s.getYear(), s.getMonth(), s.getDay()), int(month.getDayCount())
+
+
+@lru_cache(maxsize=256)
+def _lunar_year(ly: int) -> Any:
     from lunar_python import LunarYear
 
-    month = LunarYear.fromYear(ly).getMonth(lm) if 1900 <= ly <= 2099 else None
-    return month.getDayCount() if month is not None else 0
+    return LunarYear.fromYear(ly) if 1900 <= ly <= 2099 else None
+
+
+def _lunar_solar(ly: int, lm: int, ld: int) -> date | None:
+    """Lunar year/month/day (``lm`` negative for a leap month) → solar date; None if there is no such day."""
+    got = _lunar_month(ly, lm)
+    if got is None or not 1 <= ld <= got[1]:
+        return None
+    return got[0] + timedelta(days=ld - 1)
+
+
+def _lunar_month_len(ly: int, lm: int) -> int:
+    got = _lunar_month(ly, lm)
+    return got[1] if got else 0
 
 
 @lru_cache(maxsize=1024)
@@ -314,7 +330,7 @@ def _lunar_day(text: str) -> int | None:
     return to_int(text)
 
 
-def _lunar_month(text: str) -> int | None:
+def _lunar_month_no(text: str) -> int | None:
     return _LUNAR_MONTHS.get(text) or to_int(text)
 
 
@@ -385,7 +401,7 @@ def _lunar_atom(atom: _Atom, ctx: _Ctx) -> tuple[date, date] | None:
     elif atom.kind == "lday0":
         month, day_s, leap, year_s = 0, m.group("ld0"), False, None
     else:
-        month = _lunar_month(m.group("lmon")) or 0
+        month = _lunar_month_no(m.group("lmon")) or 0
         day_s, leap = m.group("lday"), bool(m.group("lleap"))
         year_s = m.group("lyear") or m.group("lyear2")
     day = _lunar_day(day_s) if day_s else None
@@ -419,11 +435,9 @@ def _lunar_atom(atom: _Atom, ctx: _Ctx) -> tuple[date, date] | None:
     return _pick(cands(), ctx, lunar=ctx.year is not None and month != 0)
 
 
-@lru_cache(maxsize=256)
 def _leap_month(ly: int) -> int:
-    from lunar_python import LunarYear
-
-    return int(LunarYear.fromYear(ly).getLeapMonth()) if 1900 <= ly <= 2099 else 0
+    year = _lunar_year(ly)
+    return int(year.getLeapMonth()) if year is not None else 0
 
 
 def _month_part(first: date, pos: str) -> tuple[date, date]:
@@ -936,6 +950,22 @@ def _combinable(prev: list[_Atom], atom: _Atom) -> bool:
             return True
         return _names_a_day(prev)
     return False
+
+
+_WARM_UP = "腊月初十 廿一 冬至 清明 小年 除夕 春节 正月 冬天 夏天 闰四月 明年腊月 去年春节 明年冬至"
+
+
+def warm_up(now: datetime) -> None:
+    """Fill the lunar-calendar caches for the years around ``now`` (the first lunar date costs 10–100 ms
+    in lunar-python, later ones microseconds). Safe to run in a background thread."""
+    base = _lunar_year_of(now.date())
+    for ly in range(base - 1, base + 3):
+        for lm in [*range(1, 13), -_leap_month(ly)] if _leap_month(ly) else range(1, 13):
+            _lunar_month(ly, lm)
+    for y in range(now.year - 1, now.year + 3):
+        _terms_of(y)
+    for word in _WARM_UP.split():
+        extract(word, now)
 
 
 def extract(text: str, now: datetime, xiaonian: str = "north") -> list[TimeSpan]:
