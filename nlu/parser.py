@@ -60,6 +60,10 @@ _MAX_RULE_LEN = 8
 _OPT_OUT_RE = re.compile(r"(?<![不别甭没])(?:退订|取消订阅)")
 
 
+#: Seconds after :meth:`Parser.load` at which the lunar-calendar caches are filled in the background.
+WARM_UP_DELAY = 3.0
+
+
 def _local(now: datetime) -> datetime:
     if now.tzinfo is not None:
         now = now.astimezone(SHANGHAI).replace(tzinfo=None)
@@ -112,10 +116,11 @@ class Parser:
         sources.append(data_dir / "seed" / "places.yaml")
         key = resources.fingerprint(sources, resources.JIEBA_VERSION_KEY)
         parser.classifier = resources.cached(f"intents-{key}.pickle", lambda: parser._trained(training.examples))
-        # lunar dates cost 10–100 ms the first time: fill those caches in the background (a cache only;
-        # every answer still depends on the ``now`` passed to parse)
-        local_now = datetime.now(SHANGHAI).replace(tzinfo=None)
-        threading.Thread(target=timeparse.warm_up, args=(local_now,), name="nlu-warm-up", daemon=True).start()
+        # lunar dates cost 10–100 ms the first time: fill those caches in the background, a few seconds
+        # after start-up so as not to slow it (a cache only; answers depend on the ``now`` given to parse)
+        warm = threading.Timer(WARM_UP_DELAY, timeparse.warm_up, args=(datetime.now(SHANGHAI).replace(tzinfo=None),))
+        warm.daemon = True
+        warm.start()
         return parser
 
     def _trained(self, examples: Iterable[rasa_data.Example]) -> IntentClassifier:
