@@ -140,7 +140,7 @@ for _words in (_FESTIVALS, _RELDAY, _RECENT, _PARTS, _YEAR_WORDS, _SEASONS):
 _ATOM_RE = re.compile(
     "(?=[" + "".join(re.escape(c) for c in sorted(_FIRST_CHARS)) + "])(?:" + "|".join(
         [
-            rf"(?P<festival>(?:{_alt(_PLAIN_FESTIVALS)}|(?:{_alt(_WEATHER_TERMS)}){_TERM_CONTEXT})(?![十\d号日一二三四五六七八九])(?:那天|那日|当天)?)",
+            rf"(?P<festival>(?:{_alt(_PLAIN_FESTIVALS)}|(?:{_alt(_WEATHER_TERMS)}){_TERM_CONTEXT})(?![十\d号日一二三四五六七八九]|路|街|巷|广场|小区|社区|村|桥|中学|小学|公园)(?:那天|那日|当天)?)",
             r"(?P<lnewyear>大?年(?P<lny>初(?:十|[一二三四五六七八九]|10|[1-9])))",
             rf"(?P<lunar>(?=(?:{_YEAR4}年)?(?:{_LUNAR_PRE}|闰|[正冬腊]月|{_LMON}月(?:初(?:十|[一二三四五六七八九]|\d)|廿|卅)))"
             rf"(?:(?P<lyear>{_YEAR4})年)?{_LUNAR_PRE}?(?:(?P<lyear2>{_YEAR4})年)?(?P<lleap>闰)?(?P<lmon>{_LMON})月份?"

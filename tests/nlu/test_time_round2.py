@@ -153,7 +153,8 @@ def test_xiaonian_convention(convention: str, day: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["下大雪了还去吗", "雨水多不多", "活动三天", "初一学生能参加吗", "一时半会儿说不清", "字大一点", "3号楼"],
+    ["下大雪了还去吗", "雨水多不多", "活动三天", "初一学生能参加吗", "一时半会儿说不清", "字大一点", "3号楼",
+     "在五一路集合", "八一广场东门"],
 )
 def test_not_a_time(parser: Parser, text: str) -> None:
     assert [e for e in parser.parse(text, SAT)["entities"] if e["entity"] == "time"] == []
