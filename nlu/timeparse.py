@@ -1007,7 +1007,10 @@ def extract(text: str, now: datetime, xiaonian: str = "north") -> list[TimeSpan]
     last_end = -1
     for group in groups:
         joined = bool(spans) and _RANGE_JOIN.fullmatch(text[last_end : group[0].start]) is not None
-        got = _resolve_group(group, ctx, last_ctx if joined else None)
+        try:
+            got = _resolve_group(group, ctx, last_ctx if joined else None)
+        except (ValueError, OverflowError):  # a year or an offset outside the calendar (0000年, 99999天后)
+            got = None
         if got is None:
             last_ctx = None
             continue

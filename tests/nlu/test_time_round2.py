@@ -166,3 +166,9 @@ def test_lunar_words_are_not_solar_month_parts(parser: Parser) -> None:
         times = [e for e in parser.parse(text, SAT)["entities"] if e["entity"] == "time"]
         assert len(times) == 1 and times[0]["value"]["grain"] == "day", times
         assert (times[0]["start"], times[0]["end"]) == (0, 4)
+
+
+@pytest.mark.parametrize("text", ["0000年春节", "9999年腊月", "99999天后", "1899年腊月初一", "闰二月初一"])
+def test_out_of_the_calendar_is_no_time_and_no_error(text: str) -> None:
+    spans = timeparse.extract(text, SAT)
+    assert all(1900 <= s.interval.start.year <= 2200 for s in spans), spans
