@@ -73,3 +73,15 @@ def test_evaluate_time_rule_and_agreement(tmp_path: Path) -> None:
     got = {c.text: evaluate_time.agrees(c, evaluate_time.ours(c.text, c.now)) for c in cases}
     # 周末 is Saturday and Sunday for us, one day more for the suite: IoU 2/3 still agrees (blur)
     assert got == {"明天": True, "下午3点": True, "周末": True}
+
+
+def test_held_out_kinds_are_not_in_training() -> None:
+    import yaml
+
+    from nlu import rasa_data
+
+    root = Path(__file__).resolve().parents[2]
+    spec = yaml.safe_load((root / "tests" / "nlu" / "heldout_categories.yml").read_text(encoding="utf-8"))
+    held = {t for t, _ in spec["categories"] + spec["fresh_categories"]} | set(spec["requests"] + spec["fresh_requests"])
+    training = {e.text for e in rasa_data.load([root / "data" / "nlu"]).examples}
+    assert not held & training
