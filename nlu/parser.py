@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterable
@@ -87,8 +88,8 @@ class Parser:
         self.lexicon = lexicon
         self.classifier = classifier
         self.threshold = threshold
-        #: 小年 is 腊月二十三 in the "north" (default), 腊月二十四 in the "south".
-        self.xiaonian = "north"
+        #: 小年 is 腊月二十三 in the "north" (default), 腊月二十四 in the "south" ($YINLING_NLU_XIAONIAN).
+        self.xiaonian = "south" if os.environ.get("YINLING_NLU_XIAONIAN", "").strip().lower() == "south" else "north"
 
     @classmethod
     def load(cls, data_dir: Path | None = None, places: Iterable[str] | None = None) -> Parser:

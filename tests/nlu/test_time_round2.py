@@ -172,3 +172,13 @@ def test_lunar_words_are_not_solar_month_parts(parser: Parser) -> None:
 def test_out_of_the_calendar_is_no_time_and_no_error(text: str) -> None:
     spans = timeparse.extract(text, SAT)
     assert all(1900 <= s.interval.start.year <= 2200 for s in spans), spans
+
+
+def test_xiaonian_from_the_environment(monkeypatch: pytest.MonkeyPatch, parser: Parser) -> None:
+    monkeypatch.setenv("YINLING_NLU_XIAONIAN", "south")
+    south = Parser(parser.table, parser.tokenizer, parser.lexicon, parser.classifier)
+    times = [e for e in south.parse("小年有活动吗", LNY)["entities"] if e["entity"] == "time"]
+    assert times[0]["value"]["from"] == D("2026-02-11")
+    monkeypatch.delenv("YINLING_NLU_XIAONIAN")
+    north = Parser(parser.table, parser.tokenizer, parser.lexicon, parser.classifier)
+    assert north.xiaonian == "north"
