@@ -117,12 +117,12 @@ _LDAY_WORDS = {"廿": 20, "卅": 30}
 
 # Offsets: 三天后, 过两天, 再过一个星期, 未来三天, 近两周, 半个月后, 一个来月, 半小时内.
 _OFF_NUM = r"(?:\d{1,3}|[一二三四五六七八九十两俩仨]{1,3}|半)"
-_OFF_UNIT = r"(?:分钟|小时|钟头|刻钟|天|日|周|星期|礼拜|个月|(?<=[俩仨半个多来])月|(?<=[半个])年)"
+_OFF_UNIT = r"(?:分钟|小时|钟头|刻钟|工作日|天|日|周|星期|礼拜|个月|(?<=[俩仨半个多来])月|(?<=[半个])年)"
 _OFF_CORE = rf"{_OFF_NUM}(?:多|来)?个?(?:半|来|多)?{_OFF_UNIT}半?"
 _OFF_PRE = r"(?:再过|过了|过|未来的?|接下来的?|今后|往后|最近的?|近)"
 _OFF_POST = r"(?:以后|之后|后|以内|之内|内)"
 _OFF_UNITS = {"分钟": ("minute", 1), "刻钟": ("minute", 15), "小时": ("minute", 60), "钟头": ("minute", 60),
-              "天": ("day", 1), "日": ("day", 1), "周": ("day", 7), "星期": ("day", 7), "礼拜": ("day", 7),
+              "工作日": ("workday", 1), "天": ("day", 1), "日": ("day", 1), "周": ("day", 7), "星期": ("day", 7), "礼拜": ("day", 7),
               "个月": ("month", 1), "月": ("month", 1), "年": ("month", 12)}  # fmt: skip
 
 
@@ -602,6 +602,11 @@ def _offset(atom: _Atom, ctx: _Ctx) -> tuple[Interval, date | None] | None:
         if months < 1:  # 半个月后: that day
             return Interval(_midnight(target), _midnight(target + timedelta(days=1)), "day"), target
         return Interval(_midnight(target), _midnight(_add_months(target, 1)), "range"), None
+    if kind == "workday":  # 五个工作日内: China's working days, holidays and swapped weekends included
+        target = _workdays_after(today, int(n))
+        if within:
+            return Interval(now, _midnight(target + timedelta(days=1)), "range"), None
+        return Interval(_midnight(target), _midnight(target + timedelta(days=1)), "day"), target
     days = int(n * size)
     if within:
         return Interval(now, _midnight(today + timedelta(days=days + 1)), "range"), None
@@ -613,6 +618,24 @@ def _offset(atom: _Atom, ctx: _Ctx) -> tuple[Interval, date | None] | None:
         monday = target - timedelta(days=target.weekday())
         return Interval(_midnight(monday), _midnight(monday + timedelta(days=7)), "week"), None
     return Interval(_midnight(target), _midnight(target + timedelta(days=1)), "day"), target
+
+
+def _workdays_after(today: date, n: int) -> date:
+    """The n-th working day after ``today`` (chinese-calendar; Monday to Friday outside its years)."""
+    import chinese_calendar
+
+    d = today
+    for _ in range(min(n, 400)):
+        d += timedelta(days=1)
+        while True:
+            try:
+                work = bool(chinese_calendar.is_workday(d))
+            except NotImplementedError:
+                work = d.weekday() < 5
+            if work:
+                break
+            d += timedelta(days=1)
+    return d
 
 
 def _year_ctx(atom: _Atom, ctx: _Ctx) -> _Ctx | None:

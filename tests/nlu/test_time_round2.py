@@ -182,3 +182,9 @@ def test_xiaonian_from_the_environment(monkeypatch: pytest.MonkeyPatch, parser: 
     monkeypatch.delenv("YINLING_NLU_XIAONIAN")
     north = Parser(parser.table, parser.tokenizer, parser.lexicon, parser.classifier)
     assert north.xiaonian == "north"
+
+
+def test_working_days_follow_china_s_holidays(parser: Parser) -> None:
+    """国庆 2025 ran Oct 1–8 and Saturday Oct 11 was a working day: 三个工作日内 on Sep 30 ends with Oct 11."""
+    times = [e for e in parser.parse("三个工作日内有活动吗", datetime(2025, 9, 30, 10))["entities"] if e["entity"] == "time"]
+    assert times[0]["value"] == {"from": D("2025-09-30", 10), "to": D("2025-10-12"), "grain": "range"}
