@@ -525,8 +525,8 @@ def _clock(hour_s: str, minute_s: str, part: str | None) -> tuple[int, int] | No
         elif 6 <= hour < 12:
             hour += 12
     elif part in _EVENING_PARTS:
-        if hour == 12:
-            hour = 24  # 晚上12点: midnight
+        if hour == 12 or 1 <= hour <= 4:
+            hour += 12 if hour == 12 else 24  # 晚上12点: midnight; 晚上1点: 1 o'clock that night
         elif hour < 12:
             hour += 12
     elif part in _PM_PARTS and hour < 12:
