@@ -58,6 +58,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate_categories(args: argparse.Namespace) -> int:
+    import yaml
+
+    from nlu.evaluate import evaluate_categories
+
+    spec = yaml.safe_load(Path(args.file).read_text(encoding="utf-8")) or {}
+    parse, now = _parser(args).parse, _now(args.now)
+    for prefix in ("", "fresh_"):  # a file may hold a second set written later (fresh_categories, ...)
+        if prefix + "categories" not in spec and prefix + "requests" not in spec:
+            continue
+        pairs = [(str(t), str(c)) for t, c in spec.get(prefix + "categories", [])]
+        requests = [str(t) for t in spec.get(prefix + "requests", [])]
+        print(f"[{prefix.rstrip('_') or 'first'} set]")
+        print(evaluate_categories(pairs, requests, parse, now).format())
+    return 0
+
+
 def build_argparser() -> argparse.ArgumentParser:
     """The ``python -m nlu`` argument parser."""
     ap = argparse.ArgumentParser(prog="python -m nlu", description="银龄志愿助手 NLU")
@@ -75,6 +92,9 @@ def build_argparser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print the report as JSON")
     e.add_argument("--errors", action="store_true", help="list the misclassified messages")
     e.set_defaults(func=_cmd_evaluate)
+    c = sub.add_parser("evaluate-categories", parents=[common], help="score kinds of work and open requests")
+    c.add_argument("file")
+    c.set_defaults(func=_cmd_evaluate_categories)
     return ap
 
 

@@ -132,3 +132,54 @@ def format_report(report: Report, title: str = "built-in") -> str:
     for name, s in report.entities.items():
         lines.append(f"  {name:<20}{s.precision:>10.3f}{s.recall:>10.3f}{s.f1:>10.3f}{s.support:>9}")
     return "\n".join(lines)
+
+
+#: Intents an open request ("我能干点啥", "离家近的") may become: a search or a recommendation.
+OPEN_REQUEST_INTENTS = frozenset({"search_activities", "recommend"})
+
+
+@dataclass
+class CategoryReport:
+    """Kinds of work described in plain words (is the category right?) and open requests (search or
+    recommendation, never help or fallback)."""
+
+    categories: int = 0
+    categories_right: int = 0
+    requests: int = 0
+    requests_right: int = 0
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def format(self) -> str:
+        """Plain text: the two accuracies and the misses."""
+        cat = self.categories_right / self.categories if self.categories else 0.0
+        req = self.requests_right / self.requests if self.requests else 0.0
+        lines = [
+            f"categories from plain words: {cat:.4f} ({self.categories_right}/{self.categories})",
+            f"open requests → search/recommend: {req:.4f} ({self.requests_right}/{self.requests})",
+        ]
+        lines += [f"  miss: {t} | want {w} | got {g}" for t, w, g in self.errors]
+        return "\n".join(lines)
+
+
+def evaluate_categories(
+    categories: Iterable[tuple[str, str]], requests: Iterable[str], parse: ParseFn, now: datetime
+) -> CategoryReport:
+    """Score (text, category) pairs on the category entity's value (any span) and open requests on the
+    intent (one of OPEN_REQUEST_INTENTS)."""
+    report = CategoryReport()
+    for text, want in categories:
+        result = parse(text, now)
+        got = [str(e["value"]) for e in result.get("entities", []) if e["entity"] == "category"]
+        report.categories += 1
+        if want in got:
+            report.categories_right += 1
+        else:
+            report.errors.append((text, want, ",".join(got) or "-"))
+    for text in requests:
+        intent = str(parse(text, now).get("intent", {}).get("name"))
+        report.requests += 1
+        if intent in OPEN_REQUEST_INTENTS:
+            report.requests_right += 1
+        else:
+            report.errors.append((text, "search/recommend", intent))
+    return report

@@ -20,6 +20,9 @@ _PUNCT = frozenset(
 )
 # A punctuation mark between two digits stays (9:30, 12.5, 139-1234-5678).
 _DIGIT_JOINERS = frozenset("-:.~/")
+# Dashes of any length after a time are one "-" (12:00—14:00, 九点——十二点, 13:20~次日5点): a range.
+_DASHES = frozenset("-~–—〜")
+_TIME_ENDS = frozenset("点时分半")
 # Filler words and particles people add, or speech recognition inserts.
 _FILLER_RE = re.compile(
     r"嗯+|[啊呀]+|请问一下|请问|麻烦问一下|那个(?=那个|[ ,.!?、。，]|$)|哈+(?=[ ,.!?、。，]|$)"
@@ -125,6 +128,12 @@ def normalize(text: str, table: Mapping[int, str]) -> Normalized:
             nxt = mapped[j] if j < n else ""
             if j - i == 1 and ch in _DIGIT_JOINERS and prev.isdigit() and nxt.isdigit():
                 out.append(ch)
+                index.append(i)
+            elif nxt and (prev.isdigit() or prev in _TIME_ENDS) and all(c in _DASHES for c in mapped[i:j]):
+                out.append("-")
+                index.append(i)
+            elif j - i == 1 and ch in "·・" and prev.isdigit() and nxt.isdigit():  # 6·30
+                out.append(".")
                 index.append(i)
             elif prev and nxt and not (_is_cjk(prev) and _is_cjk(nxt)):
                 out.append(" ")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterable
@@ -11,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from nlu import kinds, rasa_data, resources, timeparse
 from nlu import numbers as num
 from nlu import places as pl
-from nlu import rasa_data, resources, timeparse
 from nlu.classifier import IntentClassifier, LogisticRegression
 from nlu.lexicon import Lexicon
 from nlu.normalize import Normalized, build_table, normalize
@@ -60,6 +61,10 @@ _MAX_RULE_LEN = 8
 _OPT_OUT_RE = re.compile(r"(?<![不别甭没])(?:退订|取消订阅)")
 
 
+#: Seconds after :meth:`Parser.load` at which the lunar-calendar caches are filled in the background.
+WARM_UP_DELAY = 3.0
+
+
 def _local(now: datetime) -> datetime:
     if now.tzinfo is not None:
         now = now.astimezone(SHANGHAI).replace(tzinfo=None)
@@ -83,6 +88,8 @@ class Parser:
         self.lexicon = lexicon
         self.classifier = classifier
         self.threshold = threshold
+        #: 小年 is 腊月二十三 in the "north" (default), 腊月二十四 in the "south" ($YINLING_NLU_XIAONIAN).
+        self.xiaonian = "south" if os.environ.get("YINLING_NLU_XIAONIAN", "").strip().lower() == "south" else "north"
 
     @classmethod
     def load(cls, data_dir: Path | None = None, places: Iterable[str] | None = None) -> Parser:
@@ -110,6 +117,11 @@ class Parser:
         sources.append(data_dir / "seed" / "places.yaml")
         key = resources.fingerprint(sources, resources.JIEBA_VERSION_KEY)
         parser.classifier = resources.cached(f"intents-{key}.pickle", lambda: parser._trained(training.examples))
+        # lunar dates cost 10–100 ms the first time: fill those caches in the background, a few seconds
+        # after start-up so as not to slow it (a cache only; answers depend on the ``now`` given to parse)
+        warm = threading.Timer(WARM_UP_DELAY, timeparse.warm_up, args=(datetime.now(SHANGHAI).replace(tzinfo=None),))
+        warm.daemon = True
+        warm.start()
         return parser
 
     def _trained(self, examples: Iterable[rasa_data.Example]) -> IntentClassifier:
@@ -142,7 +154,7 @@ class Parser:
 
         for f in num.phones(t, taken):
             add(f.start, f.end, "phone", f.value)
-        for span in timeparse.extract(t, now):
+        for span in timeparse.extract(t, now, self.xiaonian):
             if not any(taken[span.start : span.end]):
                 taken[span.start : span.end] = b"\x01" * (span.end - span.start)
                 add(span.start, span.end, "time", span.interval.value())
@@ -153,6 +165,11 @@ class Parser:
                 add(m.start, m.end, "place", m.term.value, conf, "relative")
             else:
                 add(m.start, m.end, m.term.entity, m.term.value, conf)
+        if not any(item["entity"] == "category" for _, _, item in found):
+            kind = kinds.find(t, taken)  # a kind of work in plain words: 给老人念念报纸, 扫扫大街
+            if kind is not None:
+                taken[kind.start : kind.end] = b"\x01" * (kind.end - kind.start)
+                add(kind.start, kind.end, "category", kind.category, 0.8)
         for start, end, name in pl.unknown_places(t, taken):
             add(start, end, "place", name, 0.7, "unknown")
         for f in num.numbers(t, taken):
