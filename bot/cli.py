@@ -123,7 +123,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, Callable[[argparse.ArgumentParser], N
 
 def extra_commands() -> None:
     """Modules that bring their own subcommands register them here (one import each)."""
-    for name in ("bot.chat", "bot.channels.wechat", "bot.push"):
+    for name in ("bot.chat", "bot.web.wechat", "bot.push"):
         try:
             module = __import__(name, fromlist=["CLI_COMMANDS"])
         except ModuleNotFoundError as exc:

@@ -7,10 +7,11 @@ from typing import Any
 
 def registrars() -> list[Any]:
     """Functions `register(app, runtime)` of every web-facing channel, in order."""
-    from . import sms, wechat
+    from ..web import wechat
+    from . import sms
 
     out: list[Any] = []
     out.append(wechat.register)
     out.append(sms.register)
-    out.append(__import__("bot.admin", fromlist=["register"]).register)  # coordinator pages
+    out.append(__import__("bot.web.admin", fromlist=["register"]).register)  # coordinator pages
     return out

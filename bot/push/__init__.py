@@ -31,8 +31,8 @@ def _ticker(push: PushService, stop: threading.Event, every_sweep: float, every_
     """Sweep and the scheduled duties, under a store lock so one host does each round."""
     from data.timeutil import utcnow
 
-    from ..reminders import tick
     from .jobs import sweep
+    from .scheduled import tick
 
     last_tick = 0.0
     store = push.rt.store
@@ -100,8 +100,8 @@ def _work(rt: Any, burst: bool, tick: bool) -> int:
 def cmd_reminders_run(args: argparse.Namespace, rt: Any) -> int:
     from data.timeutil import utcnow
 
-    from ..reminders import tick
     from .jobs import sweep
+    from .scheduled import tick
 
     push = get_push(rt)
     while True:

@@ -10,10 +10,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bot.admin.auth import create_coordinator_login
 from bot.app import create_app
 from bot.push import LocalJobQueue, PushContext, PushService, get_push
 from bot.runtime import Runtime, build_runtime
+from bot.web.admin.auth import create_coordinator_login
 from tests.fakes.push_apis import FakeApis
 from tests.push.conftest import db_url, demo_templates, fake, pg_template, push_config  # noqa: F401
 

@@ -26,10 +26,10 @@ from data.models import ChannelIdentity
 from data.timeutil import utcnow
 from dialogs import Reply
 
-from .. import asr
+from ..channels import asr
+from ..channels.wechat_api import WechatAPI, WechatAPIError, check_menu, deliver_reply, render_text, short
 from ..pipeline import BUSY, SORRY, Inbound, Outcome, Pipeline
 from ..runtime import Runtime
-from .wechat_api import WechatAPI, WechatAPIError, check_menu, deliver_reply, render_text, short
 
 log = logging.getLogger("yinling.wechat")
 
