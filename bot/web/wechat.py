@@ -29,6 +29,7 @@ from dialogs import Reply
 from ..channels import asr
 from ..channels.wechat_api import WechatAPI, WechatAPIError, check_menu, deliver_reply, render_text, short
 from ..pipeline import BUSY, SORRY, Inbound, Outcome, Pipeline
+from ..push import get_push
 from ..runtime import Runtime
 
 log = logging.getLogger("yinling.wechat")
@@ -88,7 +89,7 @@ class WechatChannel:
     def __init__(self, rt: Runtime, pipeline: Pipeline | None = None) -> None:
         self.rt = rt
         self.cfg = rt.config.wechat
-        self.pipeline = pipeline or Pipeline(rt, push=_push_for(rt))
+        self.pipeline = pipeline or Pipeline(rt, push=get_push(rt))
         self.api = WechatAPI(self.cfg, rt.store)
         self.crypto: WeChatCrypto | None = None
         if self.cfg.aes_key and self.cfg.token and self.cfg.app_id:
@@ -421,9 +422,3 @@ CLI_COMMANDS = [
      lambda p: p.add_argument("--dry-run", action="store_true", help="只检查，不安装") and None, cmd_menu),
 ]
 
-
-def _push_for(rt: Runtime) -> Any:
-    """The push layer receives the dialogs' hooks (promotions, hand-offs, reviews, bind codes)."""
-    from bot.push import get_push
-
-    return get_push(rt)

@@ -14,9 +14,10 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.app import create_app, runtime_of
+from bot.app import create_app
 from bot.channels import wechat_api
 from bot.runtime import Runtime
+from bot.web import runtime_of
 from bot.web.wechat import WechatChannel
 from data.db import make_engine
 from data.migrate import upgrade

@@ -35,7 +35,7 @@ def _load() -> None:
 
     from data.models import Coordinator
 
-    from ...app import runtime_of
+    from .. import runtime_of
     from .auth import leader_team_ids, team_ids_of
 
     check_csrf()
