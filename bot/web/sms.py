@@ -47,6 +47,8 @@ OPT_OUT_CONFIRM = "您已退订，今后不再收到活动通知。您发来的�
 RESUME_CONFIRM = "已为您恢复活动通知。回复0看主菜单，回复9找人工。"
 ALREADY_SUBSCRIBED = "您的活动通知一直开着。回复0看主菜单，回复9找人工。"
 RATE_NOTICE = "您发得太快了，请过几分钟再发。回复0看主菜单。"
+TURN_WAIT = 30.0  # the turn lock covers sending the reply as well: longer than the pipeline's own
+TURN_LOCK_TTL = 60
 
 
 # -- inbound: accept fast, process once -----------------------------------------------------------
@@ -161,19 +163,10 @@ class SmsService:
         channel = SmsChannel(self.rt, self.provider(name))
         h = self.rt.vault.lookup_hash(phone)[:20]
         # One number's messages run one at a time (threads here, RQ workers anywhere): a quick "1" must
-        # not overtake the message before it.
-        lock = f"sms:lock:{h}"
-        deadline = time.monotonic() + 30
-        while not self.rt.store.set_nx(lock, rid, 60):
-            if time.monotonic() > deadline:
-                log.warning("sms lock for %s still held; going ahead request_id=%s", mask_phone(phone), rid)
-                break
-            time.sleep(0.05)
-        try:
+        # not overtake the message before it. The pipeline's turn lock, held here across the opt-out words
+        # and the sending of the reply too, so that answers also go out in order.
+        with self.pipeline.one_turn_at_a_time("sms", phone, rid, wait=TURN_WAIT, ttl=TURN_LOCK_TTL):
             return self._turn(name, job, now, phone, text, rid, channel, h)
-        finally:
-            if self.rt.store.get(lock) == rid:
-                self.rt.store.delete(lock)
 
     def _turn(self, name: str, job: dict[str, Any], now: datetime, phone: str, text: str, rid: str,
               channel: SmsChannel, h: str) -> Processed:
