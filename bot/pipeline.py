@@ -119,10 +119,7 @@ class Pipeline:
     def __init__(self, rt: Runtime, push: Any | None = None) -> None:
         self.rt = rt
         self.push = push
-        c = rt.config.dialogs
-        self.settings = Settings(state_ttl_days=c.state_ttl_days, undo_minutes=c.undo_minutes,
-                                 page_size=c.page_size, search_days=c.search_days,
-                                 budget_chars=c.wechat_budget_chars, sms_budget_chars=c.sms_budget_chars)
+        self.settings: Settings = rt.config.dialogs
         self._held = threading.local()  # turn locks this thread holds (a channel may widen its turn)
 
     # -- one turn at a time per person -------------------------------------------------------
