@@ -1,1 +1,1 @@
-"""The running service: app factory, channels, pipeline, push, admin, CLI and configuration."""
+"""The running service, in layers (bot/README.md): entry points; web; push | pipeline; channels; runtime; config."""

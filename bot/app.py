@@ -10,6 +10,7 @@ from flask import Flask, g, jsonify, request
 
 from .config import Config
 from .runtime import Runtime, build_runtime
+from .web import admin, sms, wechat
 
 log = logging.getLogger("yinling")
 
@@ -47,12 +48,5 @@ def create_app(overrides: dict[str, Any] | None = None, *, config: Config | None
 
 
 def _channel_registrars() -> list[Any]:
-    """One line per channel or page module; each exposes `register(app, runtime)`."""
-    from .channels import registrars
-
-    return registrars()
-
-
-def runtime_of(app: Flask) -> Runtime:
-    rt: Runtime = app.extensions["yinling"]
-    return rt
+    """One line per webhook or page module, in order; each exposes `register(app, runtime)`."""
+    return [wechat.register, sms.register, admin.register]

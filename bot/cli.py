@@ -9,8 +9,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import chat
+from .app import create_app
 from .config import ConfigError, load_config
+from .push import worker
 from .runtime import Runtime, build_runtime
+from .web import wechat
+from .web.admin import commands as admin_commands
 
 log = logging.getLogger("yinling")
 
@@ -89,8 +94,6 @@ def cmd_activities_list(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
-    from .app import create_app
-
     host = args.host or rt.config.app.host
     port = args.port or rt.config.app.port
     app = create_app(runtime=rt)
@@ -122,15 +125,9 @@ COMMANDS: list[tuple[tuple[str, ...], str, Callable[[argparse.ArgumentParser], N
 
 
 def extra_commands() -> None:
-    """Modules that bring their own subcommands register them here (one import each)."""
-    for name in ("bot.chat", "bot.channels.wechat", "bot.push"):
-        try:
-            module = __import__(name, fromlist=["CLI_COMMANDS"])
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        for entry in getattr(module, "CLI_COMMANDS", []):
+    """Modules that bring their own subcommands register them here (one line each)."""
+    for module in (chat, wechat, worker, admin_commands):
+        for entry in module.CLI_COMMANDS:
             if entry not in COMMANDS:
                 COMMANDS.append(entry)
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from dialogs import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config.yaml"
 
@@ -50,16 +52,6 @@ class NluConfig:
     backend: str = "builtin"  # builtin | rasa
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout: float = 1.5
-
-
-@dataclass
-class DialogConfig:
-    state_ttl_days: int = 14
-    undo_minutes: int = 10
-    page_size: int = 4
-    search_days: int = 7
-    wechat_budget_chars: int = 300
-    sms_budget_chars: int = 140
 
 
 @dataclass
@@ -212,7 +204,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
     nlu: NluConfig = field(default_factory=NluConfig)
-    dialogs: DialogConfig = field(default_factory=DialogConfig)
+    dialogs: Settings = field(default_factory=Settings)  # the dialogs own their settings' type
     wechat: WechatConfig = field(default_factory=WechatConfig)
     push: PushConfig = field(default_factory=PushConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)

@@ -1,11 +1,15 @@
-"""The inbound pipeline every channel calls: dedup → identify → NLU → dialogs, in one DB session."""
+"""The inbound pipeline every channel calls: one turn at a time per person → dedup → identify → NLU → dialogs,
+in one DB session."""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,6 +17,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from data.crypto import mask_phone
+from data.errors import InvalidInput
 from data.models import ChannelIdentity, MessageLog, Volunteer
 from data.timeutil import to_local, utcnow
 from dialogs import Choices, Reply, Settings, Text, Turn, respond, to_plain
@@ -31,6 +36,8 @@ INBOUND_STAMP_SECONDS = 60  # last_inbound_at is refreshed at most this often (i
 _LOG_INSERT = insert(MessageLog.__table__)  # executed with a dict of values: compiled once, cached
 
 BUSY = Text("您的上一条消息还在处理，请稍等几秒再发。回复0回主菜单。")
+TURN_WAIT = 15.0  # seconds a message waits for the same person's previous turn
+TURN_LOCK_TTL = 30  # a crashed worker's per-person lock frees itself after this
 
 
 @dataclass
@@ -112,10 +119,51 @@ class Pipeline:
     def __init__(self, rt: Runtime, push: Any | None = None) -> None:
         self.rt = rt
         self.push = push
-        c = rt.config.dialogs
-        self.settings = Settings(state_ttl_days=c.state_ttl_days, undo_minutes=c.undo_minutes,
-                                 page_size=c.page_size, search_days=c.search_days,
-                                 budget_chars=c.wechat_budget_chars, sms_budget_chars=c.sms_budget_chars)
+        self.settings: Settings = rt.config.dialogs
+        self._held = threading.local()  # turn locks this thread holds (a channel may widen its turn)
+
+    # -- one turn at a time per person -------------------------------------------------------
+    def turn_key(self, channel: str, sender: str) -> str:
+        """The store key of a person's turn lock (a phone number only as its keyed hash)."""
+        if channel == "sms":
+            try:
+                sender = self.rt.vault.lookup_hash(sender)[:20]
+            except InvalidInput:
+                pass  # not a number: the turn itself answers politely
+        return f"turn:{channel}:{sender}"
+
+    @contextmanager
+    def one_turn_at_a_time(self, channel: str, sender: str, request_id: str, wait: float = TURN_WAIT,
+                           ttl: int = TURN_LOCK_TTL) -> Iterator[None]:
+        """Wait until this person's previous turn (in any thread, worker or host) is done, so their messages
+        run in order.
+
+        A slow turn answers late; the person may type the next message meanwhile. Without this the two turns
+        would race on the same dialog state and could run in the wrong order. Bounded: after `wait` seconds
+        the turn runs anyway. `handle` takes it for every channel; a channel that must keep more of its work
+        in order (SMS: opt-out words and sending the reply) takes it around that work, and `handle` inside
+        then goes straight on (the lock is held by this thread already).
+        """
+        key = self.turn_key(channel, sender)
+        held: set[str] = self._held.__dict__.setdefault("keys", set())
+        if key in held:
+            yield
+            return
+        deadline = time.monotonic() + wait
+        owned = True
+        while not self.rt.store.set_nx(key, request_id, ttl):
+            if time.monotonic() > deadline:
+                log.warning("previous turn still running; going ahead request_id=%s", request_id)
+                owned = False
+                break
+            time.sleep(0.02)
+        held.add(key)  # owned or gone ahead: a nested call in this thread does not wait again
+        try:
+            yield
+        finally:
+            held.discard(key)
+            if owned and self.rt.store.get(key) == request_id:  # not when it expired and another turn has it
+                self.rt.store.delete(key)
 
     # -- dedup -------------------------------------------------------------------------------
     def _dedup_claim(self, key: str, ttl: int) -> bool:
@@ -179,7 +227,14 @@ class Pipeline:
     # -- the turn ----------------------------------------------------------------------------
     def handle(self, inbound: Inbound, now: datetime | None = None, dedup_ttl: int = 600,
                dup_wait: float = 4.0) -> Outcome:
-        """Run one message through NLU and dialogs. Never raises: failures answer politely."""
+        """Run one message through NLU and dialogs, after the same person's previous one. Failures answer
+        politely. `now` defaults to the moment the turn starts (after the wait)."""
+        with self.one_turn_at_a_time(inbound.channel, inbound.sender, inbound.request_id):
+            return self._turn(inbound, now, dedup_ttl, dup_wait)
+
+    def _turn(self, inbound: Inbound, now: datetime | None = None, dedup_ttl: int = 600,
+              dup_wait: float = 4.0) -> Outcome:
+        """One message through NLU and dialogs. Never raises: failures answer politely."""
         now = now or utcnow()
         rid = inbound.request_id
         if inbound.dedup_key:

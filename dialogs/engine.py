@@ -44,20 +44,20 @@ class Hooks(Protocol):
 
 @dataclass
 class Settings:
-    """Dialog settings (from config.yaml `dialogs:`)."""
+    """Dialog settings: config.yaml's `dialogs:` section (bot.config builds this type, unknown keys refused)."""
 
     state_ttl_days: int = 14
     undo_minutes: int = 10
     page_size: int = 4
     search_days: int = 7
-    budget_chars: int = 300
+    wechat_budget_chars: int = 300
     sms_budget_chars: int = 140
 
     def budget(self, channel: str) -> int:
         """Characters one reply may use on this channel (SMS: two 70-character segments)."""
         if channel == "sms":
-            return min(self.budget_chars, self.sms_budget_chars)
-        return self.budget_chars
+            return min(self.wechat_budget_chars, self.sms_budget_chars)
+        return self.wechat_budget_chars
 
 
 @dataclass

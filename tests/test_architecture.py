@@ -38,3 +38,17 @@ def test_mypy_clean_on_nlu_and_data() -> None:
     mypy = Path(sys.executable).with_name("mypy")
     r = subprocess.run([str(mypy)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_push_and_the_channel_clients_load_alone() -> None:
+    """Push runs (and is tested) without the web layer, the pipeline or Flask; the channel clients without
+    push either. A change to a webhook cannot break a worker's imports."""
+    code = (
+        "import sys, bot.push, bot.push.worker, bot.push.scheduled;"
+        "loaded = [m for m in ('flask', 'bot.web', 'bot.pipeline', 'bot.app') if m in sys.modules];"
+        "assert not loaded, f'push loads {loaded}';"
+        "import bot.channels.sms, bot.channels.wechat_api, bot.channels.wecom, bot.channels.asr;"
+        "assert 'flask' not in sys.modules, 'a channel client loads Flask'"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr

@@ -1,16 +1,2 @@
-"""Channels: one module each behind one small interface, registered here with one line each."""
-
-from __future__ import annotations
-
-from typing import Any
-
-
-def registrars() -> list[Any]:
-    """Functions `register(app, runtime)` of every web-facing channel, in order."""
-    from . import sms, wechat
-
-    out: list[Any] = []
-    out.append(wechat.register)
-    out.append(sms.register)
-    out.append(__import__("bot.admin", fromlist=["register"]).register)  # coordinator pages
-    return out
+"""Channel clients: WeChat API, SMS providers, WeCom robot, speech recognition. They send and parse; the web
+layer mounts the webhooks, the push layer sends through them, and they know nothing of notices."""

@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.channels.base import Outbound
+from bot.channels.wecom import post_wecom, webhook_key
 from data.crypto import normalize_phone
 from data.errors import InvalidInput
 from data.models import ChannelIdentity, Coordinator, Team, Volunteer
@@ -55,9 +56,7 @@ from .senders import (
     SendPool,
     build_senders,
     plan_routes,
-    post_wecom,
     send_route,
-    webhook_key,
 )
 from .texts import ROUTE_NAMES, forward_text
 

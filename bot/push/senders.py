@@ -1,4 +1,4 @@
-"""Outbound senders the push layer uses, the per-person channel fallback, rate limits, WeCom robot posts.
+"""Outbound senders the push layer uses, the per-person channel fallback and the rate limits.
 
 The registry maps a channel name to an `Outbound` (bot.channels.base): "wechat" (customer message via
 `send_replies`, template message via `send_notice`) and "sms" (`send_notice`, `send_code` for bind codes),
@@ -7,7 +7,6 @@ built from the WeChat and SMS channel modules. Tests may hand in any other Outbo
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -100,13 +99,6 @@ class SendPool:
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)
                 self._executor = None
-
-
-def _json(payload: dict[str, Any]) -> bytes:
-    import json
-
-    # WeChat shows \uXXXX escapes literally: send real UTF-8.
-    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
 # -- per-person routes -----------------------------------------------------------------------------
@@ -248,26 +240,3 @@ class RateLimiter:
         if self.store.incr(f"push:rate:{key}:{window}", 120) <= limit:
             return 0.0
         return (window + 1) * 60 - now
-
-
-# -- WeCom group robot ----------------------------------------------------------------------------
-
-
-def post_wecom(url: str, text: str, timeout: float = 5.0) -> SendResult:
-    """Post a text message to a WeCom group robot webhook (errcode 45009 = over 20 a minute)."""
-    try:
-        r = requests.post(url, data=_json({"msgtype": "text", "text": {"content": text[:2000]}}),
-                          headers={"Content-Type": "application/json"}, timeout=timeout)
-        data = r.json()
-    except (requests.RequestException, ValueError) as exc:
-        return SendResult("retry", f"网络错误 {type(exc).__name__}", retry_after=30)
-    code = int(data.get("errcode", 0))
-    if code == 0:
-        return SendResult("sent")
-    if code == 45009:
-        return SendResult("retry", "群机器人每分钟限20条", retry_after=60)
-    return SendResult("failed", f"群机器人错误 {code}")
-
-
-def webhook_key(url: str) -> str:
-    return "wecom:" + hashlib.sha256(url.encode()).hexdigest()[:16]

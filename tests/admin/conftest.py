@@ -10,10 +10,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bot.admin.auth import create_coordinator_login
 from bot.app import create_app
 from bot.push import PushContext, PushService, get_push
 from bot.runtime import Runtime
+from bot.web.admin.auth import create_coordinator_login
 from tests.fakes.push_apis import FakeApis
 from tests.push.conftest import (  # noqa: F401 - fixtures and the collection hook, shared with tests/push
     backend,

@@ -12,9 +12,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from bot.admin.auth import create_coordinator_login
-from bot.admin.stats_views import valid_wecom_webhook
 from bot.runtime import Runtime
+from bot.web.admin.auth import create_coordinator_login
+from bot.web.admin.stats_views import valid_wecom_webhook
 from data.models import (
     Activity,
     ActivityStatus,

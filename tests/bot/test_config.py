@@ -74,3 +74,15 @@ def test_development_secret_is_generated_once(tmp_path: Path) -> None:
     assert len(first) >= 32
     assert load_config(path, env={}).secret_key == first
     assert (tmp_path / "var" / "secret.key").stat().st_mode & 0o077 == 0
+
+
+def test_the_dialogs_section_is_the_dialogs_own_settings(tmp_path: Path) -> None:
+    """One type, owned by dialogs/: what config.yaml says is what a turn's budget uses, per channel."""
+    from dialogs import Settings
+
+    path = write(tmp_path, "dialogs:\n  wechat_budget_chars: 250\n  sms_budget_chars: 120\n")
+    cfg = load_config(path, env={"YINLING_SECRET_KEY": "s" * 20})
+    assert isinstance(cfg.dialogs, Settings)
+    assert (cfg.dialogs.budget("wechat"), cfg.dialogs.budget("sms")) == (250, 120)
+    with pytest.raises(ConfigError, match="dialogs.budget_chars"):
+        load_config(write(tmp_path, "dialogs:\n  budget_chars: 250\n"), env={"YINLING_SECRET_KEY": "s" * 20})

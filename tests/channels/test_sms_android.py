@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import Engine
 from werkzeug.wrappers import Response
 
-from bot.channels.sms import OPT_OUT_CONFIRM, RESUME_CONFIRM, SmsChannel
+from bot.channels.sms import SmsChannel
+from bot.web.sms import OPT_OUT_CONFIRM, RESUME_CONFIRM
 from data.kv import MemoryStore, Store
 from tests.drivers.sms import Phone, SmsHarness, fits, new_phone
 from tests.fakes.sms_android import FakeAndroidGateway

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from bot.channels.sms import OPT_OUT_CONFIRM, SmsChannel
+from bot.channels.sms import SmsChannel
+from bot.web.sms import OPT_OUT_CONFIRM
 from data.kv import Store
 from tests.drivers.sms import Phone, SmsHarness, new_phone
 from tests.fakes.sms_base import json_response

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from wechatpy.crypto import PrpCrypto
 
-from bot.channels.wechat import Malformed, Refused, WechatChannel, parse_xml, same, sign
 from bot.channels.wechat_api import MORE_TAIL, fit_text
 from bot.runtime import build_runtime
+from bot.web.wechat import Malformed, Refused, WechatChannel, parse_xml, same, sign
 from tests.conftest import TEST_SECRET
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "wechat"

@@ -14,10 +14,11 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.app import create_app, runtime_of
+from bot.app import create_app
 from bot.channels import wechat_api
-from bot.channels.wechat import WechatChannel
 from bot.runtime import Runtime
+from bot.web import runtime_of
+from bot.web.wechat import WechatChannel
 from data.db import make_engine
 from data.migrate import upgrade
 from data.models import ChannelIdentity, MessageLog, Signup, Volunteer
@@ -213,11 +214,11 @@ def test_voice_without_recognition_goes_to_the_asr_hook(app: Flask, rt: Runtime,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     d = driver(app)
     asked: list[str] = []
-    monkeypatch.setattr("bot.asr.transcribe", lambda media_id: asked.append(media_id) or None)
+    monkeypatch.setattr("bot.channels.asr.transcribe", lambda media_id: asked.append(media_id) or None)
     reply = d.voice("", media_id="media-abc")
     assert asked == ["media-abc"]
     assert numbered(reply.text)  # not understood: kindly, with the menu
-    monkeypatch.setattr("bot.asr.transcribe", lambda media_id: "明天有什么活动")
+    monkeypatch.setattr("bot.channels.asr.transcribe", lambda media_id: "明天有什么活动")
     d.voice("", media_id="media-def")
     with rt.sessions() as s:
         texts = list(s.scalars(select(MessageLog.text).where(MessageLog.address == d.openid,

@@ -14,9 +14,10 @@ from sqlalchemy import Engine, func, select
 from werkzeug.serving import make_server
 
 from bot.app import create_app
-from bot.channels.sms import PART, SINGLE, SmsService
+from bot.channels.sms import PART, SINGLE
 from bot.config import load_config
 from bot.runtime import Runtime
+from bot.web.sms import SmsService
 from data.crypto import PhoneVault
 from data.db import make_sessionmaker
 from data.kv import RedisStore, Store

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.push import PushService
-from bot.reminders import monthly_summary
+from bot.push.scheduled import monthly_summary
 from data.models import ServiceRecord
 from data.models_push import Delivery, Notice
 from data.timeutil import LOCAL, to_utc

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.push import PushService
-from bot.reminders import escalate_reviews, send_reminders, thank_if_star_up
+from bot.push.scheduled import escalate_reviews, send_reminders, thank_if_star_up
 from data.errors import InvalidInput
 from data.models import Activity, Coordinator, ServiceRecord, Signup, SignupStatus, TeamCoordinator
 from data.models_push import Delivery, Notice, ReviewEscalation

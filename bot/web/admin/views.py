@@ -38,8 +38,9 @@ from data.records import (
 from data.services import places_left
 from data.timeutil import to_local, to_utc, utcnow
 
-from ..push import texts as push_texts
-from ..push.audience import describe
+from ...push import texts as push_texts
+from ...push.audience import describe
+from ...push.scheduled import thank_if_star_up
 from . import bp
 from .auth import attempt_login, login_required, start_session
 
@@ -357,8 +358,6 @@ def checkin_one(signup_id: int) -> Any:
 @bp.post("/activities/<int:activity_id>/hours")
 @login_required
 def hours(activity_id: int) -> Any:
-    from ..reminders import thank_if_star_up
-
     act = _activity(activity_id)
     now = _now()
     steps = g.rt.config.admin.hours_rounding

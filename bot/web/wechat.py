@@ -26,10 +26,11 @@ from data.models import ChannelIdentity
 from data.timeutil import utcnow
 from dialogs import Reply
 
-from .. import asr
+from ..channels import asr
+from ..channels.wechat_api import WechatAPI, WechatAPIError, check_menu, deliver_reply, render_text, short
 from ..pipeline import BUSY, SORRY, Inbound, Outcome, Pipeline
+from ..push import get_push
 from ..runtime import Runtime
-from .wechat_api import WechatAPI, WechatAPIError, check_menu, deliver_reply, render_text, short
 
 log = logging.getLogger("yinling.wechat")
 
@@ -41,8 +42,6 @@ OTHER_MEDIA = {"image", "video", "shortvideo", "link", "file", "music"}
 # Events the person did not address to us: the dialogs see them, the person gets no message. An unfollowed
 # user cannot receive one; a VIEW reply is never shown; LOCATION is reported each time the chat is opened.
 SILENT_EVENTS = {"unsubscribe", "view", "location"}
-TURN_WAIT = 15.0  # seconds a message waits for the same user's previous turn
-TURN_LOCK_TTL = 30  # a crashed worker's per-user lock frees itself after this
 
 
 class Refused(Exception):
@@ -88,7 +87,7 @@ class WechatChannel:
     def __init__(self, rt: Runtime, pipeline: Pipeline | None = None) -> None:
         self.rt = rt
         self.cfg = rt.config.wechat
-        self.pipeline = pipeline or Pipeline(rt, push=_push_for(rt))
+        self.pipeline = pipeline or Pipeline(rt, push=get_push(rt))
         self.api = WechatAPI(self.cfg, rt.store)
         self.crypto: WeChatCrypto | None = None
         if self.cfg.aes_key and self.cfg.token and self.cfg.app_id:
@@ -190,32 +189,12 @@ class WechatChannel:
                 inbound.text = asr.transcribe(inbound.media_id) or ""
             except Exception:  # noqa: BLE001 - no transcript: the dialogs answer an empty voice kindly
                 log.exception("asr failed request_id=%s", inbound.request_id)
-        lock = f"wechat:turn:{inbound.sender}"
-        owned = self._one_turn_at_a_time(lock, inbound.request_id)
-        try:
-            outcome = self.pipeline.handle(inbound, utcnow(), dedup_ttl=self.cfg.dedup_ttl_seconds,
-                                           dup_wait=self.cfg.reply_budget_seconds * 0.8)
-        finally:
-            if owned:
-                self.rt.store.delete(lock)
+        # The pipeline runs one turn at a time per person, and takes "now" once the previous turn is done.
+        outcome = self.pipeline.handle(inbound, dedup_ttl=self.cfg.dedup_ttl_seconds,
+                                       dup_wait=self.cfg.reply_budget_seconds * 0.8)
         if inbound.event == "unsubscribe" and not outcome.duplicate:
             self._opt_out(inbound.sender, utcnow())
         return outcome
-
-    def _one_turn_at_a_time(self, key: str, request_id: str) -> bool:
-        """Wait until this user's previous turn (in any worker) is done, so their messages run in order.
-
-        A slow turn answers late; the user may type the next message meanwhile. Without this the two turns
-        would race on the same dialog state and could run in the wrong order. Bounded: after TURN_WAIT
-        seconds the turn runs anyway.
-        """
-        deadline = time.monotonic() + TURN_WAIT
-        while not self.rt.store.set_nx(key, request_id, TURN_LOCK_TTL):
-            if time.monotonic() > deadline:
-                log.warning("previous turn still running; going ahead request_id=%s", request_id)
-                return False
-            time.sleep(0.02)
-        return True
 
     def _opt_out(self, openid: str, now: datetime) -> None:
         """Keep a trace that this openid left, if the dialogs kept the identity (they own data deletion)."""
@@ -421,9 +400,3 @@ CLI_COMMANDS = [
      lambda p: p.add_argument("--dry-run", action="store_true", help="只检查，不安装") and None, cmd_menu),
 ]
 
-
-def _push_for(rt: Runtime) -> Any:
-    """The push layer receives the dialogs' hooks (promotions, hand-offs, reviews, bind codes)."""
-    from bot.push import get_push
-
-    return get_push(rt)

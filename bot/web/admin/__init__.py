@@ -15,7 +15,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 
 def register(app: Flask, rt: Any) -> None:
     """Mount the admin blueprint; the session key derives from the deployment's secret key."""
-    from ..push import get_push
+    from ...push import get_push
     from . import stats_views, views  # noqa: F401 - attach the routes to `bp`
 
     if not app.secret_key:
@@ -35,7 +35,7 @@ def _load() -> None:
 
     from data.models import Coordinator
 
-    from ..app import runtime_of
+    from .. import runtime_of
     from .auth import leader_team_ids, team_ids_of
 
     check_csrf()

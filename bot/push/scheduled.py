@@ -29,7 +29,8 @@ from data.models_push import Delivery, Notice, NoticeStatus, ReviewEscalation
 from data.records import records_due, update_star
 from data.timeutil import LOCAL, to_local, to_utc
 
-from .push import PushService, texts
+from . import texts
+from .service import PushService
 
 log = logging.getLogger("yinling.reminders")
 

@@ -1,0 +1,45 @@
+"""`python -m bot admin create-user`: a coordinator's log-in for the admin pages, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from typing import Any
+
+from .auth import create_coordinator_login
+
+
+def _say(message: str, err: bool = False) -> None:
+    """Command-line output for people (the CLI's whole job), not logging."""
+    print(message, file=sys.stderr if err else sys.stdout)  # noqa: T201
+
+
+def cmd_admin_create_user(args: argparse.Namespace, rt: Any) -> int:
+    password = os.environ.get("YINLING_ADMIN_PASSWORD") or getpass.getpass("密码（至少10位）：")
+    with rt.sessions.begin() as s:
+        try:
+            coord = create_coordinator_login(s, username=args.username, password=password, name=args.name,
+                                             phone=args.phone, team_names=args.team or [], leader=args.leader,
+                                             operator=args.operator)
+        except ValueError as exc:
+            _say(f"没有创建：{exc}", err=True)
+            return 1
+        _say(f"协调员 {coord.name}（{coord.username}）可以登录 /admin 了。")
+    return 0
+
+
+def _user_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("username")
+    p.add_argument("--name", help="姓名（已有协调员时可不填）")
+    p.add_argument("--phone", help="工作电话")
+    p.add_argument("--team", action="append", help="负责的队伍名称，可写多次")
+    p.add_argument("--leader", action="store_true", help="是队长（审核超时会通知）")
+    p.add_argument("--operator", action="store_true", help="运营方：能看全部队伍")
+
+
+CLI_COMMANDS: list[tuple[tuple[str, ...], str, Any, Any]] = [
+    (("admin", "create-user"), "创建或更新协调员网页登录（密码从提示或 YINLING_ADMIN_PASSWORD 读取）",
+     _user_args, cmd_admin_create_user),
+]
