@@ -28,8 +28,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bot.push import LocalJobQueue, PushContext, PushService, get_push
-from bot.push.senders import Contact, plan_routes
 from bot.push.scheduled import escalate_reviews, monthly_summary, remind_records_due, send_reminders
+from bot.push.senders import Contact, plan_routes
 from bot.runtime import build_runtime
 from data.crypto import PhoneVault
 from data.db import make_engine
