@@ -74,13 +74,20 @@ def seed_now() -> datetime:
 
 
 @pytest.fixture(autouse=True)
-def clock(seed_now: datetime) -> Iterator[time_machine.Traveller]:
+def clock(request: pytest.FixtureRequest, seed_now: datetime) -> Iterator[time_machine.Traveller | None]:
     """Every test starts at the session instant, and the clock ticks from there (time-machine).
 
     So a run that starts at 23:58 still sees the day it started on in every test, and code that reads
     the wall clock (the webhooks) agrees with the demo data. A test that needs another moment moves it:
     `clock.move_to(...)` or `clock.shift(...)`.
+
+    Tests marked `wall_clock` keep the real clock (None here): they start other processes (an RQ worker,
+    the gammu hook, the dev server), which cannot be moved, and whose signatures and leases must agree with
+    this process's clock. They check nothing that depends on the date.
     """
+    if request.node.get_closest_marker("wall_clock"):
+        yield None
+        return
     with time_machine.travel(seed_now.replace(tzinfo=UTC), tick=True) as traveller:
         yield traveller
 

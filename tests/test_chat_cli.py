@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# Starts other processes: their clocks and this one's must agree (tests/conftest.py `clock`).
+pytestmark = pytest.mark.wall_clock
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

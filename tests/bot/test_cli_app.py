@@ -16,6 +16,9 @@ from bot.app import create_app
 
 from ..conftest import REDIS_URL, TEST_SECRET
 
+# Starts other processes: their clocks and this one's must agree (tests/conftest.py `clock`).
+pytestmark = pytest.mark.wall_clock
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -16,6 +16,9 @@ from bot.channels.sms import SmsChannel
 from data.kv import MemoryStore
 from tests.drivers.sms import WEBHOOK_SECRET, SmsHarness, new_phone
 
+# Starts other processes: their clocks and this one's must agree (tests/conftest.py `clock`).
+pytestmark = pytest.mark.wall_clock
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "gammu_run_on_receive.py"
 

@@ -19,6 +19,9 @@ from tests.conftest import RUN_PREFIX, TEST_SECRET
 from .conftest import clear_redis
 from .rq_probe import probe_specs
 
+# Starts other processes: their clocks and this one's must agree (tests/conftest.py `clock`).
+pytestmark = pytest.mark.wall_clock
+
 
 def _run(args: list[str], prefix: str, redis_url: str, tmp: Path) -> None:
     env = {**os.environ, "YINLING_REDIS_URL": redis_url, "YINLING_REDIS_PREFIX": prefix,

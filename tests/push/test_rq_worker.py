@@ -28,6 +28,9 @@ from tests.fakes.push_apis import FakeApis
 from .conftest import clear_redis, push_config
 from .helpers import new_team, person
 
+# Starts other processes: their clocks and this one's must agree (tests/conftest.py `clock`).
+pytestmark = pytest.mark.wall_clock
+
 PEOPLE = 120
 
 
