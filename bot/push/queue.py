@@ -54,9 +54,6 @@ class RQJobQueue:
 
         if prefix is not None:
             bind_rq_prefix(prefix)
-        import rq.defaults
-
-        self.key_prefix = rq.defaults.RQ_KEY_PREFIX + ":"
         # RQ pickles job data: it needs a connection without decode_responses.
         self.connection = redis.Redis.from_url(url)
         self.job_timeout = job_timeout

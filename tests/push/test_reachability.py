@@ -16,6 +16,7 @@ from bot.push import LocalJobQueue, PushContext, PushService, get_push
 from bot.runtime import build_runtime
 from data.models_push import Delivery
 from data.timeutil import utcnow
+from tests.conftest import RUN_PREFIX
 from tests.fakes.push_apis import FakeApis
 
 from .conftest import push_config
@@ -25,7 +26,7 @@ from .helpers import new_team, person, send_notice
 @pytest.fixture(params=["memory", "redis"])
 def store_push(request: pytest.FixtureRequest, db_url: str, fake: FakeApis) -> Iterator[PushService]:
     redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    prefix = f"test:{uuid.uuid4().hex[:8]}:"
+    prefix = f"{RUN_PREFIX}{uuid.uuid4().hex[:8]}:"
     rt = build_runtime(push_config(db_url, fake.url, redis_url=redis_url, prefix=prefix))
     yield get_push(rt, PushContext.build(rt, queue=LocalJobQueue(threaded=False)))
     if rt.redis is not None:

@@ -37,6 +37,7 @@ def _worker(prefix: str, redis_url: str, tmp: Path) -> None:
 
 
 @pytest.mark.redis
+@pytest.mark.slow
 def test_two_deployments_on_one_redis_each_take_only_their_own_jobs(redis_url: str, tmp_path: Path) -> None:
     a = RUN_PREFIX  # this process's deployment (RQ's prefix is one per process)
     b = RUN_PREFIX.removesuffix(":") + "-other:"  # not under a's prefix, nor a's under it
