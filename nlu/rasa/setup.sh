@@ -8,7 +8,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-PY310="${YINLING_PY310:-/root/.pyenv/versions/3.10.13/bin/python3.10}"
+# The first Python 3.10 that runs: YINLING_PY310, pyenv's 3.10 builds, python3.10 on the PATH (a pyenv shim
+# there fails unless 3.10 is selected, hence the check).
+PY310=
+for candidate in ${YINLING_PY310:-} "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python3.10 python3.10; do
+    if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then
+        PY310=$candidate
+        break
+    fi
+done
+if [[ -z "$PY310" ]]; then
+    echo "Rasa 3.6 needs Python 3.10: none found (set YINLING_PY310)" >&2
+    exit 1
+fi
 VENV="${YINLING_RASA_VENV:-.venv-rasa}"
 RASA_VERSION=3.6.21
 
