@@ -10,17 +10,17 @@ cd "$(dirname "$0")/../.."
 
 # The first Python 3.10 that runs: YINLING_PY310, pyenv's 3.10 builds, python3.10 on the PATH (a pyenv shim
 # there fails unless 3.10 is selected, hence the check).
-PY310=
-for candidate in ${YINLING_PY310:-} "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python3.10 python3.10; do
-    if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then
-        PY310=$candidate
-        break
-    fi
-done
-if [[ -z "$PY310" ]]; then
+find_py310() {
+    local candidate
+    for candidate in ${YINLING_PY310:-} "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python3.10 python3.10; do
+        if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then
+            echo "$candidate"
+            return 0
+        fi
+    done
     echo "Rasa 3.6 needs Python 3.10: none found (set YINLING_PY310)" >&2
-    exit 1
-fi
+    return 1
+}
 VENV="${YINLING_RASA_VENV:-.venv-rasa}"
 RASA_VERSION=3.6.21
 
@@ -36,6 +36,7 @@ esac
 
 if ! "$VENV/bin/python" -c "import jieba; from rasa.version import __version__ as v; assert v == '$RASA_VERSION'" \
     >/dev/null 2>&1; then
+    PY310=$(find_py310)
     echo "building $VENV with $PY310 and rasa==$RASA_VERSION"
     "$PY310" -m venv --clear "$VENV"  # --clear: never reuse a half-built or older environment as it is
     "$VENV/bin/python" -m pip install --quiet --upgrade "pip<24.1" "setuptools<70" wheel
