@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test install lint bench worker rasa rasa-serve clean
+.PHONY: run test install lint bench worker rasa rasa-serve rasa-ci rasa-serve-ci clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ rasa:
 
 rasa-serve:
 	bash nlu/rasa/serve.sh
+
+## make rasa-ci / rasa-serve-ci: the small model CI tests against (nlu/rasa/config-ci.yml), same port
+rasa-ci:
+	bash nlu/rasa/setup.sh --ci
+
+rasa-serve-ci:
+	YINLING_RASA_MODEL=var/rasa-models-ci/yinling-nlu-ci.tar.gz bash nlu/rasa/serve.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache
