@@ -79,6 +79,8 @@ class Turn:
     location: tuple[float, float] | None = None
     new_user: bool = False
     vault: PhoneVault | None = None
+    # Set to False when the turn ended in "not understood" (for the conversation tests' count).
+    understood: bool = True
 
 
 # Channel events no person typed (WeChat's periodic location report, a click on a link in the menu):

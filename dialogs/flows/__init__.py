@@ -104,6 +104,7 @@ def repeat(turn: Turn, st: State) -> Result:
 
 def misunderstood(turn: Turn, st: State) -> Result:
     """First time: sorry, and the question again. Second time in a row: the menu and a person."""
+    turn.understood = False
     st.misses += 1
     if st.misses >= 2:
         return [Text(say(turn, T.MISS_TWICE, T.MISS_TWICE_SHORT)), menu(turn)], "help.menu"
