@@ -7,7 +7,8 @@ A file (YAML) holds a fixed local `now` and a list of conversations::
       - name: 周末带老伴报名
         persona: 王阿姨
         channel: wechat             # wechat | sms
-        who: 张桂兰                 # a demo volunteer by name, or `new` (first contact, no consent yet)
+        who: 张桂兰                 # a demo volunteer by name, `new` (first contact, no consent yet) or
+                                    # `returning` (agreed before; `home: 宝日图嘎查` sets where they live)
         has: [{title: 书法课, party: 1}]   # optional sign-ups made before the conversation
         say: [这周末有啥, 扫雪那个, 报名 带老伴, 1]
         expect:
@@ -21,6 +22,8 @@ A file (YAML) holds a fixed local `now` and a list of conversations::
           said: [管饭]              # pieces some reply of the conversation must contain
           last_said: [报好了]       # pieces the last reply must contain
           never_said: [好的。]      # pieces no reply may contain
+          at: search.detail         # the screen the conversation ends on (null: idle)
+          understood: true          # every message understood
 
 The runner reports conversations that end right, messages not understood per 100 (a turn that ended in
 "对不起，我没听明白" or a bare acknowledgement) and the median number of messages from the first question to
@@ -206,10 +209,14 @@ def _activity(session: Session, piece: str) -> Activity | None:
     return session.scalars(select(Activity).where(Activity.title.contains(piece)).order_by(Activity.id)).first()
 
 
-def _volunteer(session: Session, who: str, channel: str, now: datetime, vault: PhoneVault,
+def _volunteer(session: Session, conv: dict[str, Any], channel: str, now: datetime, vault: PhoneVault,
                n: int) -> tuple[Volunteer, bool]:
-    if who in ("new", "", None):
+    who = str(conv.get("who") or "new")
+    if who in ("new", "returning"):
+        # `new`: first contact. `returning`: someone who agreed earlier, with `home` when given.
         v = Volunteer(created_at=now, skills=[], categories=[], availability=0, max_load=2)
+        if conv.get("home"):
+            v.home_place_id = session.scalars(select(Place.id).where(Place.name == conv["home"])).first()
         if channel == "sms":
             phone = f"1990000{n:04d}"
             v.phone_hash, v.phone_enc = vault.lookup_hash(phone), vault.encrypt(phone)
@@ -219,6 +226,11 @@ def _volunteer(session: Session, who: str, channel: str, now: datetime, vault: P
         session.add(ChannelIdentity(volunteer_id=v.id, channel=channel,
                                     external_id=v.phone_hash if channel == "sms" else f"eval-{n}", created_at=now))
         session.flush()
+        if who == "returning":
+            session.add(Consent(volunteer_id=v.id, kind="privacy", granted=True, channel=channel,
+                                at=now - timedelta(days=3)))
+            session.flush()
+            return v, False
         return v, True
     v = session.scalars(select(Volunteer).where(Volunteer.name == who).order_by(Volunteer.id)).first()
     if v is None:
@@ -242,7 +254,7 @@ def run_conversation(engine: Engine, conv: dict[str, Any], now: datetime, parse:
     with rolled_back(engine) as session:
         store = MemoryStore()
         hooks = Hooks()
-        volunteer, new_user = _volunteer(session, str(conv.get("who") or "new"), channel, now, vault, n)
+        volunteer, new_user = _volunteer(session, conv, channel, now, vault, n)
         clock = now
         for h in conv.get("has") or []:
             act = _activity(session, str(h["title"]))
@@ -362,6 +374,8 @@ def _check(session: Session, v: Volunteer, hooks: Hooks, before: dict[int, tuple
     for piece in expect.get("never_said") or []:
         if str(piece) in every:
             problems.append(f"said: {piece}")
+    if "at" in expect and (exchanges[-1].at if exchanges else None) != expect["at"]:
+        problems.append(f"ends at {exchanges[-1].at if exchanges else None}, expected {expect['at']}")
     if expect.get("understood") and any(not e.understood for e in exchanges):
         problems.append("a message was not understood")
     return problems
