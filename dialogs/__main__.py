@@ -8,6 +8,10 @@ import sys
 from .evaluate import evaluate, load_file, render
 
 
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dialogs")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -25,14 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     for path in args.files:
         report = evaluate(load_file(path), now=args.now, parse=parse, url=args.db)
-        print(f"== {path}")
+        _out(f"== {path}")
         if not args.quiet:
             for r in report.results:
                 if args.all or (args.verbose and not r.ok):
-                    print(render(r))
+                    _out(render(r))
                 elif not r.ok:
-                    print(f"WRONG {r.name}: {'; '.join(r.problems)}")
-        print(report.summary())
+                    _out(f"WRONG {r.name}: {'; '.join(r.problems)}")
+        _out(report.summary())
         if report.right < report.total:
             code = 1
     return code

@@ -81,11 +81,17 @@ class Turn:
     vault: PhoneVault | None = None
     # Set to False when the turn ended in "not understood" (for the conversation tests' count).
     understood: bool = True
+    # What the screen on display read from the message (dialogs.screen.Reading), set before its step runs.
+    reading: Any = None
+    # A reply that may use three SMS segments (activity details: what you do and where exactly).
+    long_reply: bool = False
 
 
 # Channel events no person typed (WeChat's periodic location report, a click on a link in the menu):
 # they change nothing in the conversation and get no answer.
 SILENT_EVENTS = frozenset({"location", "view"})
+# Three concatenated SMS segments of 67 characters each (activity details by SMS).
+SMS_THREE_SEGMENTS = 201
 
 
 def respond(turn: Turn) -> list[Reply]:
@@ -113,7 +119,10 @@ def respond(turn: Turn) -> list[Reply]:
         from .common import menu
 
         replies = [menu(turn)]
-    replies = fit(replies, turn.settings.budget(turn.channel))
+    budget = turn.settings.budget(turn.channel)
+    if turn.long_reply and turn.channel == "sms":
+        budget = max(budget, min(turn.settings.budget_chars, SMS_THREE_SEGMENTS))
+    replies = fit(replies, budget)
     st.last = to_data(replies)
     st.seen = turn.now.isoformat()
     if forget:

@@ -34,7 +34,10 @@ GREET_ANON = "您好！"
 THANKS = "不客气，能帮上您就好。"
 GOODBYE = "好的，祝您身体健康！有事随时给我发消息。"
 OUT_OF_SCOPE = "这个我帮不上忙，我只会帮您找志愿活动、报名和查时长。"
-OK_NOTHING = "好的。"
+OK_NOTHING = "现在没有要您确认的事，什么也没改。"
+BOOKED_NONE = "您现在没有报名的活动。"
+BOOKED_NOW = "您报名的活动：{items}。"
+BOOKED_MORE = "（共{n}个，说“我的报名”看全部）"
 HELP = ("我能帮您：找志愿活动、报名、取消报名、查服务时长。"
         "直接说就行，比如“明天有啥活动”“我想陪老人聊天”“取消报名”。")
 HELP_SHORT = "可以说：明天有啥活动、取消报名、我的时长。"
@@ -73,7 +76,9 @@ Q_LIKE = "第2个：您喜欢做哪类事？比如陪老人聊天、打扫卫生
 Q_LIKE_SHORT = "您喜欢做什么？如陪老人、打扫卫生。回“跳过”可跳过。"
 Q_TIME = "第3个：您一般什么时候有空？比如“周末上午”“每天下午”。不想答回复“跳过”。"
 Q_TIME_SHORT = "您什么时候有空？如周末上午。回“跳过”可跳过。"
-Q_PLACE_UNKNOWN = "我还不认识“{name}”这个地方，以后可以再告诉我。"
+Q_WHERE_ASK = "您在哪个社区、村或嘎查？告诉我名字（比如“阳光社区”），或者点“+”发个位置给我。"
+WHERE_ASK_SHORT = "您在哪个社区或村？请回名字。"
+PLACE_UNKNOWN = "我还不认识“{name}”这个地方，以后可以再告诉我。"
 Q_SAVED_PLACE = "记下了：您住在{place}。"
 Q_SAVED_LIKE = "记下了：您喜欢{cats}。"
 Q_SAVED_TIME = "记下了：您{slots}有空。"
@@ -108,6 +113,9 @@ NO_MORE_SHORT = "就这些了。回数字看详情 0菜单"
 NO_LIST = "请先告诉我您想找什么活动，比如“明天有啥活动”。"
 NO_LIST_SHORT = "请先说想找什么活动，如“明天有啥活”。"
 NOT_IN_LIST = "列表里没有第{n}个，请回复1到{m}。"
+NOT_IN_RANGE = "现在列出的是第{a}到{b}个，没有第{n}个，请回复{a}到{b}。"
+NOTHING_CHOSEN = "好的，没有选活动，什么也没报。"
+NOT_SIGNED_BACK = "好的，这个没有报。"
 NONE_FOUND = "{scope}暂时没有活动。"
 NONE_FOUND_ALT = "{scope}活动暂时没有。您可以看看："
 NONE_AT_ALL = "最近都没有活动。有新活动时，我们会通知您。"
@@ -115,6 +123,8 @@ ALT_DATE = "{day}的活动"
 ALT_ANY_CATEGORY = "这段时间别的活动"
 ALT_ANY_PLACE = "所有地方的活动"
 ALT_FOOTER = "回复数字选择，0回主菜单。"
+WHERE_ASK = "您在哪个社区、村或嘎查？告诉我名字（比如“阳光社区”），或者点“+”发个位置给我。"
+WHERE_ASK_SHORT = "您在哪个社区或村？请回名字。"
 PLACE_UNKNOWN = "我还不认识“{name}”这个地方，先给您看全部的。"
 PLACE_NEAR_HOME = "您家附近（{place}）"
 SCOPE_ALL = "最近"
@@ -166,6 +176,7 @@ CONFIRM_CANCEL = "确定取消这个报名吗？{card}"
 CONFIRM_CANCEL_OPTIONS = ("确定取消", "不取消")
 CANCELLED = "已取消：{title}（{when}）。"
 NOT_CANCELLED = "好的，没有取消，您的报名还在。"
+NOT_CANCELLED_ANY = "好的，什么也没取消。"
 MINE_HEAD = "您报名的活动（共{total}个）："
 MINE_FOOTER = "回复数字看详情。想退出就说“取消报名”。"
 MINE_FOOTER_SHORT = "回数字看详情"
@@ -329,8 +340,10 @@ def where(activity: Activity, short: bool = False) -> str:
     """Community + address + landmark: `阳光社区，阳光社区服务站（新华广场东侧）`."""
     comm = community(activity)
     addr = activity.address or ""
-    if short:
-        return addr or comm
+    if short:  # the village or 嘎查 name always, then where exactly
+        if not addr or addr.startswith(comm) or not comm:
+            return addr or comm
+        return f"{comm}{addr.removeprefix('嘎查')}" if addr.startswith("嘎查") else f"{comm}{addr}"
     parts = [comm] if comm else []
     if addr and addr != comm:
         parts.append(addr)
@@ -356,11 +369,16 @@ def activity_line(activity: Activity, places_left: int, short: bool = False, ext
            f"{state}{tail}）"
 
 
-def activity_card(activity: Activity, places_left: int, short: bool = False, full: bool = True) -> str:
-    """What, when, where and places left; with `full` also what you do and what it needs."""
+def activity_card(activity: Activity, places_left: int, short: bool = False, full: bool = True,
+                  detail: bool = False) -> str:
+    """What, when, where and places left; with `full` also what you do and what it needs (by SMS only on
+    the details screen, which may use three segments)."""
     if short:
-        return f"{activity.title}，{when(activity.starts_at, short=True)}，{where(activity, True)}，" \
+        text = f"{activity.title}，{when(activity.starts_at, short=True)}，{where(activity, True)}，" \
                f"{left(places_left, True)}。"
+        if detail and activity.description:
+            text += f"干啥：{activity.description}"
+        return text
     lines = [f"【{activity.title}】", f"时间：{when(activity.starts_at, activity.ends_at)}",
              f"地点：{where(activity)}"]
     if full and activity.description:
@@ -424,3 +442,39 @@ LOCATION_REMEMBER_HINT = "想让我记住这个位置，下次说“附近”就
 LOCATION_SAVED = "好的，记住了这个位置。以后说“附近有啥活动”就按它找。不想让我记，回复“忘掉位置”。"
 LOCATION_WILL_SAVE = "好的。请点输入框旁的“+”，选“位置”发给我，我就记住。不想让我记，回复“忘掉位置”。"
 LOCATION_FORGOTTEN = "好的，已经忘掉您的位置，以后也不再记。想让我记，回复“记住位置”。"
+
+# -- answers about the activity on screen (the screen stays) -------------------------------------
+ASK_CONTACT = "想问清楚，可以打电话问{name}：{phone}。"
+ANSWER_WHAT = "【{title}】要做的事：{text}"
+ANSWER_NEEDS = "要求：{req}"
+ANSWER_WHERE = "地点：{where}。"
+ANSWER_WHEN = "时间：{when}。"
+ANSWER_LEFT = "还没满，{left}。"
+ANSWER_FULL = "已经满了，可以排队候补：有人退出，按顺序给您补上，并通知您。"
+ANSWER_REVIEW = "要审核的意思是：您报名后，{team}的{name}看一下，同意了才算报上，会通知您结果。"
+ANSWER_NO_REVIEW = "这个活动不用审核，报上就算数。要审核的活动，是{team}的{name}看过同意了才算报上。"
+ANSWER_WAITLIST = "候补就是名额满了先排队。有人退出，按排队顺序给您补上，补上了会通知您；不想等了随时说“不等了”。"
+ANSWER_CONTACT = "这个活动由{team}组织，联系人{name}，电话{phone}。"
+ANSWER_LOAD = "这个活动{load}{req}。"
+LOAD_WORDS = {1: "是轻松的活，不累", 2: "要走动、站一会儿，不算重", 3: "是体力活，比较累"}
+ANSWER_BRING = "活动要求：{req}。没写要自己带的东西。"
+ANSWER_BRING_NONE = "活动没写要带什么，一般带上水杯、穿暖和就行。"
+ANSWER_RIDE = "活动没说有车接送，地点是{where}。"
+ANSWER_RIDE_YES = "活动统一坐车，集合地点是{where}。"
+ANSWER_MEAL = "活动介绍里没写管饭。"
+ANSWER_ID = "活动没写要带身份证。"
+STILL_ASKING = "回复{opts}。"
+
+# -- changing a sign-up, corrections ------------------------------------------------------------
+PARTY_ASK = "把“{title}”从{old}人改成{new}人，对吗？别的不变。"
+PARTY_OPTIONS = ("对，改成这样", "不改了")
+PARTY_SAME = "“{title}”已经是{n}人了，不用改。"
+PARTY_CHANGED = "改好了：“{title}”现在是{n}人。"
+PARTY_NO_ROOM = "名额不够：“{title}”只剩{left}个空位，没有改，还是{n}人。"
+SWITCH_ASK = "把“{old}”换成“{new}”吗？原来那个会取消，名额让给别人。"
+SWITCH_OPTIONS = ("换", "不换了")
+SWITCHED = "换好了：“{new}”{status}。“{old}”已取消。"
+NOT_SWITCHED = "好的，没有换，原来的报名还在。"
+CORRECT_ASK = "要撤销刚才报的“{title}”吗？"
+CORRECT_OPTIONS = ("撤销这个报名", "不撤销")
+NOTHING_CHANGED = "好的，什么也没改。"

@@ -11,11 +11,13 @@ from data.errors import AlreadySignedUp, InvalidInput, NotFound, NotOpen, Overla
 
 from .. import texts as T
 from ..common import intent, menu, say, with_menu
-from ..registry import ANYWHERE, EARLY, ENTRIES, FLOWS, Result, register, step_of
+from ..registry import ANYWHERE, EARLY, ENTRIES, FLOWS, LATE, Result, register, step_of
 from ..replies import Choices, Reply, Text, from_data
+from ..screen import QUESTION
 from ..state import State
 from . import (
     cancel,
+    change,
     coordinator,
     events,
     help,
@@ -32,12 +34,13 @@ from . import (
     subscribe,
     undo,
 )
+from .answers import answer_on_screen, screen_reading
 
 if TYPE_CHECKING:
     from ..engine import Turn
 
-_MODULES = (help, search, signup, cancel, mine, hours, profile, onboarding, recommend, subscribe, smalltalk,
-            undo, coordinator, reminder, location)
+_MODULES = (help, search, signup, cancel, change, mine, hours, profile, onboarding, recommend, subscribe,
+            smalltalk, undo, coordinator, reminder, location)
 for _m in _MODULES:
     if _m.FLOW.name not in FLOWS:
         register(_m.FLOW)
@@ -66,7 +69,12 @@ def dispatch(turn: Turn, st: State) -> Result:
         if out is not None:
             st.misses = 0
             return out
+    name = intent(turn)
     if onboarding.needs_welcome(turn, st):
+        # 9 reaches a person and 退订/TD stops messages even before the privacy question.
+        if name in ("human_handoff", "unsubscribe"):
+            st.misses = 0
+            return ANYWHERE.get(name, ENTRIES.get(name))(turn, st)  # type: ignore[misc]
         return onboarding.welcome(turn, st)
     if profile.wants_forget(turn, st):
         return profile.ask_forget(turn, st)
@@ -76,14 +84,30 @@ def dispatch(turn: Turn, st: State) -> Result:
             if out is not None:
                 st.misses = 0
                 return out
-    name = intent(turn)
     if name == "repeat":
         return repeat(turn, st)
+    if name in ("menu", "human_handoff") and name in ANYWHERE:
+        st.misses = 0
+        return ANYWHERE[name](turn, st)
+    if step is not None and step.expects:
+        reading = screen_reading(turn, st, step.expects)
+        if reading is not None:
+            turn.reading = reading
+            out = answer_on_screen(turn, st) if reading.kind == QUESTION else step.handler(turn, st)
+            if out is not None:
+                st.misses = 0
+                return out
+            turn.reading = None
     if name in ANYWHERE:
         st.misses = 0
         return ANYWHERE[name](turn, st)
     if step is not None:
         out = step.handler(turn, st)
+        if out is not None:
+            st.misses = 0
+            return out
+    for late in LATE:
+        out = late(turn, st)
         if out is not None:
             st.misses = 0
             return out

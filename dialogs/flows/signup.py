@@ -10,11 +10,11 @@ from data import profiles, services
 from data.models import Activity, ActivityStatus, Signup, SignupStatus
 
 from .. import texts as T
-from ..common import entity, exits, intent, is_no, is_yes, number, party_size, say, short, with_menu, yes_no
+from ..common import booked_note, entity, exits, intent, is_no, is_yes, number, say, short, with_menu, yes_no
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text
+from ..screen import PARTY, QUESTION, YESNO, listed_index, party
 from ..state import State
-from ..understand import party_hint
 
 if TYPE_CHECKING:
     from ..engine import Turn
@@ -38,14 +38,10 @@ def needs_consent(turn: Turn, st: State, pending: dict[str, object]) -> Result |
 
 def _people(turn: Turn, current: int) -> int | None:
     """How many come, from this message: `两个人`, `带孙子一起去` (2), `加一个人` (one more than now)."""
-    size = party_size(turn) or party_hint(turn.text or "")
-    if size is None:
-        extra = entity(turn, "number", "party_add")
-        try:
-            size = current + int(extra["value"]) if extra is not None else None
-        except (TypeError, ValueError):
-            size = None
-    return max(1, min(size, 10)) if size is not None else None
+    r = turn.reading
+    if r is not None and r.kind == PARTY:
+        return int(r.value)
+    return party(turn, current)
 
 
 def start_for(turn: Turn, st: State, activity_id: int) -> Result:
@@ -76,8 +72,9 @@ def start_for(turn: Turn, st: State, activity_id: int) -> Result:
 def start(turn: Turn, st: State) -> Result:
     """sign_up intent: the activity in view, item n of the last list, or ask them to find one."""
     n = number(turn)
-    if n is not None and st.listed and st.list_kind in ("activity", "mine") and 1 <= n <= len(st.listed):
-        return start_for(turn, st, st.listed[n - 1])
+    idx = listed_index(st, n) if n is not None and st.listed else None
+    if idx is not None and st.list_kind in ("activity", "mine"):
+        return start_for(turn, st, st.listed[idx])
     if st.data.get("activity_id") and st.at in ("search.detail", "signup.confirm", "signup.overlap"):
         return start_for(turn, st, int(st.data["activity_id"]))
     if any(entity(turn, e) for e in ("time", "category", "place")):
@@ -109,17 +106,19 @@ def confirm(turn: Turn, st: State) -> Result:
 
 
 def on_confirm(turn: Turn, st: State) -> Result | None:
-    size = _people(turn, int(st.data.get("party") or 1))
-    if size is not None:
-        st.data["party"] = size
-        replies, target = confirm(turn, st)
-        return [Text(T.PARTY_NOTE.format(party=st.data["party"])), *replies], target
+    r = turn.reading
+    if r is None or r.kind == PARTY:
+        size = _people(turn, int(st.data.get("party") or 1))
+        if size is not None:
+            st.data["party"] = size
+            replies, target = confirm(turn, st)
+            return [Text(T.PARTY_NOTE.format(party=st.data["party"])), *replies], target
     if is_yes(turn):
         return commit(turn, st)
+    if is_no(turn) or intent(turn) == "cancel_signup":
+        return with_menu(turn, T.NOT_SIGNED + booked_note(turn)), "help.menu"
     if intent(turn) == "sign_up":  # 我想去 again: still needs the explicit 1
         return confirm(turn, st)
-    if is_no(turn) or intent(turn) == "cancel_signup":
-        return with_menu(turn, T.NOT_SIGNED), "help.menu"
     return None
 
 
@@ -128,7 +127,7 @@ def on_overlap(turn: Turn, st: State) -> Result | None:
         st.data["allow_overlap"] = True
         return confirm(turn, st)
     if is_no(turn) or intent(turn) == "cancel_signup":
-        return with_menu(turn, T.NOT_SIGNED), "help.menu"
+        return with_menu(turn, T.NOT_SIGNED + booked_note(turn)), "help.menu"
     return None
 
 
@@ -165,6 +164,7 @@ def commit(turn: Turn, st: State) -> Result:
 
 FLOW = Flow(
     name="signup",
-    steps={"confirm": Step(on_confirm), "overlap": Step(on_overlap)},
+    steps={"confirm": Step(on_confirm, expects=(QUESTION, PARTY, YESNO)),
+           "overlap": Step(on_overlap, expects=(QUESTION, YESNO))},
     entries={"sign_up": start},
 )
