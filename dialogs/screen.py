@@ -67,7 +67,7 @@ _YES = re.compile(
 _NO = re.compile(
     r"^(?:不|不了|不用|不用了|不要|不要了|不必|算了|算了吧|先不|先不了|先不报|先别|先别报|先不去|不去|不去了|不报|"
     r"不报了|不想去|不想报|不参加|不行|不对|不是|没有|否|别|别报|甭|甭报|免了|拉倒|再想想|我再想想|考虑考虑|"
-    r"以后再说|改天|改天吧|下次|下次吧|👎+|❌|no|n)[" + _TAIL + r"]*")
+    r"以后再说|改天|改天吧|下次|下次吧|👎+|❌|no|n)[" + _TAIL + r"]*$")
 _NO_WORDS = re.compile(r"先不|先别|不报|不去|不参加|算了|再想想|考虑一下|不要了|不用了|改天|下次再|以后再说")
 
 
@@ -121,48 +121,46 @@ def listed_index(st: State, n: int) -> int | None:
 
 
 # -- names ------------------------------------------------------------------------------------------
-_FILLERS = re.compile(
-    r"那个|这个|哪个|那一个|那场|那次|的|报名|报|我要|我想|想去|要去|我去|就|吧|呢|啊|呀|活动|看看|一下|"
-    r"要参加|参加|详情|说说|给我|帮我|去|个|了|吗|嘛")
+_FILLER_CHARS = set("的了吗呢吧啊呀个那这哪我要想去报名参加看说给帮就一下些儿")
 _GENERIC = {"老人", "社区", "志愿", "服务", "活动", "明天", "今天", "周末", "上午", "下午", "晚上", "早上",
-            "一起", "老伴", "我们", "两个", "两人", "可以", "不去", "不要", "不对", "这个", "那个"}
+            "一起", "老伴", "我们", "两个", "两人", "可以", "不去", "不要", "不对", "这个", "那个", "行动",
+            "老年", "独居", "暖冬", "关爱", "文明", "志愿者", "青年"}
 
 
 def _common(a: str, b: str) -> str:
-    """The longest common substring of a and b."""
+    """The longest piece of a found in b that says something (not only fillers, not a generic word)."""
     best = ""
     for i in range(len(a)):
-        for j in range(i + len(best) + 1, len(a) + 1):
-            if a[i:j] in b:
-                best = a[i:j]
-            else:
+        for j in range(i + max(2, len(best) + 1), len(a) + 1):
+            piece = a[i:j]
+            if piece not in b:
                 break
+            if piece in _GENERIC or all(c in _FILLER_CHARS for c in piece):
+                continue
+            best = piece
     return best
 
 
 def name_match(text: str, items: dict[int, list[str]]) -> int | None:
     """The one item whose names share the longest meaningful piece with the text (≥2 characters, longer
     than any other item's), or None. `items` maps an id to its texts, title first."""
-    s = _FILLERS.sub(" ", plain(text))
-    words = [w for w in s.split() if len(w) >= 2]
-    if not words:
+    s = plain(text)
+    if len(s) < 2:
         return None
     scores: dict[int, int] = {}
     for item_id, names in items.items():
         best = 0
-        for w in words:
-            for k, name in enumerate(names):
-                piece = _common(w, plain(name))
-                if len(piece) >= 2 and piece not in _GENERIC:
-                    best = max(best, len(piece) * 2 + (1 if k == 0 else 0))
+        for k, name in enumerate(names):
+            piece = _common(s, plain(name))
+            if len(piece) >= 2:
+                best = max(best, len(piece) * 2 + (1 if k == 0 else 0))
         if best:
             scores[item_id] = best
     if not scores:
         return None
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-    if len(ranked) > 1 and ranked[1][1] >= ranked[0][1] - 0:
-        if ranked[0][1] == ranked[1][1]:
-            return None
+    if len(ranked) > 1 and ranked[1][1] >= ranked[0][1] - 1:
+        return None
     return ranked[0][0]
 
 
@@ -199,15 +197,15 @@ def party(turn: Turn, current: int) -> int | None:
     s = plain(turn.text)
     if _ALONE.search(s):
         return 1
-    m = _TOTAL.search(s)
-    if m:
-        return max(1, min(_n(m.group(1)), 10))
     m = _LESS.search(s)
     if m:
         return max(1, current - _n(m.group(1)))
     m = _MORE.search(s)
     if m:
         return min(10, current + _n(m.group(1)))
+    m = _TOTAL.search(s)
+    if m:
+        return max(1, min(_n(m.group(1)), 10))
     for e in turn.parse.get("entities") or []:
         if e.get("entity") != "number":
             continue

@@ -48,7 +48,14 @@ for _m in _MODULES:
 
 def route(turn: Turn, st: State) -> Result | None:
     """Start the flow the message's intent names (None when no flow takes it)."""
-    handler = ANYWHERE.get(intent(turn)) or ENTRIES.get(intent(turn))
+    handler = ANYWHERE.get(intent(turn))
+    if handler is not None:
+        return handler(turn, st)
+    for late in LATE:
+        out = late(turn, st)
+        if out is not None:
+            return out
+    handler = ENTRIES.get(intent(turn))
     return handler(turn, st) if handler is not None else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from data import profiles
@@ -65,8 +66,30 @@ def handoff(turn: Turn, st: State) -> Result:
     return [Text(text + " " + exits(turn))], None
 
 
+_FRAUD = re.compile(r"骗子|诈骗|骗人|骗钱|骗局|是不是骗|传销|不敢给|不敢发|不敢说|安全吗|安全不|靠谱吗|靠谱不|可靠吗|"
+                    r"正规吗|正规不|真的假的|是真的吗|要钱吗|收钱吗|收费吗|要不要钱|骗老人")
+_NOT_FRAUD = re.compile(r"防诈|反诈|讲座|宣传|活动")
+
+
+def fraud(turn: Turn, st: State) -> Result | None:
+    """A fear of fraud, however put: reassurance, why we ask what we ask, and a number to check us by."""
+    text = turn.text or ""
+    if len(text) > 40 or not _FRAUD.search(text) or _NOT_FRAUD.search(text):
+        return None
+    activity = turn.session.get(Activity, int(st.data["activity_id"])) if st.data.get("activity_id") else None
+    coord, team = profiles.coordinator_for(turn.session, turn.volunteer, activity)
+    if coord is not None:
+        check = say(turn, T.FRAUD_CHECK, T.FRAUD_CHECK_SHORT, team=team.name if team else "", name=coord.name,
+                    phone=coord.contact_phone)
+    else:
+        check = T.FRAUD_CHECK_ANY
+    text = say(turn, T.FRAUD_CALM, T.FRAUD_CALM_SHORT) + check
+    return [Text(text + " " + exits(turn))], st.at
+
+
 FLOW = Flow(
     name="help",
+    early=fraud,
     steps={"menu": Step(menu_choice)},
     entries={"help": help_text, "choose": menu_choice},
     anywhere={"menu": show_menu, "human_handoff": handoff},

@@ -545,8 +545,24 @@ def near(turn: Turn, st: State, lat: float, lon: float) -> Result:
     return show_page(turn, st)
 
 
+_ASKS_WHAT_ON = re.compile(r"活|有啥|有什么|有没有|能干|能做|可以做|参加|想报|要报|想去")
+_MINE_WORDS = re.compile(r"报了|我的|报的|报过")
+
+
+def late(turn: Turn, st: State) -> Result | None:
+    """A message with a time that asks what is on (我想问一下这个礼拜六有没有什么活动可以参加的), whatever
+    intent it was given: a search."""
+    if entity(turn, "time") is None or intent(turn) in ("search_activities", "cancel_signup", "my_hours"):
+        return None
+    text = turn.text or ""
+    if not _ASKS_WHAT_ON.search(text) or _MINE_WORDS.search(text):
+        return None
+    return start(turn, st)
+
+
 FLOW = Flow(
     name="search",
+    late=late,
     steps={"list": Step(on_list, expects=(NUMBER, NAME, YESNO)),
            "detail": Step(on_detail, expects=(QUESTION, NAME, PARTY, YESNO)),
            "alts": Step(on_alts), "where": Step(on_where)},
