@@ -373,6 +373,8 @@ def pick_listed(turn: Turn, st: State, n: int | None) -> Result | None:
     idx = listed_index(st, n)
     if idx is None:
         first = int(st.data.get("first") or 1)
+        if first == 1:
+            return [Text(T.NOT_IN_LIST.format(n=n, m=len(st.listed)) + " " + say(turn, T.EXITS, T.EXITS_SHORT))], st.at
         return [Text(T.NOT_IN_RANGE.format(n=n, a=first, b=first + len(st.listed) - 1) + " "
                      + say(turn, T.EXITS, T.EXITS_SHORT))], st.at
     return show_detail(turn, st, st.listed[idx])
