@@ -60,7 +60,7 @@ from data.models import (
     Signup,
     Volunteer,
 )
-from data.seed import load_demo
+from data.seed import is_empty, load_demo
 from data.timeutil import to_local, to_utc
 
 from .engine import Settings, Turn, respond
@@ -169,6 +169,9 @@ def build_database(url: str, now: datetime, vault: PhoneVault) -> Engine:
     eng = make_engine(url)
     upgrade(eng)
     with Session(eng) as s, s.begin():
+        if not is_empty(s):
+            eng.dispose()
+            raise ValueError("the database already holds activities: give an empty one")
         load_demo(s, now, vault)
     return eng
 

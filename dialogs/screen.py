@@ -192,9 +192,16 @@ def _n(ch: str | None) -> int:
     return int(ch) if ch.isdigit() else _CN.get(ch, 1)
 
 
+_SAID_N = re.compile(r"([一两俩二三四五六七八九十1-9])个?人")
+
+
 def party(turn: Turn, current: int) -> int | None:
     """How many come in all after this message, or None when it does not say."""
     s = plain(turn.text)
+    if re.search(r"不是|不对|错了", s):
+        said = _SAID_N.findall(s)
+        if said:  # 不是一个人 是三个人: the last number said is the right one
+            return max(1, min(_n(said[-1]), 10))
     if _ALONE.search(s):
         return 1
     m = _LESS.search(s)
@@ -241,13 +248,15 @@ QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("when", re.compile(r"几点|啥时候|什么时候|多久|多长时间|几个小时|哪天|时间")),
     ("what", re.compile(r"干啥|干什么|做啥|做什么|是啥|是什么|啥活|什么活|内容|干嘛|弄啥|咋干|怎么干")),
 )
-_ASKING = re.compile(r"[吗嘛么呢不没?？]|几|啥|什么|哪|谁|咋|怎|多")
+_ASK_END = re.compile(r"[吗嘛么呢不没][?？]?$|[?？]")
+_ASK_WORD = re.compile(r"几|啥|什么|哪|谁|咋|怎|多少|多久|多远|多长|有没有|能不能|要不要|是不是|意思|管不管|有无")
 
 
 def question(turn: Turn) -> str | None:
     """The kind of question about the activity on screen, or None."""
     s = plain(turn.text)
-    if not s or len(s) > 30 or not _ASKING.search((turn.text or "") + s):
+    raw = (turn.text or "").strip()
+    if not s or len(s) > 30 or not (_ASK_END.search(raw) or _ASK_END.search(s) or _ASK_WORD.search(s)):
         return None
     for kind, pattern in QUESTIONS:
         if pattern.search(s):

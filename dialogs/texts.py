@@ -460,6 +460,7 @@ LOCATION_WILL_SAVE = "好的。请点输入框旁的“+”，选“位置”发
 LOCATION_FORGOTTEN = "好的，已经忘掉您的位置，以后也不再记。想让我记，回复“记住位置”。"
 
 # -- answers about the activity on screen (the screen stays) -------------------------------------
+ABOUT_YOURS = "您报的“{title}”："
 ASK_CONTACT = "想问清楚，可以打电话问{name}：{phone}。"
 ANSWER_WHAT = "【{title}】要做的事：{text}"
 ANSWER_NEEDS = "要求：{req}"

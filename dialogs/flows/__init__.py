@@ -91,8 +91,6 @@ def dispatch(turn: Turn, st: State) -> Result:
             if out is not None:
                 st.misses = 0
                 return out
-    if name == "repeat":
-        return repeat(turn, st)
     if name in ("menu", "human_handoff") and name in ANYWHERE:
         st.misses = 0
         return ANYWHERE[name](turn, st)
@@ -105,6 +103,8 @@ def dispatch(turn: Turn, st: State) -> Result:
                 st.misses = 0
                 return out
             turn.reading = None
+    if name == "repeat":
+        return repeat(turn, st)
     if name in ANYWHERE:
         st.misses = 0
         return ANYWHERE[name](turn, st)

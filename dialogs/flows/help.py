@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from data import profiles
 from data.models import Activity
+from data.services import upcoming_signups
+from data.timeutil import to_utc
 
 from .. import texts as T
-from ..common import choice, exits, menu, say, with_menu
+from ..common import choice, entity, exits, menu, say, with_menu
 from ..registry import Flow, Result, Step
 from ..replies import Text
+from ..screen import activity_names, name_match, question
 from ..state import State
 
 if TYPE_CHECKING:
@@ -66,7 +70,7 @@ def handoff(turn: Turn, st: State) -> Result:
     return [Text(text + " " + exits(turn))], None
 
 
-_FRAUD = re.compile(r"骗子|诈骗|骗人|骗钱|骗局|是不是骗|传销|不敢给|不敢发|不敢说|安全吗|安全不|靠谱吗|靠谱不|可靠吗|"
+_FRAUD = re.compile(r"骗子|诈骗|骗人|骗钱|骗局|被骗|是不是骗|传销|风险|(?:验证码|手机号|号码).{0,8}(?:没事|放心|行吗)|不敢给|不敢发|不敢说|安全吗|安全不|靠谱吗|靠谱不|可靠吗|"
                     r"正规吗|正规不|真的假的|是真的吗|要钱吗|收钱吗|收费吗|要不要钱|骗老人")
 _NOT_FRAUD = re.compile(r"防诈|反诈|讲座|宣传|活动")
 
@@ -87,9 +91,39 @@ def fraud(turn: Turn, st: State) -> Result | None:
     return [Text(text + " " + exits(turn))], st.at
 
 
+_SEARCHING = re.compile(r"有啥|有什么|有没有|还有|哪些|啥活动|什么活动")
+
+
+def own_question(turn: Turn, st: State) -> Result | None:
+    """明天那个活动在哪, 几点去: a question about one of the person's own sign-ups, answered from it."""
+    kind = question(turn)
+    if kind is None or _SEARCHING.search(turn.text or ""):
+        return None
+    ups = upcoming_signups(turn.session, turn.volunteer.id, turn.now)
+    if not ups:
+        return None
+    te = entity(turn, "time")
+    value = te.get("value") if te else None
+    if isinstance(value, dict) and value.get("from") and value.get("to"):
+        a, b = to_utc(datetime.fromisoformat(str(value["from"]))), to_utc(datetime.fromisoformat(str(value["to"])))
+        ups = [s for s in ups if a <= s.activity.starts_at < b] or ups
+    if len(ups) > 1:
+        hit = name_match(turn.text, {s.id: activity_names(s.activity) for s in ups})
+        ups = [s for s in ups if s.id == hit] if hit is not None else ups
+    if len(ups) != 1:
+        return None
+    from .answers import answer_about
+
+    act = ups[0].activity
+    st.data["activity_id"] = act.id
+    head = T.ABOUT_YOURS.format(title=act.title)
+    return [Text(head + answer_about(turn, act, kind) + " " + exits(turn))], None
+
+
 FLOW = Flow(
     name="help",
     early=fraud,
+    late=own_question,
     steps={"menu": Step(menu_choice)},
     entries={"help": help_text, "choose": menu_choice},
     anywhere={"menu": show_menu, "human_handoff": handoff},
