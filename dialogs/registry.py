@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .replies import Reply
 from .state import State
@@ -54,6 +54,11 @@ ENTRIES: dict[str, Handler] = {}
 ANYWHERE: dict[str, Handler] = {}
 EARLY: list[Handler] = []
 LATE: list[Handler] = []
+# Stages of a turn that one flow answers (channel events, first contact, a question on screen ...),
+# filled by dialogs.flows; the dispatcher reads them and never imports a flow.
+SPECIAL: dict[str, Handler] = {}
+CHECKS: dict[str, Callable[[Turn, State], bool]] = {}
+READERS: dict[str, Callable[..., Any]] = {}
 
 
 def register(flow: Flow) -> Flow:

@@ -249,7 +249,7 @@ QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("what", re.compile(r"干啥|干什么|做啥|做什么|是啥|是什么|啥活|什么活|内容|干嘛|弄啥|咋干|怎么干")),
 )
 _ASK_END = re.compile(r"[吗嘛么呢不没][?？]?$|[?？]")
-_ASK_WORD = re.compile(r"几|啥|什么|哪|谁|咋|怎|多少|多久|多远|多长|有没有|能不能|要不要|是不是|意思|管不管|有无")
+_ASK_WORD = re.compile(r"几|啥|什么|哪|谁|咋|怎|多少|多久|多远|多长|意思|有无|(.)[不没]\1")
 
 
 def question(turn: Turn) -> str | None:

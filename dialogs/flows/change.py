@@ -44,18 +44,18 @@ def offer_party(turn: Turn, st: State, signup_id: int, size: int) -> Result:
     assert signup is not None
     if signup.party_size == size:
         return [Text(T.PARTY_SAME.format(title=_title(turn, signup.activity), n=size) + exits(turn))], None
-    st.data["change"] = {"signup_id": signup.id, "party": size}
+    st.data["party_change"] = {"signup_id": signup.id, "party": size}
     st.data["activity_id"] = signup.activity_id
     prompt = T.PARTY_ASK.format(title=_title(turn, signup.activity), old=signup.party_size, new=size)
     return [yes_no(turn, prompt, T.PARTY_OPTIONS)], "change.party"
 
 
 def on_party(turn: Turn, st: State) -> Result | None:
-    ch = st.data.get("change") or {}
+    ch = st.data.get("party_change") or {}
     if is_yes(turn):
         res = services.change_party(turn.session, signup_id=int(ch["signup_id"]), volunteer_id=turn.volunteer.id,
                                     party_size=int(ch["party"]), now=turn.now)
-        st.data.pop("change", None)
+        st.data.pop("party_change", None)
         title = _title(turn, res.signup.activity)
         if res.promoted:
             turn.hooks.waitlist_promoted([s.id for s in res.promoted])
@@ -65,7 +65,7 @@ def on_party(turn: Turn, st: State) -> Result | None:
         return [Text(T.PARTY_CHANGED.format(title=title, n=res.signup.party_size) + booked_note(turn)
                      + exits(turn))], None
     if is_no(turn):
-        st.data.pop("change", None)
+        st.data.pop("party_change", None)
         return with_menu(turn, T.NOTHING_CHANGED + booked_note(turn)), "help.menu"
     return None
 

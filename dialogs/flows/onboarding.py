@@ -9,6 +9,7 @@ from data import profiles
 
 from .. import texts as T
 from ..common import entities, entity, intent, is_no, is_skip, is_yes, menu, say, with_menu, yes_no
+from ..dispatch import route
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text
 from ..screen import YESNO
@@ -112,8 +113,6 @@ def _resume(turn: Turn, st: State, lead: str) -> Result | None:
         replies, target = start_for(turn, st, int(pending["activity_id"]))
         return [Text(lead), *replies], target
     if pending.get("kind") == "parse":
-        from . import route
-
         turn.parse, turn.text = pending["parse"], pending.get("text") or ""
         out = route(turn, st)
         if out is not None:
