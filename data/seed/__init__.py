@@ -256,13 +256,14 @@ def _fill_teams(session: Session, teams: dict[str, Team], volunteers: list[Volun
 
     join(teams["阳光社区志愿服务队"], demo_zhang)
     join(teams["巨海城社区志愿服务队"], demo_li)
-    homes = {v.id: session.get(Place, v.home_place_id) for v in volunteers}
+    paths = {v.id: (home.path if (home := session.get(Place, v.home_place_id)) is not None else "")
+             for v in volunteers}
     for team in teams.values():
         if len(members.get(team.id, ())) >= MIN_MEMBERS or team.place is None:
             continue
         # Nearest first: the same county (the team's place's county, or the place itself), then anyone.
         county = team.place.path.split("/")[:4]
-        near = [v for v in volunteers if homes[v.id] is not None and homes[v.id].path.split("/")[:4] == county]
+        near = [v for v in volunteers if paths[v.id] and paths[v.id].split("/")[:4] == county]
         rest = [v for v in volunteers if v not in near]
         rng.shuffle(near)
         rng.shuffle(rest)
