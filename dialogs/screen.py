@@ -32,6 +32,7 @@ NAME = "name"
 YESNO = "yesno"
 PARTY = "party"
 QUESTION = "question"
+ITEM = "item"  # an item of the list behind this screen said in words (第三个), never a bare digit
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ def _n(ch: str | None) -> int:
     return int(ch) if ch.isdigit() else _CN.get(ch, 1)
 
 
+_FAMILY = r"孙女|孙子|外孙|老伴|爱人|闺女|儿子|女儿|媳妇|朋友|邻居|老头|老太|姐妹|老姐妹|老伙计"
 _SAID_N = re.compile(r"([一两俩二三四五六七八九十1-9])个?人")
 
 
@@ -224,10 +226,12 @@ def party(turn: Turn, current: int) -> int | None:
             return max(1, min(value, 10))
         if e.get("role") == "party_add":
             return max(1, min(current + value, 10))
+    if current > 1 and re.search(_FAMILY, s) and re.search(r"不去|去不了|来不了|不来|不能去|去不成|没法去", s):
+        return current - 1  # 孙子不去了: one fewer, not a cancellation
     hint = party_hint(s)
     if hint is not None:
         return hint
-    if re.search(r"孙女|孙子|外孙|老伴|爱人|闺女|儿子|女儿|媳妇|朋友|邻居", s) and re.search(
+    if re.search(_FAMILY, s) and re.search(
             r"带|和|跟|加上|一起|也", s) and not re.search(r"不了|不去|不能|住院|病", s):
         return min(10, max(current, 1) + 1)
     return None
@@ -281,6 +285,10 @@ def read(turn: Turn, st: State, expects: tuple[str, ...], names: dict[int, list[
             n = number(turn)
             if n is not None and n not in (0, 9) or (n == 9 and (st.data.get("first") or 1) + len(st.listed) > 9
                                                     and plain(turn.text) != "9"):
+                return Reading(NUMBER, n)
+        elif kind == ITEM and st.listed and not _DIGIT.match(turn.text or ""):
+            n = number(turn)
+            if n is not None and listed_index(st, n) is not None:
                 return Reading(NUMBER, n)
         elif kind == NAME and names:
             if any(e.get("entity") == "time" for e in turn.parse.get("entities") or []):

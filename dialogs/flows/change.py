@@ -28,7 +28,7 @@ from ..state import State
 if TYPE_CHECKING:
     from ..engine import Turn
 
-_CHANGE = re.compile(r"改|加|添|少|减|多报|也想去|也去|也要去|也来|去不了|来不了|就俩|就我|一共|总共|带上|再带|人数")
+_CHANGE = re.compile(r"改|加|添|少|减|多报|也想去|也去|也要去|也来|去不了|来不了|不去|不来|就俩|就我|一共|总共|带上|再带|人数")
 _LEAVE = re.compile(r"不去了|去不了|不去|不参加|参加不了|来不了|到不了|不等了|不等|不排|不要了|退出|退了|算了|不想去")
 _WAITING = re.compile(r"候补|排队|排号|不等|不排")
 _NOTHING = re.compile(r"^(?:算了|算了吧|不对|不是|不用了|没事|没事了|不要了)[吧啊了]*$")

@@ -29,7 +29,7 @@ from ..common import (
 )
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text
-from ..screen import NAME, NUMBER, PARTY, QUESTION, YESNO, listed_index
+from ..screen import ITEM, NAME, NUMBER, PARTY, QUESTION, YESNO, activity_names, listed_index, name_match
 from ..state import State
 
 if TYPE_CHECKING:
@@ -391,7 +391,16 @@ def start(turn: Turn, st: State) -> Result:
             and not v.home_place_id:
         # 附近 from someone whose place we do not know: ask, keeping the rest of the question.
         return [Text(say(turn, T.WHERE_ASK, T.WHERE_ASK_SHORT))], "search.where"
-    return show_page(turn, st, notes)
+    replies, target = show_page(turn, st, notes)
+    if target == "search.list" and (intent(turn) == "sign_up" or _SIGN.search(turn.text or "")):
+        # 明天下午那个读报的我想报个名: the one item the words name goes straight to the confirmation.
+        names = {a: activity_names(act) for a in st.listed if (act := turn.session.get(Activity, a)) is not None}
+        hit = name_match(turn.text, names)
+        if hit is not None:
+            from .signup import start_for
+
+            return start_for(turn, st, hit)
+    return replies, target
 
 
 def on_where(turn: Turn, st: State) -> Result | None:
@@ -472,7 +481,7 @@ def on_list(turn: Turn, st: State) -> Result | None:
     return None
 
 
-_SIGN = re.compile(r"报名|报上|报这个|报那个|^报|我要去|我去|参加")
+_SIGN = re.compile(r"报名|报个名|报上|报这个|报那个|^报|我要去|我去|参加")
 
 
 def on_detail(turn: Turn, st: State) -> Result | None:
@@ -482,6 +491,8 @@ def on_detail(turn: Turn, st: State) -> Result | None:
     live = live_signup(turn.session, turn.volunteer.id, activity_id) if activity_id else None
     if r is not None and r.kind == NAME and int(r.value) != activity_id:
         return show_detail(turn, st, int(r.value))
+    if r is not None and r.kind == NUMBER:  # 换第二个吧: another item of the list behind this screen
+        return pick_listed(turn, st, int(r.value))
     if _SWITCH.search(turn.text or "") and live is None:
         from .change import offer_switch
 
@@ -548,7 +559,7 @@ def near(turn: Turn, st: State, lat: float, lon: float) -> Result:
 
 
 _ASKS_WHAT_ON = re.compile(r"活|有啥|有什么|有没有|能干|能做|可以做|参加|想报|要报|想去")
-_MINE_WORDS = re.compile(r"报了|我的|报的|报过")
+_MINE_WORDS = re.compile(r"我报了|报了啥|报了什么|报了哪|我的|我报的|报过")
 
 
 def late(turn: Turn, st: State) -> Result | None:
@@ -566,7 +577,7 @@ FLOW = Flow(
     name="search",
     late=late,
     steps={"list": Step(on_list, expects=(NUMBER, NAME, YESNO)),
-           "detail": Step(on_detail, expects=(QUESTION, NAME, PARTY, YESNO)),
+           "detail": Step(on_detail, expects=(QUESTION, ITEM, NAME, PARTY, YESNO)),
            "alts": Step(on_alts), "where": Step(on_where)},
     entries={"search_activities": start, "more": more, "activity_detail": detail_entry},
 )

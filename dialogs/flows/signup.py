@@ -13,7 +13,7 @@ from .. import texts as T
 from ..common import booked_note, entity, exits, intent, is_no, is_yes, number, say, short, with_menu, yes_no
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text
-from ..screen import PARTY, QUESTION, YESNO, listed_index, party
+from ..screen import ITEM, NUMBER, PARTY, QUESTION, YESNO, listed_index, party
 from ..state import State
 
 if TYPE_CHECKING:
@@ -107,6 +107,10 @@ def confirm(turn: Turn, st: State) -> Result:
 
 def on_confirm(turn: Turn, st: State) -> Result | None:
     r = turn.reading
+    if r is not None and r.kind == NUMBER:  # 等等 我要第三个: not this one, that one
+        from .search import pick_listed
+
+        return pick_listed(turn, st, int(r.value))
     if r is None or r.kind == PARTY:
         size = _people(turn, int(st.data.get("party") or 1))
         if size is not None:
@@ -164,7 +168,7 @@ def commit(turn: Turn, st: State) -> Result:
 
 FLOW = Flow(
     name="signup",
-    steps={"confirm": Step(on_confirm, expects=(QUESTION, PARTY, YESNO)),
+    steps={"confirm": Step(on_confirm, expects=(QUESTION, ITEM, PARTY, YESNO)),
            "overlap": Step(on_overlap, expects=(QUESTION, YESNO))},
     entries={"sign_up": start},
 )
