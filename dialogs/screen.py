@@ -72,9 +72,13 @@ _NO = re.compile(
 _NO_WORDS = re.compile(r"先不|先别|不报|不去|不参加|算了|再想想|考虑一下|不要了|不用了|改天|下次再|以后再说")
 
 
+_SIGN_SOUNDS = re.compile(r"[报保抱宝豹爆鲍][名明铭鸣命]")
+
+
 def yes_no(turn: Turn) -> str | None:
-    """`yes`, `no` or None. Short answers by our word lists; longer ones by the NLU's affirm/deny."""
-    s = plain(turn.text)
+    """`yes`, `no` or None. Short answers by our word lists; longer ones by the NLU's affirm/deny.
+    Voice input writes 报名 as 保名, 抱名, 报铭: any such pair is read as 报名."""
+    s = _SIGN_SOUNDS.sub("报名", plain(turn.text))
     if not s:
         return None
     if len(s) <= 8:
@@ -248,8 +252,8 @@ QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("bring", re.compile(r"带啥|带什么|带点啥|带东西|准备啥|准备什么|要带|工具|穿啥|穿什么")),
     ("contact", re.compile(r"找谁|负责人|联系人|电话|联系谁|问谁|谁负责|谁组织|哪个队")),
     ("load", re.compile(r"累不累|累吗|重活|体力|轻松|吃力|站着|站多久|腿脚|膝盖|腰不好|能干动|干得动")),
-    ("where", re.compile(r"在哪|哪里|哪儿|啥地方|什么地方|地址|集合|地点|位置")),
     ("when", re.compile(r"几点|啥时候|什么时候|多久|多长时间|几个小时|哪天|时间")),
+    ("where", re.compile(r"在哪|哪里|哪儿|啥地方|什么地方|地址|集合|地点|位置")),
     ("what", re.compile(r"干啥|干什么|做啥|做什么|是啥|是什么|啥活|什么活|内容|干嘛|弄啥|咋干|怎么干")),
 )
 _ASK_END = re.compile(r"[吗嘛么呢不没][?？]?$|[?？]")
