@@ -146,7 +146,22 @@ def _next(turn: Turn, lead: str, question: str | None, short_q: str | None, targ
     return [Text(lead + say(turn, question, short_q))], target
 
 
+_REQUESTS = {"sign_up", "cancel_signup", "my_signups", "my_hours", "bind_phone", "recommend"}
+
+
+def _a_request(turn: Turn) -> bool:
+    """A real request in the middle of the profile questions (明天阳光社区有啥活动): answer it instead of
+    saving a piece of it as an answer; the questions can wait."""
+    name = intent(turn)
+    conf = float((turn.parse.get("intent") or {}).get("confidence") or 0)
+    if name == "search_activities" and entity(turn, "time") is not None:
+        return True
+    return name in _REQUESTS and conf >= 0.7
+
+
 def on_place(turn: Turn, st: State) -> Result | None:
+    if _a_request(turn):
+        return None
     pe = entity(turn, "place")
     lead = ""
     if pe is not None and pe.get("role") not in ("relative",):
@@ -164,6 +179,8 @@ def on_place(turn: Turn, st: State) -> Result | None:
 
 
 def on_like(turn: Turn, st: State) -> Result | None:
+    if _a_request(turn):
+        return None
     cats = list(dict.fromkeys(str(e["value"]) for e in entities(turn, "category") if e.get("value")))
     if cats:
         turn.volunteer.categories = cats
@@ -176,6 +193,8 @@ def on_like(turn: Turn, st: State) -> Result | None:
 
 
 def on_time(turn: Turn, st: State) -> Result | None:
+    if _a_request(turn):
+        return None
     mask = availability(turn.text or "")
     if mask is not None:
         st.data["free"] = mask
