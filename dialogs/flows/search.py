@@ -392,9 +392,11 @@ def start(turn: Turn, st: State) -> Result:
         # 附近 from someone whose place we do not know: ask, keeping the rest of the question.
         return [Text(say(turn, T.WHERE_ASK, T.WHERE_ASK_SHORT))], "search.where"
     replies, target = show_page(turn, st, notes)
-    if target == "search.list" and (intent(turn) == "sign_up" or _SIGN.search(turn.text or "")):
-        # 明天下午那个读报的我想报个名: the one item the words name goes straight to the confirmation.
-        names = {a: activity_names(act) for a in st.listed if (act := turn.session.get(Activity, a)) is not None}
+    if target == "search.list" and entity(turn, "category") is None and (
+            intent(turn) == "sign_up" or _SIGN.search(turn.text or "")):
+        # 明天下午那个读报的我想报个名: the one item whose title the words name goes straight to the
+        # confirmation (a kind of work, 陪老人聊天, is a category: the list is shown).
+        names = {a: activity_names(act)[:1] for a in st.listed if (act := turn.session.get(Activity, a)) is not None}
         hit = name_match(turn.text, names)
         if hit is not None:
             from .signup import start_for

@@ -17,7 +17,7 @@ from dialogs.engine import Turn
 from dialogs.registry import FLOWS
 from dialogs.state import State
 
-from .conftest import P, Chat
+from .conftest import Chat, P
 
 
 def turn_of(text: str, parse: dict[str, Any] | None = None) -> Turn:
