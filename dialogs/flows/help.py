@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from data import profiles
-from data.models import Activity
+from data.crypto import mask_phone
+from data.models import Activity, Coordinator
 from data.services import upcoming_signups
 from data.timeutil import to_utc
 
@@ -56,7 +57,9 @@ def help_text(turn: Turn, st: State) -> Result:
 
 
 def handoff(turn: Turn, st: State) -> Result:
-    """9 / 找人工: name and phone of the responsible coordinator; they get the last messages."""
+    """9 / 找人工: the responsible coordinator (of the activity being discussed, else of the person's
+    community) gets the last messages. A call is promised only when they can call back: someone who
+    left no phone number is asked for one (or to call the coordinator), so the promise can be kept."""
     activity = None
     if st.data.get("activity_id"):
         activity = turn.session.get(Activity, int(st.data["activity_id"]))
@@ -65,9 +68,34 @@ def handoff(turn: Turn, st: State) -> Result:
     turn.hooks.handoff_requested(turn.volunteer.id, coord.id if coord else None, transcript)
     if coord is None:
         text = T.HANDOFF_NOBODY
+    elif not turn.volunteer.phone_masked and turn.channel != "sms":
+        st.data["callback"] = coord.id
+        text = say(turn, T.HANDOFF_NO_PHONE, T.HANDOFF_SHORT, name=coord.name, phone=coord.contact_phone)
+        return [Text(text + " " + exits(turn))], "help.callback"
     else:
         text = say(turn, T.HANDOFF, T.HANDOFF_SHORT, name=coord.name, phone=coord.contact_phone)
     return [Text(text + " " + exits(turn))], None
+
+
+_CALL_PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
+
+
+def _phone_said(turn: Turn, st: State) -> bool:
+    return bool(_CALL_PHONE.search(re.sub(r"[\s-]", "", turn.text or "")))
+
+
+def on_callback(turn: Turn, st: State) -> Result | None:
+    """The number to call back on, after a hand-off: passed to the coordinator with the conversation
+    (not saved to the profile: binding a phone is its own step, with a code)."""
+    m = _CALL_PHONE.search(re.sub(r"[\s-]", "", turn.text or ""))
+    if m is None:
+        return None
+    coord_id = int(st.data.get("callback") or 0) or None
+    transcript = profiles.recent_transcript(turn.session, turn.volunteer.id)
+    turn.hooks.handoff_requested(turn.volunteer.id, coord_id, transcript)
+    coord = turn.session.get(Coordinator, coord_id) if coord_id else None
+    name = coord.name if coord else T.STAFF
+    return [Text(T.HANDOFF_CALLBACK.format(name=name, masked=mask_phone(m.group(1))) + " " + exits(turn))], None
 
 
 _FRAUD = re.compile(r"骗子|诈骗|骗人|骗钱|骗局|被骗|是不是骗|传销|风险|(?:验证码|手机号|号码).{0,8}(?:没事|放心|行吗)|不敢给|不敢发|不敢说|安全吗|安全不|靠谱吗|靠谱不|可靠吗|"
@@ -124,7 +152,7 @@ FLOW = Flow(
     name="help",
     early=fraud,
     late=own_question,
-    steps={"menu": Step(menu_choice)},
+    steps={"menu": Step(menu_choice), "callback": Step(on_callback, capture=_phone_said)},
     entries={"help": help_text, "choose": menu_choice},
     anywhere={"menu": show_menu, "human_handoff": handoff},
 )
