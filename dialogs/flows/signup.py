@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -10,7 +11,7 @@ from data import profiles, services
 from data.models import Activity, ActivityStatus, Signup, SignupStatus
 
 from .. import texts as T
-from ..common import booked_note, entity, exits, intent, is_no, is_yes, number, say, short, with_menu, yes_no
+from ..common import booked_note, entity, exits, intent, is_no, is_yes, number, say, short, with_menu
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text
 from ..screen import ITEM, NUMBER, PARTY, QUESTION, YESNO, listed_index, party
@@ -65,7 +66,10 @@ def start_for(turn: Turn, st: State, activity_id: int) -> Result:
     if other is not None:
         prompt = T.CONFIRM_OVERLAP.format(other=other.title, when=T.when(other.starts_at, short=short(turn)),
                                           title=act.title)
-        return [yes_no(turn, prompt, T.CONFIRM_OVERLAP_OPTIONS)], "signup.overlap"
+        live_other = services.live_signup(turn.session, turn.volunteer.id, other.id)
+        st.data["switch"] = {"signup_id": live_other.id if live_other else 0, "activity_id": act.id}
+        return [Choices(prompt, T.CONFIRM_OVERLAP_OPTIONS, say(turn, T.OVERLAP_FOOTER, T.OVERLAP_FOOTER_SHORT))], \
+            "signup.overlap"
     return confirm(turn, st)
 
 
@@ -127,12 +131,23 @@ def on_confirm(turn: Turn, st: State) -> Result | None:
 
 
 def on_overlap(turn: Turn, st: State) -> Result | None:
+    digit = re.match(r"^\s*3\s*$", turn.text or "")
+    if (digit or _SWITCH.search(turn.text or "")) and (st.data.get("switch") or {}).get("signup_id"):
+        # 换成这个: the new one instead of the one at the same time, without cancelling first.
+        from ..screen import Reading
+        from .change import on_switch
+
+        turn.reading = Reading("yes")
+        return on_switch(turn, st)
     if is_yes(turn):
         st.data["allow_overlap"] = True
         return confirm(turn, st)
     if is_no(turn) or intent(turn) == "cancel_signup":
         return with_menu(turn, T.NOT_SIGNED + booked_note(turn)), "help.menu"
     return None
+
+
+_SWITCH = re.compile(r"换成|换这个|换掉|改成这个|改报|原来的不去")
 
 
 def remind_text(turn: Turn) -> str:
