@@ -13,9 +13,9 @@ from data.services import upcoming_signups
 from data.timeutil import to_utc
 
 from .. import texts as T
-from ..common import choice, entity, exits, menu, say, with_menu
+from ..common import booked_note, choice, entity, exits, menu, say, with_menu
 from ..registry import Flow, Result, Step
-from ..replies import Text
+from ..replies import Choices, Text, from_data
 from ..screen import activity_names, name_match, question
 from ..state import State
 
@@ -122,6 +122,32 @@ def fraud(turn: Turn, st: State) -> Result | None:
 _SEARCHING = re.compile(r"有啥|有什么|有没有|还有|哪些|啥活动|什么活动")
 
 
+_LOST = re.compile(r"不会弄|弄不明白|弄不懂|不会用|看不懂|不懂|咋用|怎么用|咋弄|怎么弄|这是啥|这是什么|干啥用的|啥玩意")
+_EMOJI_ONLY = re.compile(r"^[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F\u200d\s]+$")
+
+
+def lost_or_emoji(turn: Turn, st: State) -> Result | None:
+    """俺不会弄 / an emoji alone: a few plain words on what to do, and the question on screen again (the
+    conversation keeps its place, nothing is dropped)."""
+    text = (turn.text or "").strip()
+    if not text:
+        return None
+    lost = bool(_LOST.search(text)) and len(text) <= 16
+    if not lost and not _EMOJI_ONLY.match(text):
+        return None
+    question = [r for r in from_data(st.last) if isinstance(r, Choices)]
+    if st.at is not None and st.last:
+        lead = say(turn, T.LOST, T.LOST_SHORT) if lost else T.EMOJI_AT_QUESTION
+        again = question[-1:] if question else [r for r in from_data(st.last) if isinstance(r, Text)][-1:]
+        return [Text(lead), *again], st.at
+    lead = say(turn, T.LOST, T.LOST_SHORT) if lost else T.THANKS + booked_note(turn)
+    return [Text(lead), menu(turn)], "help.menu"
+
+
+def late(turn: Turn, st: State) -> Result | None:
+    return own_question(turn, st) or lost_or_emoji(turn, st)
+
+
 def own_question(turn: Turn, st: State) -> Result | None:
     """明天那个活动在哪, 几点去: a question about one of the person's own sign-ups, answered from it."""
     kind = question(turn)
@@ -151,7 +177,7 @@ def own_question(turn: Turn, st: State) -> Result | None:
 FLOW = Flow(
     name="help",
     early=fraud,
-    late=own_question,
+    late=late,
     steps={"menu": Step(menu_choice), "callback": Step(on_callback, capture=_phone_said)},
     entries={"help": help_text, "choose": menu_choice},
     anywhere={"menu": show_menu, "human_handoff": handoff},
