@@ -390,3 +390,60 @@ def activity_hours(activity: Activity) -> Decimal:
     """Scheduled length of an activity in hours, rounded to the half hour."""
     minutes = (activity.ends_at - activity.starts_at) / timedelta(minutes=1)
     return (Decimal(int(minutes // 30)) / 2).quantize(Decimal("0.01"))
+
+
+# -- changing a sign-up without cancelling it ---------------------------------------------------------
+@dataclass
+class PartyChange:
+    """The outcome of changing how many come: the sign-up (its party size changed, or not when the
+    places are short), the places still free, and who moved up from the waitlist into freed places."""
+
+    signup: Signup
+    changed: bool
+    places_left: int
+    promoted: list[Signup] = field(default_factory=list)
+
+
+def change_party(session: Session, *, signup_id: int, volunteer_id: int, party_size: int,
+                 now: datetime) -> PartyChange:
+    """More or fewer people on a live sign-up. More need free places (a waitlisted sign-up just changes its
+    size); fewer free places, which go to the waitlist. Never cancels."""
+    if not 1 <= party_size <= 10:
+        raise InvalidInput("party size must be 1..10")
+    signup = session.get(Signup, signup_id)
+    if signup is None or signup.volunteer_id != volunteer_id:
+        raise NotFound(f"signup {signup_id}")
+    act = _lock_activity(session, signup.activity_id)
+    session.refresh(signup)
+    if signup.status not in LIVE_SIGNUP or act.starts_at <= now:
+        raise NotOpen(f"signup {signup_id} is {signup.status}")
+    held = signup.status in HOLDS_PLACE
+    free = act.capacity - places_taken(session, act.id)
+    extra = party_size - signup.party_size
+    if held and extra > free:
+        return PartyChange(signup, False, max(0, free))
+    signup.party_size = party_size
+    signup.updated_at = now
+    session.flush()
+    promoted = promote_waitlist(session, act, now) if held and extra < 0 else []
+    return PartyChange(signup, True, max(0, act.capacity - places_taken(session, act.id)), promoted)
+
+
+@dataclass
+class SwitchResult:
+    new: SignupResult
+    old: CancelResult
+
+
+def switch_signup(session: Session, *, signup_id: int, volunteer_id: int, activity_id: int,
+                  now: datetime) -> SwitchResult:
+    """Move a live sign-up to another activity (the same party size): the new one is taken first, then the
+    old one is cancelled and its place goes to the waitlist. Both or neither (one transaction)."""
+    old = session.get(Signup, signup_id)
+    if old is None or old.volunteer_id != volunteer_id:
+        raise NotFound(f"signup {signup_id}")
+    if old.status not in LIVE_SIGNUP:
+        raise NotOpen(f"signup {signup_id} is {old.status}")
+    new = sign_up(session, volunteer_id=volunteer_id, activity_id=activity_id, now=now,
+                  party_size=old.party_size, channel=old.channel, allow_overlap=True)
+    return SwitchResult(new, cancel_signup(session, signup_id=old.id, volunteer_id=volunteer_id, now=now))

@@ -1,5 +1,6 @@
 """The conversation: per-user state, declared flows, handlers returning abstract replies."""
 
+from . import flows as _flows  # noqa: F401 - fills the registry the engine reads
 from .engine import Hooks, Settings, Turn, respond
 from .replies import Choices, Reply, Text, to_plain
 

@@ -64,12 +64,46 @@ def party_size(turn: Turn) -> int | None:
         return None
 
 
+def _said(turn: Turn) -> str | None:
+    """`yes`/`no` as the screen read it, else as the words say it."""
+    r = turn.reading
+    if r is not None and getattr(r, "kind", None) in ("yes", "no"):
+        return str(r.kind)
+    if r is not None:
+        return None
+    from .screen import yes_no as words
+
+    return words(turn)
+
+
 def is_yes(turn: Turn) -> bool:
-    return intent(turn) == "affirm" or choice(turn) == 1
+    said = _said(turn)
+    if said is not None:
+        return said == "yes"
+    return choice(turn) == 1
 
 
 def is_no(turn: Turn) -> bool:
-    return intent(turn) == "deny" or choice(turn) == 2
+    said = _said(turn)
+    if said is not None:
+        return said == "no"
+    return choice(turn) == 2
+
+
+def booked_note(turn: Turn) -> str:
+    """What is still booked, for every acknowledgement: `您报名的活动：送棉衣（12月2日上午）。`"""
+    from data.services import upcoming_signups, waitlist_position
+
+    ups = upcoming_signups(turn.session, turn.volunteer.id, turn.now)
+    if not ups:
+        return T.BOOKED_NONE
+    items = []
+    for s in ups[:3]:
+        status = T.status_name(s.status, waitlist_position(turn.session, s))
+        party = f"，{s.party_size}人" if s.party_size > 1 else ""
+        items.append(f"{s.activity.title}（{T.day(s.activity.starts_at, short(turn))}，{status}{party}）")
+    more = T.BOOKED_MORE.format(n=len(ups)) if len(ups) > 3 else ""
+    return T.BOOKED_NOW.format(items="、".join(items)) + more
 
 
 def is_skip(turn: Turn) -> bool:

@@ -1,9 +1,7 @@
-"""The dialog entry point: one turn in, abstract replies out.
+"""The dialog entry point: one turn in, abstract replies out (the order of a turn: dialogs.dispatch).
 
-Order of a turn: channel events and non-text kinds → a step that captures raw input (codes, phone
-numbers) → first contact → the flows' early checks (an answer to a reminder, a coordinator command) →
-exits that work anywhere (0 menu, 9 human, 再说一遍, 撤销 ...) → the current step → the flow the intent
-starts → a misunderstanding (twice in a row: menu and a person).
+The engine reads the flow registry (dialogs.registry), which the `dialogs.flows` package fills when
+`dialogs` is imported; it never imports a flow, so no import runs back from the flows to the engine.
 """
 
 from __future__ import annotations
@@ -21,6 +19,9 @@ from data.kv import Store
 from data.models import Volunteer
 
 from . import state as states
+from .common import menu
+from .dispatch import dispatch, domain_error
+from .registry import SPECIAL
 from .replies import Reply, fit, from_data, to_data
 
 log = logging.getLogger("yinling.dialogs")
@@ -79,21 +80,25 @@ class Turn:
     location: tuple[float, float] | None = None
     new_user: bool = False
     vault: PhoneVault | None = None
+    # Set to False when the turn ended in "not understood" (for the conversation tests' count).
+    understood: bool = True
+    # What the screen on display read from the message (dialogs.screen.Reading), set before its step runs.
+    reading: Any = None
+    # A reply that may use three SMS segments (activity details: what you do and where exactly).
+    long_reply: bool = False
 
 
 # Channel events no person typed (WeChat's periodic location report, a click on a link in the menu):
 # they change nothing in the conversation and get no answer.
 SILENT_EVENTS = frozenset({"location", "view"})
+# Three concatenated SMS segments of 67 characters each (activity details by SMS).
+SMS_THREE_SEGMENTS = 201
 
 
 def respond(turn: Turn) -> list[Reply]:
     """Answer one turn, within the channel's budget; empty only for a silent event. Does not commit."""
-    from .flows import dispatch, domain_error  # the flows import this module's types
-
     if turn.kind == "event" and (turn.event or "").lower() in SILENT_EVENTS:
-        from .flows.location import reported
-
-        reported(turn)
+        SPECIAL["reported"](turn, states.State())
         return []
     st = states.load(turn.store, turn.volunteer.id)
     forget = False
@@ -108,10 +113,11 @@ def respond(turn: Turn) -> list[Reply]:
         replies = domain_error(turn, st, exc)
         st.go(None)
     if not replies:
-        from .common import menu
-
         replies = [menu(turn)]
-    replies = fit(replies, turn.settings.budget(turn.channel))
+    budget = turn.settings.budget(turn.channel)
+    if turn.long_reply and turn.channel == "sms":
+        budget = max(budget, min(turn.settings.budget_chars, SMS_THREE_SEGMENTS))
+    replies = fit(replies, budget)
     st.last = to_data(replies)
     st.seen = turn.now.isoformat()
     if forget:

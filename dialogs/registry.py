@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .replies import Reply
 from .state import State
@@ -22,10 +22,13 @@ Capture = Callable[["Turn", State], bool]
 @dataclass(frozen=True)
 class Step:
     """One state of a flow. `capture` lets the step see a message before the global exits
-    (a 6-digit code must not be read as a menu choice)."""
+    (a 6-digit code must not be read as a menu choice). `expects` lists what the screen reads first,
+    in order (dialogs.screen: NUMBER, NAME, YESNO, PARTY, QUESTION): a message one of them places goes
+    to the handler with `turn.reading` set, before any global intent may take it."""
 
     handler: Handler
     capture: Capture | None = None
+    expects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,8 @@ class Flow:
 
     `early` is a global check that sees every text message before the exits and the current step and
     answers only when the message is clearly for it (an answer to a reminder, a coordinator command);
-    otherwise it returns None and the turn goes on as usual.
+    otherwise it returns None and the turn goes on as usual. `late` sees what neither the screen nor
+    the current step took, before the intents that start flows (a correction, a change of party size).
     """
 
     name: str
@@ -42,12 +46,19 @@ class Flow:
     entries: dict[str, Handler] = field(default_factory=dict)
     anywhere: dict[str, Handler] = field(default_factory=dict)
     early: Handler | None = None
+    late: Handler | None = None
 
 
 FLOWS: dict[str, Flow] = {}
 ENTRIES: dict[str, Handler] = {}
 ANYWHERE: dict[str, Handler] = {}
 EARLY: list[Handler] = []
+LATE: list[Handler] = []
+# Stages of a turn that one flow answers (channel events, first contact, a question on screen ...),
+# filled by dialogs.flows; the dispatcher reads them and never imports a flow.
+SPECIAL: dict[str, Handler] = {}
+CHECKS: dict[str, Callable[[Turn, State], bool]] = {}
+READERS: dict[str, Callable[..., Any]] = {}
 
 
 def register(flow: Flow) -> Flow:
@@ -61,6 +72,8 @@ def register(flow: Flow) -> Flow:
             table[intent] = handler
     if flow.early is not None:
         EARLY.append(flow.early)
+    if flow.late is not None:
+        LATE.append(flow.late)
     FLOWS[flow.name] = flow
     return flow
 

@@ -19,6 +19,7 @@ class Choices:
     prompt: str
     options: tuple[str, ...] = field(default_factory=tuple)
     footer: str = ""
+    first: int = 1  # the number of the first option: a list's page 2 is numbered 5–8, not 1–4 again
 
     def __post_init__(self) -> None:
         if len(self.options) > 4:
@@ -36,7 +37,7 @@ def to_plain(replies: list[Reply]) -> str:
             parts.append(r.text)
         else:
             lines = [r.prompt] if r.prompt else []
-            lines += [f"{i}. {opt}" for i, opt in enumerate(r.options, 1)]
+            lines += [f"{i}. {opt}" for i, opt in enumerate(r.options, r.first)]
             if r.footer:
                 lines.append(r.footer)
             parts.append("\n".join(lines))
@@ -50,7 +51,11 @@ def to_data(replies: list[Reply]) -> list[dict[str, object]]:
         if isinstance(r, Text):
             out.append({"t": "text", "text": r.text})
         else:
-            out.append({"t": "choices", "prompt": r.prompt, "options": list(r.options), "footer": r.footer})
+            item: dict[str, object] = {"t": "choices", "prompt": r.prompt, "options": list(r.options),
+                                       "footer": r.footer}
+            if r.first != 1:
+                item["first"] = r.first
+            out.append(item)
     return out
 
 
@@ -62,7 +67,7 @@ def from_data(items: list[dict[str, object]]) -> list[Reply]:
         else:
             opts = d.get("options") or []
             out.append(Choices(str(d.get("prompt", "")), tuple(str(o) for o in opts)[:4],  # type: ignore[union-attr]
-                               str(d.get("footer", ""))))
+                               str(d.get("footer", "")), int(d.get("first") or 1)))  # type: ignore[call-overload]
     return out
 
 
@@ -92,7 +97,7 @@ def fit(replies: list[Reply], budget: int) -> list[Reply]:
         if isinstance(r, Text):
             items.append(["t", r.text])
         else:
-            items.append(["c", r.prompt, list(r.options), r.footer])
+            items.append(["c", r.prompt, list(r.options), r.footer, r.first])
     for _ in range(200):
         current = _build(items)
         excess = len(to_plain(current)) - budget
@@ -135,5 +140,5 @@ def _build(items: list[list[object]]) -> list[Reply]:
         if it[0] == "t":
             out.append(Text(str(it[1])))
         else:
-            out.append(Choices(str(it[1]), tuple(it[2]), str(it[3])))  # type: ignore[arg-type]
+            out.append(Choices(str(it[1]), tuple(it[2]), str(it[3]), int(it[4])))  # type: ignore[arg-type,call-overload]
     return out

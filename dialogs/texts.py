@@ -34,9 +34,15 @@ GREET_ANON = "您好！"
 THANKS = "不客气，能帮上您就好。"
 GOODBYE = "好的，祝您身体健康！有事随时给我发消息。"
 OUT_OF_SCOPE = "这个我帮不上忙，我只会帮您找志愿活动、报名和查时长。"
-OK_NOTHING = "好的。"
+OK_NOTHING = "现在没有要您确认的事，什么也没改。"
+BOOKED_NONE = "您现在没有报名的活动。"
+BOOKED_NOW = "您报名的活动：{items}。"
+BOOKED_MORE = "（共{n}个，说“我的报名”看全部）"
 HELP = ("我能帮您：找志愿活动、报名、取消报名、查服务时长。"
         "直接说就行，比如“明天有啥活动”“我想陪老人聊天”“取消报名”。")
+LOST = "别着急，回一个数字就行，说错了也没关系，随时可以改。要人帮忙就回复9。"
+LOST_SHORT = "别急，回数字就行，要人帮忙回9。"
+EMOJI_AT_QUESTION = "收到您的表情了。这一步请回文字或数字："
 HELP_SHORT = "可以说：明天有啥活动、取消报名、我的时长。"
 
 # -- misunderstanding -----------------------------------------------------------------------------
@@ -73,11 +79,22 @@ Q_LIKE = "第2个：您喜欢做哪类事？比如陪老人聊天、打扫卫生
 Q_LIKE_SHORT = "您喜欢做什么？如陪老人、打扫卫生。回“跳过”可跳过。"
 Q_TIME = "第3个：您一般什么时候有空？比如“周末上午”“每天下午”。不想答回复“跳过”。"
 Q_TIME_SHORT = "您什么时候有空？如周末上午。回“跳过”可跳过。"
-Q_PLACE_UNKNOWN = "我还不认识“{name}”这个地方，以后可以再告诉我。"
+Q_WHERE_ASK = "您在哪个社区、村或嘎查？告诉我名字（比如“阳光社区”），或者点“+”发个位置给我。"
+WHERE_ASK_SHORT = "您在哪个社区或村？请回名字。"
+PLACE_UNKNOWN = "我还不认识“{name}”这个地方，以后可以再告诉我。"
 Q_SAVED_PLACE = "记下了：您住在{place}。"
 Q_SAVED_LIKE = "记下了：您喜欢{cats}。"
 Q_SAVED_TIME = "记下了：您{slots}有空。"
 Q_SKIPPED = "好的，跳过。"
+Q_TIME_CHECK = "您{slots}有空，对吗？"
+Q_TIME_CHECK_OPTIONS = ("对，记下", "不对")
+Q_TIME_AGAIN = "那您一般什么时候有空？比如“周六上午”“每天晚上”。不想答回复“跳过”。"
+ABOUT_HOME = "住在{place}"
+ABOUT_FREE = "{slots}有空"
+ABOUT_ASK = "我记一下：您{what}，对吗？"
+ABOUT_OPTIONS = ("对，记下", "不对")
+ABOUT_SAVED = "记下了：您{what}。"
+ABOUT_NOT_SAVED = "好的，没有记。"
 ONBOARD_DONE = "都问完了，谢谢您！"
 
 ELDER_ON = "已经换成长辈版：字少，选项少。"
@@ -108,6 +125,9 @@ NO_MORE_SHORT = "就这些了。回数字看详情 0菜单"
 NO_LIST = "请先告诉我您想找什么活动，比如“明天有啥活动”。"
 NO_LIST_SHORT = "请先说想找什么活动，如“明天有啥活”。"
 NOT_IN_LIST = "列表里没有第{n}个，请回复1到{m}。"
+NOT_IN_RANGE = "现在列出的是第{a}到{b}个，没有第{n}个，请回复{a}到{b}。"
+NOTHING_CHOSEN = "好的，没有选活动，什么也没报。"
+NOT_SIGNED_BACK = "好的，这个没有报。"
 NONE_FOUND = "{scope}暂时没有活动。"
 NONE_FOUND_ALT = "{scope}活动暂时没有。您可以看看："
 NONE_AT_ALL = "最近都没有活动。有新活动时，我们会通知您。"
@@ -115,6 +135,8 @@ ALT_DATE = "{day}的活动"
 ALT_ANY_CATEGORY = "这段时间别的活动"
 ALT_ANY_PLACE = "所有地方的活动"
 ALT_FOOTER = "回复数字选择，0回主菜单。"
+WHERE_ASK = "您在哪个社区、村或嘎查？告诉我名字（比如“阳光社区”），或者点“+”发个位置给我。"
+WHERE_ASK_SHORT = "您在哪个社区或村？请回名字。"
 PLACE_UNKNOWN = "我还不认识“{name}”这个地方，先给您看全部的。"
 PLACE_NEAR_HOME = "您家附近（{place}）"
 SCOPE_ALL = "最近"
@@ -135,7 +157,9 @@ CONFIRM_FOOTER_SHORT = "回1确认 2不报"
 CONFIRM_WAITLIST = "{card}\n要排队候补吗？您前面有{ahead}人，有人退出就给您补上。"
 CONFIRM_WAITLIST_OPTIONS = ("排队候补", "不报了")
 CONFIRM_OVERLAP = "这个时间您已经报了“{other}”（{when}）。还要报“{title}”吗？"
-CONFIRM_OVERLAP_OPTIONS = ("还要报", "不报了")
+CONFIRM_OVERLAP_OPTIONS = ("两个都报", "不报了", "换成这个，原来的不去了")
+OVERLAP_FOOTER = "回复1、2或3。"
+OVERLAP_FOOTER_SHORT = "回1/2/3"
 YESNO_FOOTER = "回复1或2。"
 YESNO_FOOTER_SHORT = "回1或2"
 SIGNED_UP = "报好了！{card}"
@@ -166,6 +190,7 @@ CONFIRM_CANCEL = "确定取消这个报名吗？{card}"
 CONFIRM_CANCEL_OPTIONS = ("确定取消", "不取消")
 CANCELLED = "已取消：{title}（{when}）。"
 NOT_CANCELLED = "好的，没有取消，您的报名还在。"
+NOT_CANCELLED_ANY = "好的，什么也没取消。"
 MINE_HEAD = "您报名的活动（共{total}个）："
 MINE_FOOTER = "回复数字看详情。想退出就说“取消报名”。"
 MINE_FOOTER_SHORT = "回数字看详情"
@@ -242,6 +267,16 @@ HOURS_PROOF_ANY = "要盖章的服务证明，请找组织活动的志愿队开�
 # -- help / hand-off ------------------------------------------------------------------------------
 HANDOFF = "好的，已经请{name}联系您，电话{phone}。您刚才说的话会一起转给对方，您也可以直接打这个电话。"
 HANDOFF_SHORT = "已请{name}联系您，电话{phone}。"
+FRAUD_CALM = ("您放心，这里是银龄志愿助手，帮您报名志愿活动：不收钱，不要银行卡、密码和身份证号。"
+              "绑定手机时发的验证码只是证明手机是您本人的，只在这里输入；有人打电话来要验证码，一律别给。")
+FRAUD_CALM_SHORT = "放心，不收钱，不要银行卡和密码。验证码只在这里输入，有人来要别给。"
+FRAUD_CHECK = "不放心可以先打电话问{team}的{name}：{phone}，也可以活动那天请协调员当面帮您绑定。"
+FRAUD_CHECK_SHORT = "不放心可打给{name}：{phone}。"
+FRAUD_CHECK_ANY = "不放心可以先问问社区的志愿服务队，也可以活动那天请协调员当面帮您绑定。"
+HANDOFF_NO_PHONE = ("已经把您刚才说的话转给了{name}。您还没留电话，她没法打给您："
+                    "请发您的手机号，她会打给您；或者您直接打{phone}找她。")
+HANDOFF_CALLBACK = "记下了，已经告诉{name}打{masked}联系您，请留意接电话。"
+STAFF = "工作人员"
 HANDOFF_NOBODY = "好的，已经转给工作人员，会尽快联系您。"
 
 # -- profile --------------------------------------------------------------------------------------
@@ -267,8 +302,9 @@ RECOMMEND_OFF = "好的，以后不按您的资料推荐了，只按时间列出
 RECOMMEND_ON = "好的，已恢复按您的喜好推荐。"
 
 # -- phone binding --------------------------------------------------------------------------------
-BIND_ASK = "请发您的手机号，11位数字。"
-BIND_SENT = "验证码已经发到{masked}，请把6位数字发给我（10分钟内有效）。"
+BIND_ASK = ("绑定手机号，是为了用短信也能查到您的报名、收到提醒。请发您的手机号（11位数字）。"
+            "我们会给这个号码发一条6位验证码，证明是您本人；验证码只在这里输入，任何人打电话来要，都别给。")
+BIND_SENT = "验证码已经发到{masked}，请把6位数字发给我（10分钟内有效）。验证码只在这里输入，别告诉任何人。"
 BIND_SENT_SHORT = "验证码已发到{masked}，请回6位数字。"
 BIND_BAD_PHONE = "这个号码不对，请发11位手机号。"
 BIND_BAD_CODE = "验证码不对，请再看一下短信，发6位数字。"
@@ -329,8 +365,10 @@ def where(activity: Activity, short: bool = False) -> str:
     """Community + address + landmark: `阳光社区，阳光社区服务站（新华广场东侧）`."""
     comm = community(activity)
     addr = activity.address or ""
-    if short:
-        return addr or comm
+    if short:  # the village or 嘎查 name always, then where exactly
+        if not addr or addr.startswith(comm) or not comm:
+            return addr or comm
+        return f"{comm}{addr.removeprefix('嘎查')}" if addr.startswith("嘎查") else f"{comm}{addr}"
     parts = [comm] if comm else []
     if addr and addr != comm:
         parts.append(addr)
@@ -356,11 +394,16 @@ def activity_line(activity: Activity, places_left: int, short: bool = False, ext
            f"{state}{tail}）"
 
 
-def activity_card(activity: Activity, places_left: int, short: bool = False, full: bool = True) -> str:
-    """What, when, where and places left; with `full` also what you do and what it needs."""
+def activity_card(activity: Activity, places_left: int, short: bool = False, full: bool = True,
+                  detail: bool = False) -> str:
+    """What, when, where and places left; with `full` also what you do and what it needs (by SMS only on
+    the details screen, which may use three segments)."""
     if short:
-        return f"{activity.title}，{when(activity.starts_at, short=True)}，{where(activity, True)}，" \
+        text = f"{activity.title}，{when(activity.starts_at, short=True)}，{where(activity, True)}，" \
                f"{left(places_left, True)}。"
+        if detail and activity.description:
+            text += f"干啥：{activity.description}"
+        return text
     lines = [f"【{activity.title}】", f"时间：{when(activity.starts_at, activity.ends_at)}",
              f"地点：{where(activity)}"]
     if full and activity.description:
@@ -424,3 +467,40 @@ LOCATION_REMEMBER_HINT = "想让我记住这个位置，下次说“附近”就
 LOCATION_SAVED = "好的，记住了这个位置。以后说“附近有啥活动”就按它找。不想让我记，回复“忘掉位置”。"
 LOCATION_WILL_SAVE = "好的。请点输入框旁的“+”，选“位置”发给我，我就记住。不想让我记，回复“忘掉位置”。"
 LOCATION_FORGOTTEN = "好的，已经忘掉您的位置，以后也不再记。想让我记，回复“记住位置”。"
+
+# -- answers about the activity on screen (the screen stays) -------------------------------------
+ABOUT_YOURS = "您报的“{title}”："
+ASK_CONTACT = "想问清楚，可以打电话问{name}：{phone}。"
+ANSWER_WHAT = "【{title}】要做的事：{text}"
+ANSWER_NEEDS = "要求：{req}"
+ANSWER_WHERE = "地点：{where}。"
+ANSWER_WHEN = "时间：{when}。"
+ANSWER_LEFT = "还没满，{left}。"
+ANSWER_FULL = "已经满了，可以排队候补：有人退出，按顺序给您补上，并通知您。"
+ANSWER_REVIEW = "要审核的意思是：您报名后，{team}的{name}看一下，同意了才算报上，会通知您结果。"
+ANSWER_NO_REVIEW = "这个活动不用审核，报上就算数。要审核的活动，是{team}的{name}看过同意了才算报上。"
+ANSWER_WAITLIST = "候补就是名额满了先排队。有人退出，按排队顺序给您补上，补上了会通知您；不想等了随时说“不等了”。"
+ANSWER_CONTACT = "这个活动由{team}组织，联系人{name}，电话{phone}。"
+ANSWER_LOAD = "这个活动{load}{req}。"
+LOAD_WORDS = {1: "是轻松的活，不累", 2: "要走动、站一会儿，不算重", 3: "是体力活，比较累"}
+ANSWER_BRING = "活动要求：{req}。没写要自己带的东西。"
+ANSWER_BRING_NONE = "活动没写要带什么，一般带上水杯、穿暖和就行。"
+ANSWER_RIDE = "活动没说有车接送，地点是{where}。"
+ANSWER_RIDE_YES = "活动统一坐车，集合地点是{where}。"
+ANSWER_MEAL = "活动介绍里没写管饭。"
+ANSWER_ID = "活动没写要带身份证。"
+STILL_ASKING = "回复{opts}。"
+
+# -- changing a sign-up, corrections ------------------------------------------------------------
+PARTY_ASK = "把“{title}”从{old}人改成{new}人，对吗？别的不变。"
+PARTY_OPTIONS = ("对，改成这样", "不改了")
+PARTY_SAME = "“{title}”已经是{n}人了，不用改。"
+PARTY_CHANGED = "改好了：“{title}”现在是{n}人。"
+PARTY_NO_ROOM = "名额不够：“{title}”只剩{left}个空位，没有改，还是{n}人。"
+SWITCH_ASK = "把“{old}”换成“{new}”吗？原来那个会取消，名额让给别人。"
+SWITCH_OPTIONS = ("换", "不换了")
+SWITCHED = "换好了：“{new}”{status}。“{old}”已取消。"
+NOT_SWITCHED = "好的，没有换，原来的报名还在。"
+CORRECT_ASK = "要撤销刚才报的“{title}”吗？"
+CORRECT_OPTIONS = ("撤销这个报名", "不撤销")
+NOTHING_CHANGED = "好的，什么也没改。"

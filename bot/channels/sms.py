@@ -191,7 +191,7 @@ def sms_lines(replies: list[Reply]) -> list[str]:
             lines += r.text.splitlines()
         elif isinstance(r, Choices):
             lines += r.prompt.splitlines()
-            lines += [f"{i}.{opt}" for i, opt in enumerate(r.options, 1)]
+            lines += [f"{i}.{opt}" for i, opt in enumerate(r.options, r.first)]
             lines += r.footer.splitlines()
     out = []
     for line in lines:

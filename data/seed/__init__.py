@@ -230,5 +230,45 @@ def load_demo(session: Session, now: datetime, vault: PhoneVault, seed: int = 7)
                     if coordinator else "system", recorded_at=act.ends_at + timedelta(days=1)))
                 counts["records"] += 1
     session.flush()
+    _fill_teams(session, teams, volunteers, demo_zhang, demo_li, now, seed)
     counts.update(places=len(places), teams=len(teams), coordinators=len(coordinators), volunteers=len(volunteers))
     return counts
+
+
+MIN_MEMBERS = 6
+
+
+def _fill_teams(session: Session, teams: dict[str, Team], volunteers: list[Volunteer], demo_zhang: Volunteer,
+                demo_li: Volunteer, now: datetime, seed: int) -> None:
+    """Every demo team has members, so that a notice to it reaches people and a hand-off to its
+    coordinator has someone behind it: the two demo volunteers join their community's team, and teams
+    with fewer than MIN_MEMBERS take volunteers from around them (a separate random stream, so the rest
+    of the demo stays as it was)."""
+    rng = random.Random(seed + 1)
+    members: dict[int, set[int]] = {}
+    for team_id, volunteer_id in session.execute(select(TeamMember.team_id, TeamMember.volunteer_id)):
+        members.setdefault(team_id, set()).add(volunteer_id)
+
+    def join(team: Team, v: Volunteer) -> None:
+        if v.id not in members.setdefault(team.id, set()):
+            session.add(TeamMember(team_id=team.id, volunteer_id=v.id, joined_at=v.created_at))
+            members[team.id].add(v.id)
+
+    join(teams["阳光社区志愿服务队"], demo_zhang)
+    join(teams["巨海城社区志愿服务队"], demo_li)
+    paths = {v.id: (home.path if (home := session.get(Place, v.home_place_id)) is not None else "")
+             for v in volunteers}
+    for team in teams.values():
+        if len(members.get(team.id, ())) >= MIN_MEMBERS or team.place is None:
+            continue
+        # Nearest first: the same county (the team's place's county, or the place itself), then anyone.
+        county = team.place.path.split("/")[:4]
+        near = [v for v in volunteers if paths[v.id] and paths[v.id].split("/")[:4] == county]
+        rest = [v for v in volunteers if v not in near]
+        rng.shuffle(near)
+        rng.shuffle(rest)
+        for v in near + rest:
+            if len(members.get(team.id, ())) >= MIN_MEMBERS:
+                break
+            join(team, v)
+    session.flush()

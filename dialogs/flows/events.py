@@ -10,6 +10,7 @@ from data.services import promote_waitlist
 
 from .. import texts as T
 from ..common import menu, say
+from ..dispatch import route
 from ..registry import Result
 from ..replies import Text
 from ..state import State
@@ -29,8 +30,6 @@ def handle(turn: Turn, st: State) -> Result:
     if event == "unsubscribe":
         return unfollowed(turn, st)
     if event == "click" and turn.event_key in MENU_KEYS:
-        from . import route
-
         turn.parse = {"intent": {"name": MENU_KEYS[turn.event_key]}, "entities": []}
         turn.text = ""
         out = route(turn, st)

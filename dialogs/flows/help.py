@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from data import profiles
-from data.models import Activity
+from data.crypto import mask_phone
+from data.models import Activity, Coordinator
+from data.services import upcoming_signups
+from data.timeutil import to_utc
 
 from .. import texts as T
-from ..common import choice, exits, menu, say, with_menu
+from ..common import booked_note, choice, entity, exits, menu, say, with_menu
 from ..registry import Flow, Result, Step
-from ..replies import Text
+from ..replies import Choices, Text, from_data
+from ..screen import activity_names, name_match, question
 from ..state import State
 
 if TYPE_CHECKING:
@@ -51,7 +57,9 @@ def help_text(turn: Turn, st: State) -> Result:
 
 
 def handoff(turn: Turn, st: State) -> Result:
-    """9 / 找人工: name and phone of the responsible coordinator; they get the last messages."""
+    """9 / 找人工: the responsible coordinator (of the activity being discussed, else of the person's
+    community) gets the last messages. A call is promised only when they can call back: someone who
+    left no phone number is asked for one (or to call the coordinator), so the promise can be kept."""
     activity = None
     if st.data.get("activity_id"):
         activity = turn.session.get(Activity, int(st.data["activity_id"]))
@@ -60,14 +68,117 @@ def handoff(turn: Turn, st: State) -> Result:
     turn.hooks.handoff_requested(turn.volunteer.id, coord.id if coord else None, transcript)
     if coord is None:
         text = T.HANDOFF_NOBODY
+    elif not turn.volunteer.phone_masked and turn.channel != "sms":
+        st.data["callback"] = coord.id
+        text = say(turn, T.HANDOFF_NO_PHONE, T.HANDOFF_SHORT, name=coord.name, phone=coord.contact_phone)
+        return [Text(text + " " + exits(turn))], "help.callback"
     else:
         text = say(turn, T.HANDOFF, T.HANDOFF_SHORT, name=coord.name, phone=coord.contact_phone)
     return [Text(text + " " + exits(turn))], None
 
 
+_CALL_PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
+
+
+def _phone_said(turn: Turn, st: State) -> bool:
+    return bool(_CALL_PHONE.search(re.sub(r"[\s-]", "", turn.text or "")))
+
+
+def on_callback(turn: Turn, st: State) -> Result | None:
+    """The number to call back on, after a hand-off: passed to the coordinator with the conversation
+    (not saved to the profile: binding a phone is its own step, with a code)."""
+    m = _CALL_PHONE.search(re.sub(r"[\s-]", "", turn.text or ""))
+    if m is None:
+        return None
+    coord_id = int(st.data.get("callback") or 0) or None
+    transcript = profiles.recent_transcript(turn.session, turn.volunteer.id)
+    turn.hooks.handoff_requested(turn.volunteer.id, coord_id, transcript)
+    coord = turn.session.get(Coordinator, coord_id) if coord_id else None
+    name = coord.name if coord else T.STAFF
+    return [Text(T.HANDOFF_CALLBACK.format(name=name, masked=mask_phone(m.group(1))) + " " + exits(turn))], None
+
+
+_FRAUD = re.compile(r"骗子|诈骗|骗人|骗钱|骗局|被骗|是不是骗|传销|风险|(?:验证码|手机号|号码).{0,8}(?:没事|放心|行吗)|不敢给|不敢发|不敢说|安全吗|安全不|靠谱吗|靠谱不|可靠吗|"
+                    r"正规吗|正规不|真的假的|是真的吗|要钱吗|收钱吗|收费吗|要不要钱|骗老人")
+_NOT_FRAUD = re.compile(r"防诈|反诈|讲座|宣传|活动")
+
+
+def fraud(turn: Turn, st: State) -> Result | None:
+    """A fear of fraud, however put: reassurance, why we ask what we ask, and a number to check us by."""
+    text = turn.text or ""
+    if len(text) > 40 or not _FRAUD.search(text) or _NOT_FRAUD.search(text):
+        return None
+    activity = turn.session.get(Activity, int(st.data["activity_id"])) if st.data.get("activity_id") else None
+    coord, team = profiles.coordinator_for(turn.session, turn.volunteer, activity)
+    if coord is not None:
+        check = say(turn, T.FRAUD_CHECK, T.FRAUD_CHECK_SHORT, team=team.name if team else "", name=coord.name,
+                    phone=coord.contact_phone)
+    else:
+        check = T.FRAUD_CHECK_ANY
+    text = say(turn, T.FRAUD_CALM, T.FRAUD_CALM_SHORT) + check
+    return [Text(text + " " + exits(turn))], st.at
+
+
+_SEARCHING = re.compile(r"有啥|有什么|有没有|还有|哪些|啥活动|什么活动")
+
+
+_LOST = re.compile(r"不会弄|弄不明白|弄不懂|不会用|看不懂|不懂|咋用|怎么用|咋弄|怎么弄|这是啥|这是什么|干啥用的|啥玩意")
+_EMOJI_ONLY = re.compile(r"^[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F\u200d\s]+$")
+
+
+def lost_or_emoji(turn: Turn, st: State) -> Result | None:
+    """俺不会弄 / an emoji alone: a few plain words on what to do, and the question on screen again (the
+    conversation keeps its place, nothing is dropped)."""
+    text = (turn.text or "").strip()
+    if not text:
+        return None
+    lost = bool(_LOST.search(text)) and len(text) <= 16
+    if not lost and not _EMOJI_ONLY.match(text):
+        return None
+    question = [r for r in from_data(st.last) if isinstance(r, Choices)]
+    if st.at is not None and st.last:
+        lead = say(turn, T.LOST, T.LOST_SHORT) if lost else T.EMOJI_AT_QUESTION
+        again = question[-1:] if question else [r for r in from_data(st.last) if isinstance(r, Text)][-1:]
+        return [Text(lead), *again], st.at
+    lead = say(turn, T.LOST, T.LOST_SHORT) if lost else T.THANKS + booked_note(turn)
+    return [Text(lead), menu(turn)], "help.menu"
+
+
+def late(turn: Turn, st: State) -> Result | None:
+    return own_question(turn, st) or lost_or_emoji(turn, st)
+
+
+def own_question(turn: Turn, st: State) -> Result | None:
+    """明天那个活动在哪, 几点去: a question about one of the person's own sign-ups, answered from it."""
+    kind = question(turn)
+    if kind is None or _SEARCHING.search(turn.text or ""):
+        return None
+    ups = upcoming_signups(turn.session, turn.volunteer.id, turn.now)
+    if not ups:
+        return None
+    te = entity(turn, "time")
+    value = te.get("value") if te else None
+    if isinstance(value, dict) and value.get("from") and value.get("to"):
+        a, b = to_utc(datetime.fromisoformat(str(value["from"]))), to_utc(datetime.fromisoformat(str(value["to"])))
+        ups = [s for s in ups if a <= s.activity.starts_at < b] or ups
+    if len(ups) > 1:
+        hit = name_match(turn.text, {s.id: activity_names(s.activity) for s in ups})
+        ups = [s for s in ups if s.id == hit] if hit is not None else ups
+    if len(ups) != 1:
+        return None
+    from .answers import answer_about
+
+    act = ups[0].activity
+    st.data["activity_id"] = act.id
+    head = T.ABOUT_YOURS.format(title=act.title)
+    return [Text(head + answer_about(turn, act, kind) + " " + exits(turn))], None
+
+
 FLOW = Flow(
     name="help",
-    steps={"menu": Step(menu_choice)},
+    early=fraud,
+    late=late,
+    steps={"menu": Step(menu_choice), "callback": Step(on_callback, capture=_phone_said)},
     entries={"help": help_text, "choose": menu_choice},
     anywhere={"menu": show_menu, "human_handoff": handoff},
 )

@@ -49,6 +49,11 @@ def reported(turn: Turn) -> None:
     _keep(turn)
 
 
+def reported_turn(turn: Turn, st: State) -> Result:
+    reported(turn)
+    return [], None
+
+
 def early(turn: Turn, st: State) -> Result | None:
     text = turn.text or ""
     if len(text) > 16:

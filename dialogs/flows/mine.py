@@ -11,6 +11,7 @@ from .. import texts as T
 from ..common import choice, intent, number, say, short, with_menu
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Text
+from ..screen import NAME, NUMBER
 from ..state import State
 from .cancel import signup_lines
 
@@ -40,17 +41,23 @@ def page(turn: Turn, st: State, turn_page: bool = False) -> Result:
         st.offset = 0
     shown = ups[st.offset : st.offset + size]
     st.listed, st.list_kind = [s.activity_id for s in shown], "mine"
+    st.data["first"] = st.offset + 1
     head = T.MINE_HEAD.format(total=len(ups))
     if st.offset + size < len(ups):
         footer = say(turn, T.MINE_FOOTER_MORE, T.MINE_FOOTER_MORE_SHORT)
     else:
         footer = say(turn, T.MINE_FOOTER, T.MINE_FOOTER_SHORT)
-    return [Choices(head, signup_lines(turn, shown), footer)], "mine.list"
+    return [Choices(head, signup_lines(turn, shown), footer, st.offset + 1)], "mine.list"
 
 
 def on_list(turn: Turn, st: State) -> Result | None:
-    from .search import pick_listed
+    from .search import pick_listed, show_detail
 
+    r = turn.reading
+    if r is not None and r.kind == NAME:
+        return show_detail(turn, st, int(r.value))
+    if r is not None and r.kind == NUMBER:
+        return pick_listed(turn, st, int(r.value))
     if intent(turn) == "more" or _MORE.search(turn.text or ""):
         return page(turn, st, turn_page=True)
     if intent(turn) in ("choose", "activity_detail") or choice(turn) is not None:
@@ -58,4 +65,4 @@ def on_list(turn: Turn, st: State) -> Result | None:
     return None
 
 
-FLOW = Flow(name="mine", steps={"list": Step(on_list)}, entries={"my_signups": start})
+FLOW = Flow(name="mine", steps={"list": Step(on_list, expects=(NUMBER, NAME))}, entries={"my_signups": start})

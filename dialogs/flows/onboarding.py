@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 from data import profiles
 
 from .. import texts as T
-from ..common import entities, entity, intent, is_no, is_skip, is_yes, menu, say, with_menu
+from ..common import entities, entity, intent, is_no, is_skip, is_yes, menu, say, with_menu, yes_no
+from ..dispatch import route
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text
+from ..screen import YESNO
 from ..state import State
 from ..understand import availability
 
@@ -38,12 +40,63 @@ def welcome(turn: Turn, st: State, notes: list[str] | None = None) -> Result:
     if turn.text and _ELDER.search(turn.text):
         turn.volunteer.elder_mode = True
     name = intent(turn)
-    if name in _KEEP and turn.kind == "text":
+    about = _about_me(turn)
+    if name in _KEEP and turn.kind == "text" and not (about and name == "update_profile"):
         st.pending = {"kind": "parse", "parse": turn.parse, "text": turn.text}
+    elif about:
+        st.pending = {"kind": "about", **about}
     replies: list[Reply] = [Text(n) for n in notes or []]
     replies.append(Text(say(turn, T.WELCOME, T.WELCOME_SHORT)))
     replies.append(Choices("", T.PRIVACY_OPTIONS, say(turn, T.PRIVACY_FOOTER, T.PRIVACY_FOOTER_SHORT)))
     return replies, "onboarding.privacy"
+
+
+def _about_me(turn: Turn) -> dict[str, object] | None:
+    """Where someone lives and when they are free, told in a first message about themselves."""
+    out: dict[str, object] = {}
+    pe = entity(turn, "place")
+    if pe is not None and pe.get("role") not in ("relative", "unknown"):
+        place = profiles.find_place(turn.session, str(pe.get("value")))
+        if place is not None:
+            out["home"], out["home_name"] = place.id, place.name
+    te = entity(turn, "time")
+    if te is None or (te.get("value") or {}).get("grain") == "part_of_day":
+        mask = availability(turn.text or "")
+        if mask is not None and re.search(r"有空|有时间|闲|没事", turn.text or ""):
+            out["availability"] = mask
+    return out or None
+
+
+def _read_back(turn: Turn, st: State, about: dict[str, object], lead: str) -> Result:
+    """Say back what was understood about the person before anything is saved."""
+    parts = []
+    if about.get("home_name"):
+        parts.append(T.ABOUT_HOME.format(place=about["home_name"]))
+    if about.get("availability"):
+        parts.append(T.ABOUT_FREE.format(slots=T.slots_text(int(about["availability"]))))  # type: ignore[call-overload]
+    st.data["about"] = about
+    prompt = lead + T.ABOUT_ASK.format(what="，".join(parts))
+    return [yes_no(turn, prompt, T.ABOUT_OPTIONS)], "onboarding.about"
+
+
+def on_about(turn: Turn, st: State) -> Result | None:
+    about = st.data.get("about") or {}
+    if is_yes(turn):
+        v = turn.volunteer
+        saved = []
+        if about.get("home"):
+            v.home_place_id = int(about["home"])
+            saved.append(T.ABOUT_HOME.format(place=about.get("home_name")))
+        if about.get("availability"):
+            v.availability = int(about["availability"])
+            saved.append(T.ABOUT_FREE.format(slots=T.slots_text(v.availability)))
+        st.data.pop("about", None)
+        lead = T.ABOUT_SAVED.format(what="，".join(saved))
+        return _next(turn, lead, T.Q_LIKE, T.Q_LIKE_SHORT, "onboarding.q_like")
+    if is_no(turn):
+        st.data.pop("about", None)
+        return _next(turn, T.ABOUT_NOT_SAVED, T.Q_PLACE, T.Q_PLACE_SHORT, "onboarding.q_place")
+    return None
 
 
 def _resume(turn: Turn, st: State, lead: str) -> Result | None:
@@ -52,14 +105,14 @@ def _resume(turn: Turn, st: State, lead: str) -> Result | None:
     st.pending = None
     if not pending:
         return None
+    if pending.get("kind") == "about":
+        return _read_back(turn, st, pending, lead)
     if pending.get("kind") == "signup":
         from .signup import start_for
 
         replies, target = start_for(turn, st, int(pending["activity_id"]))
         return [Text(lead), *replies], target
     if pending.get("kind") == "parse":
-        from . import route
-
         turn.parse, turn.text = pending["parse"], pending.get("text") or ""
         out = route(turn, st)
         if out is not None:
@@ -93,7 +146,22 @@ def _next(turn: Turn, lead: str, question: str | None, short_q: str | None, targ
     return [Text(lead + say(turn, question, short_q))], target
 
 
+_REQUESTS = {"sign_up", "cancel_signup", "my_signups", "my_hours", "bind_phone", "recommend"}
+
+
+def _a_request(turn: Turn) -> bool:
+    """A real request in the middle of the profile questions (明天阳光社区有啥活动): answer it instead of
+    saving a piece of it as an answer; the questions can wait."""
+    name = intent(turn)
+    conf = float((turn.parse.get("intent") or {}).get("confidence") or 0)
+    if name == "search_activities" and entity(turn, "time") is not None:
+        return True
+    return name in _REQUESTS and conf >= 0.7
+
+
 def on_place(turn: Turn, st: State) -> Result | None:
+    if _a_request(turn):
+        return None
     pe = entity(turn, "place")
     lead = ""
     if pe is not None and pe.get("role") not in ("relative",):
@@ -111,6 +179,8 @@ def on_place(turn: Turn, st: State) -> Result | None:
 
 
 def on_like(turn: Turn, st: State) -> Result | None:
+    if _a_request(turn):
+        return None
     cats = list(dict.fromkeys(str(e["value"]) for e in entities(turn, "category") if e.get("value")))
     if cats:
         turn.volunteer.categories = cats
@@ -123,15 +193,30 @@ def on_like(turn: Turn, st: State) -> Result | None:
 
 
 def on_time(turn: Turn, st: State) -> Result | None:
+    if _a_request(turn):
+        return None
     mask = availability(turn.text or "")
     if mask is not None:
-        turn.volunteer.availability = mask
-        lead = T.Q_SAVED_TIME.format(slots=T.slots_text(mask))
-    elif is_skip(turn):
+        st.data["free"] = mask
+        prompt = T.Q_TIME_CHECK.format(slots=T.slots_text(mask))
+        return [yes_no(turn, prompt, T.Q_TIME_CHECK_OPTIONS)], "onboarding.q_time_check"
+    if is_skip(turn):
         lead = T.Q_SKIPPED
     else:
         return None
     return _next(turn, lead, None, None, None)
+
+
+def on_time_check(turn: Turn, st: State) -> Result | None:
+    mask = st.data.get("free")
+    if is_yes(turn) and mask is not None:
+        turn.volunteer.availability = int(mask)
+        st.data.pop("free", None)
+        return _next(turn, T.Q_SAVED_TIME.format(slots=T.slots_text(int(mask))), None, None, None)
+    if is_no(turn):
+        st.data.pop("free", None)
+        return [Text(say(turn, T.Q_TIME_AGAIN, T.Q_TIME_SHORT))], "onboarding.q_time"
+    return None
 
 
 def elder_on(turn: Turn, st: State) -> Result:
@@ -162,8 +247,9 @@ def scene(turn: Turn) -> list[str]:
 
 FLOW = Flow(
     name="onboarding",
-    steps={"privacy": Step(on_privacy), "q_place": Step(on_place), "q_like": Step(on_like),
-           "q_time": Step(on_time)},
+    steps={"privacy": Step(on_privacy, expects=(YESNO,)), "q_place": Step(on_place), "q_like": Step(on_like),
+           "q_time": Step(on_time), "q_time_check": Step(on_time_check, expects=(YESNO,)),
+           "about": Step(on_about, expects=(YESNO,))},
     anywhere={"elder_mode": elder_on},
 )
 

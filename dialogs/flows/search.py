@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -13,9 +14,22 @@ from data.services import SearchResult, live_signup, places_left, search_activit
 from data.timeutil import WEEKDAYS, to_local, to_utc
 
 from .. import texts as T
-from ..common import choice, entity, intent, local_now, number, page_size, say, short, with_menu
+from ..common import (
+    booked_note,
+    choice,
+    entities,
+    entity,
+    intent,
+    local_now,
+    number,
+    page_size,
+    say,
+    short,
+    with_menu,
+)
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text
+from ..screen import ITEM, NAME, NUMBER, PARTY, QUESTION, YESNO, activity_names, listed_index, name_match
 from ..state import State
 
 if TYPE_CHECKING:
@@ -98,12 +112,63 @@ def home_scope(session: Session, volunteer: Volunteer) -> Place | None:
     return profiles.ancestor_at(session, home, PlaceLevel.COUNTY) or home
 
 
+_DAY_WORD = re.compile(r"今|明|昨|后天|前天|周|星期|礼拜|号|日|天|月")
+
+
+def _every_day_part(turn: Turn) -> tuple[list[tuple[datetime, datetime]], str] | None:
+    """`晚上`, `上午`, `这几天晚上`, `下周下午`: that part of every day of the period (the next days when no
+    period is named), instead of today's only. None when the part of day belongs to one named day."""
+    times = [e for e in entities(turn, "time") if isinstance(e.get("value"), dict)]
+    part = next((e for e in times if e["value"].get("grain") == "part_of_day"), None)
+    if part is None or part["value"].get("spans"):
+        return None
+    said = (turn.text or "")[int(part.get("start") or 0):int(part.get("end") or 0)]
+    if _DAY_WORD.search(said):
+        return None
+    try:
+        p_from = datetime.fromisoformat(str(part["value"]["from"]))
+        p_to = datetime.fromisoformat(str(part["value"]["to"]))
+    except (KeyError, ValueError):
+        return None
+    now = local_now(turn)
+    period = next((e for e in times if e is not part), None)
+    if period is not None:
+        try:
+            start = datetime.fromisoformat(str(period["value"]["from"]))
+            end = datetime.fromisoformat(str(period["value"]["to"]))
+        except (KeyError, ValueError):
+            return None
+        words = (turn.text or "")[int(period.get("start") or 0):int(period.get("end") or 0)]
+    else:
+        start, end = now, now + timedelta(days=turn.settings.search_days)
+        words = f"最近{turn.settings.search_days}天"
+    length = p_to - p_from
+    spans: list[tuple[datetime, datetime]] = []
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    while day < end:
+        a = day.replace(hour=p_from.hour, minute=p_from.minute)
+        b = a + length
+        if b > now and a < end and b > start:
+            spans.append((max(a, start), b))
+        day += timedelta(days=1)
+    if not spans:
+        return None
+    return spans, words + part_word(p_from, p_to)
+
+
 def build_query(turn: Turn) -> tuple[dict[str, Any], list[str]]:
     """A search query (JSON-ready, kept in the state for paging) and notes to tell the user first."""
     q: dict[str, Any] = {"mode": "search"}
     notes: list[str] = []
     te = entity(turn, "time")
     value = te.get("value") if te else None
+    daily = _every_day_part(turn)
+    if daily is not None:
+        spans, label = daily
+        q["from"], q["to"] = _iso(to_utc(spans[0][0])), _iso(to_utc(spans[-1][1]))
+        q["spans"] = [[_iso(to_utc(a)), _iso(to_utc(b))] for a, b in spans]
+        q["time_label"] = label
+        value = None
     if isinstance(value, dict) and value.get("from"):
         try:
             start = datetime.fromisoformat(str(value["from"]))
@@ -201,6 +266,7 @@ def list_reply(turn: Turn, st: State, rows: list[tuple[Activity, int, str]], tot
     st.listed = [a.id for a, _, _ in rows]
     st.list_kind = "activity"
     st.data.pop("activity_id", None)
+    st.data["first"] = st.offset + 1
     options = tuple(T.activity_line(a, left, short(turn), extra) for a, left, extra in rows)
     more = st.offset + len(rows) < total
     if short(turn):
@@ -208,7 +274,7 @@ def list_reply(turn: Turn, st: State, rows: list[tuple[Activity, int, str]], tot
     else:
         footer = T.LIST_FOOTER if more else T.LIST_FOOTER_LAST
     replies: list[Reply] = [Text(n) for n in notes]
-    replies.append(Choices(head, options, footer))
+    replies.append(Choices(head, options, footer, st.offset + 1))
     return replies, "search.list"
 
 
@@ -288,7 +354,8 @@ def show_detail(turn: Turn, st: State, activity_id: int) -> Result:
     if act is None or act.status != ActivityStatus.PUBLISHED or act.starts_at <= turn.now:
         return with_menu(turn, T.ERR_NOT_FOUND if act is None else T.ERR_NOT_OPEN), "help.menu"
     st.data["activity_id"] = act.id
-    card = T.activity_card(act, places_left(turn.session, act), short(turn))
+    card = T.activity_card(act, places_left(turn.session, act), short(turn), detail=True)
+    turn.long_reply = True
     live = live_signup(turn.session, turn.volunteer.id, act.id)
     if live is not None:
         status = T.status_name(live.status, waitlist_position(turn.session, live))
@@ -303,15 +370,54 @@ def pick_listed(turn: Turn, st: State, n: int | None) -> Result | None:
     """Details of item n of the last list, or a polite range reminder."""
     if n is None or st.list_kind not in ("activity", "mine") or not st.listed:
         return None
-    if not 1 <= n <= len(st.listed):
-        return [Text(T.NOT_IN_LIST.format(n=n, m=len(st.listed)) + " " + say(turn, T.EXITS, T.EXITS_SHORT))], st.at
-    return show_detail(turn, st, st.listed[n - 1])
+    idx = listed_index(st, n)
+    if idx is None:
+        first = int(st.data.get("first") or 1)
+        if first == 1:
+            return [Text(T.NOT_IN_LIST.format(n=n, m=len(st.listed)) + " " + say(turn, T.EXITS, T.EXITS_SHORT))], st.at
+        return [Text(T.NOT_IN_RANGE.format(n=n, a=first, b=first + len(st.listed) - 1) + " "
+                     + say(turn, T.EXITS, T.EXITS_SHORT))], st.at
+    return show_detail(turn, st, st.listed[idx])
 
 
 # -- handlers -------------------------------------------------------------------------------------
 def start(turn: Turn, st: State) -> Result:
     """search_activities: a new query from the message."""
     q, notes = build_query(turn)
+    st.query, st.offset = q, 0
+    pe = entity(turn, "place")
+    v = turn.volunteer
+    if pe is not None and pe.get("role") == "relative" and "place_id" not in q and "near" not in q \
+            and not v.home_place_id:
+        # 附近 from someone whose place we do not know: ask, keeping the rest of the question.
+        return [Text(say(turn, T.WHERE_ASK, T.WHERE_ASK_SHORT))], "search.where"
+    replies, target = show_page(turn, st, notes)
+    if target == "search.list" and entity(turn, "category") is None and (
+            intent(turn) == "sign_up" or _SIGN.search(turn.text or "")):
+        # 明天下午那个读报的我想报个名: the one item whose title the words name goes straight to the
+        # confirmation (a kind of work, 陪老人聊天, is a category: the list is shown).
+        names = {a: activity_names(act)[:1] for a in st.listed if (act := turn.session.get(Activity, a)) is not None}
+        hit = name_match(turn.text, names)
+        if hit is not None:
+            from .signup import start_for
+
+            return start_for(turn, st, hit)
+    return replies, target
+
+
+def on_where(turn: Turn, st: State) -> Result | None:
+    """The answer to 您在哪个社区: a place name narrows the search that was waiting for it."""
+    pe = entity(turn, "place")
+    if pe is None or pe.get("role") in ("relative",):
+        return None
+    q = dict(st.query or {"mode": "search"})
+    notes: list[str] = []
+    place = profiles.find_place(turn.session, str(pe.get("value"))) if pe.get("role") != "unknown" else None
+    if place is None:
+        notes.append(T.PLACE_UNKNOWN.format(name=pe.get("value") or ""))
+        q["no_auto_place"] = True
+    else:
+        q["place_id"], q["place_label"] = place.id, place.name
     st.query, st.offset = q, 0
     return show_page(turn, st, notes)
 
@@ -354,26 +460,65 @@ def detail_entry(turn: Turn, st: State) -> Result | None:
 
 def on_list(turn: Turn, st: State) -> Result | None:
     name = intent(turn)
+    r = turn.reading
+    if r is not None and r.kind in (NUMBER, NAME):
+        if r.kind == NUMBER:
+            idx = listed_index(st, int(r.value))
+            if idx is None:
+                return pick_listed(turn, st, int(r.value))
+            activity_id = st.listed[idx]
+        else:
+            activity_id = int(r.value)
+        if name == "sign_up" or _SIGN.search(turn.text or ""):
+            from .signup import start_for
+
+            return start_for(turn, st, activity_id)
+        return show_detail(turn, st, activity_id)
+    if r is not None and r.kind == "no":
+        return with_menu(turn, T.NOTHING_CHOSEN + booked_note(turn)), "help.menu"
     if name in ("choose", "activity_detail") or (name == "nlu_fallback" and choice(turn) is not None):
         return pick_listed(turn, st, number(turn))
     if name == "more":
         return more(turn, st)
-    if name == "sign_up" and number(turn) is not None and st.listed:
-        from .signup import start_for
-
-        n = number(turn) or 0
-        if 1 <= n <= len(st.listed):
-            return start_for(turn, st, st.listed[n - 1])
     return None
+
+
+_SIGN = re.compile(r"报名|报个名|报上|报这个|报那个|^报|我要去|我去|参加")
 
 
 def on_detail(turn: Turn, st: State) -> Result | None:
     activity_id = int(st.data.get("activity_id") or 0)
     name = intent(turn)
-    n = choice(turn)
+    r = turn.reading
     live = live_signup(turn.session, turn.volunteer.id, activity_id) if activity_id else None
-    if n == 1 or name in ("affirm", "sign_up"):
+    if r is not None and r.kind == NAME and int(r.value) != activity_id:
+        return show_detail(turn, st, int(r.value))
+    if r is not None and r.kind == NUMBER:  # 换第二个吧: another item of the list behind this screen
+        return pick_listed(turn, st, int(r.value))
+    if _SWITCH.search(turn.text or "") and live is None:
+        from .change import offer_switch
+
+        out = offer_switch(turn, st, activity_id)
+        if out is not None:
+            return out
+    digit = _BARE.match(turn.text or "")
+    n = int(digit.group(1)) if digit else None
+    if r is not None and r.kind == "no" or n == 2:
+        if st.listed and st.query and st.list_kind == "activity":
+            replies, target = show_page(turn, st)
+            return [Text(T.NOT_SIGNED_BACK), *replies], target
+        if st.list_kind == "mine":
+            from .mine import start as mine_start
+
+            return mine_start(turn, st)
+        return with_menu(turn, T.NOT_SIGNED + booked_note(turn)), "help.menu"
+    wants = (r is not None and r.kind in ("yes", PARTY, NAME)) or n == 1 or name in ("affirm", "sign_up")
+    if wants:
         if live is not None:
+            if r is not None and r.kind == PARTY:
+                from .change import offer_party
+
+                return offer_party(turn, st, live.id, int(r.value))
             from .cancel import confirm_for
 
             return confirm_for(turn, st, live.id)
@@ -384,21 +529,17 @@ def on_detail(turn: Turn, st: State) -> Result | None:
         from .cancel import confirm_for
 
         return confirm_for(turn, st, live.id)
-    if n == 2 or name == "deny":
-        if st.listed and st.query and st.list_kind == "activity":
-            return show_page(turn, st)
-        if st.list_kind == "mine":
-            from .mine import start as mine_start
-
-            return mine_start(turn, st)
-        return with_menu(turn, ""), "help.menu"
-    if n is not None and name in ("choose", "activity_detail"):
-        return pick_listed(turn, st, n)
+    if name in ("choose", "activity_detail") and number(turn) is not None and not digit:
+        return pick_listed(turn, st, number(turn))
     if name == "activity_detail":
         return detail_entry(turn, st)
     if name == "more":
         return more(turn, st)
     return None
+
+
+_SWITCH = re.compile(r"换成|换这个|换到|改成这个|改报|换一个|改这个|换那个")
+_BARE = re.compile(r"^\s*(\d)\s*[.。、]?\s*$")
 
 
 def on_alts(turn: Turn, st: State) -> Result | None:
@@ -419,8 +560,26 @@ def near(turn: Turn, st: State, lat: float, lon: float) -> Result:
     return show_page(turn, st)
 
 
+_ASKS_WHAT_ON = re.compile(r"活|有啥|有什么|有没有|能干|能做|可以做|参加|想报|要报|想去")
+_MINE_WORDS = re.compile(r"我报了|报了啥|报了什么|报了哪|我的|我报的|报过")
+
+
+def late(turn: Turn, st: State) -> Result | None:
+    """A message with a time that asks what is on (我想问一下这个礼拜六有没有什么活动可以参加的), whatever
+    intent it was given: a search."""
+    if entity(turn, "time") is None or intent(turn) in ("search_activities", "cancel_signup", "my_hours"):
+        return None
+    text = turn.text or ""
+    if not _ASKS_WHAT_ON.search(text) or _MINE_WORDS.search(text):
+        return None
+    return start(turn, st)
+
+
 FLOW = Flow(
     name="search",
-    steps={"list": Step(on_list), "detail": Step(on_detail), "alts": Step(on_alts)},
+    late=late,
+    steps={"list": Step(on_list, expects=(NUMBER, NAME, YESNO)),
+           "detail": Step(on_detail, expects=(QUESTION, ITEM, NAME, PARTY, YESNO)),
+           "alts": Step(on_alts), "where": Step(on_where)},
     entries={"search_activities": start, "more": more, "activity_detail": detail_entry},
 )

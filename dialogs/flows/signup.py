@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -10,11 +11,11 @@ from data import profiles, services
 from data.models import Activity, ActivityStatus, Signup, SignupStatus
 
 from .. import texts as T
-from ..common import entity, exits, intent, is_no, is_yes, number, party_size, say, short, with_menu, yes_no
+from ..common import booked_note, entity, exits, intent, is_no, is_yes, number, say, short, with_menu
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text
+from ..screen import ITEM, NUMBER, PARTY, QUESTION, YESNO, listed_index, party
 from ..state import State
-from ..understand import party_hint
 
 if TYPE_CHECKING:
     from ..engine import Turn
@@ -38,14 +39,10 @@ def needs_consent(turn: Turn, st: State, pending: dict[str, object]) -> Result |
 
 def _people(turn: Turn, current: int) -> int | None:
     """How many come, from this message: `两个人`, `带孙子一起去` (2), `加一个人` (one more than now)."""
-    size = party_size(turn) or party_hint(turn.text or "")
-    if size is None:
-        extra = entity(turn, "number", "party_add")
-        try:
-            size = current + int(extra["value"]) if extra is not None else None
-        except (TypeError, ValueError):
-            size = None
-    return max(1, min(size, 10)) if size is not None else None
+    r = turn.reading
+    if r is not None and r.kind == PARTY:
+        return int(r.value)
+    return party(turn, current)
 
 
 def start_for(turn: Turn, st: State, activity_id: int) -> Result:
@@ -69,15 +66,19 @@ def start_for(turn: Turn, st: State, activity_id: int) -> Result:
     if other is not None:
         prompt = T.CONFIRM_OVERLAP.format(other=other.title, when=T.when(other.starts_at, short=short(turn)),
                                           title=act.title)
-        return [yes_no(turn, prompt, T.CONFIRM_OVERLAP_OPTIONS)], "signup.overlap"
+        live_other = services.live_signup(turn.session, turn.volunteer.id, other.id)
+        st.data["switch"] = {"signup_id": live_other.id if live_other else 0, "activity_id": act.id}
+        return [Choices(prompt, T.CONFIRM_OVERLAP_OPTIONS, say(turn, T.OVERLAP_FOOTER, T.OVERLAP_FOOTER_SHORT))], \
+            "signup.overlap"
     return confirm(turn, st)
 
 
 def start(turn: Turn, st: State) -> Result:
     """sign_up intent: the activity in view, item n of the last list, or ask them to find one."""
     n = number(turn)
-    if n is not None and st.listed and st.list_kind in ("activity", "mine") and 1 <= n <= len(st.listed):
-        return start_for(turn, st, st.listed[n - 1])
+    idx = listed_index(st, n) if n is not None and st.listed else None
+    if idx is not None and st.list_kind in ("activity", "mine"):
+        return start_for(turn, st, st.listed[idx])
     if st.data.get("activity_id") and st.at in ("search.detail", "signup.confirm", "signup.overlap"):
         return start_for(turn, st, int(st.data["activity_id"]))
     if any(entity(turn, e) for e in ("time", "category", "place")):
@@ -109,27 +110,44 @@ def confirm(turn: Turn, st: State) -> Result:
 
 
 def on_confirm(turn: Turn, st: State) -> Result | None:
-    size = _people(turn, int(st.data.get("party") or 1))
-    if size is not None:
-        st.data["party"] = size
-        replies, target = confirm(turn, st)
-        return [Text(T.PARTY_NOTE.format(party=st.data["party"])), *replies], target
+    r = turn.reading
+    if r is not None and r.kind == NUMBER:  # 等等 我要第三个: not this one, that one
+        from .search import pick_listed
+
+        return pick_listed(turn, st, int(r.value))
+    if r is None or r.kind == PARTY:
+        size = _people(turn, int(st.data.get("party") or 1))
+        if size is not None:
+            st.data["party"] = size
+            replies, target = confirm(turn, st)
+            return [Text(T.PARTY_NOTE.format(party=st.data["party"])), *replies], target
     if is_yes(turn):
         return commit(turn, st)
+    if is_no(turn) or intent(turn) == "cancel_signup":
+        return with_menu(turn, T.NOT_SIGNED + booked_note(turn)), "help.menu"
     if intent(turn) == "sign_up":  # 我想去 again: still needs the explicit 1
         return confirm(turn, st)
-    if is_no(turn) or intent(turn) == "cancel_signup":
-        return with_menu(turn, T.NOT_SIGNED), "help.menu"
     return None
 
 
 def on_overlap(turn: Turn, st: State) -> Result | None:
+    digit = re.match(r"^\s*3\s*$", turn.text or "")
+    if (digit or _SWITCH.search(turn.text or "")) and (st.data.get("switch") or {}).get("signup_id"):
+        # 换成这个: the new one instead of the one at the same time, without cancelling first.
+        from ..screen import Reading
+        from .change import on_switch
+
+        turn.reading = Reading("yes")
+        return on_switch(turn, st)
     if is_yes(turn):
         st.data["allow_overlap"] = True
         return confirm(turn, st)
     if is_no(turn) or intent(turn) == "cancel_signup":
-        return with_menu(turn, T.NOT_SIGNED), "help.menu"
+        return with_menu(turn, T.NOT_SIGNED + booked_note(turn)), "help.menu"
     return None
+
+
+_SWITCH = re.compile(r"换成|换这个|换掉|改成这个|改报|原来的不去")
 
 
 def remind_text(turn: Turn) -> str:
@@ -165,6 +183,7 @@ def commit(turn: Turn, st: State) -> Result:
 
 FLOW = Flow(
     name="signup",
-    steps={"confirm": Step(on_confirm), "overlap": Step(on_overlap)},
+    steps={"confirm": Step(on_confirm, expects=(QUESTION, ITEM, PARTY, YESNO)),
+           "overlap": Step(on_overlap, expects=(QUESTION, YESNO))},
     entries={"sign_up": start},
 )

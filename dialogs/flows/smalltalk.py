@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import texts as T
-from ..common import exits, menu
+from ..common import booked_note, exits, menu
 from ..registry import Flow, Result
 from ..replies import Text
 from ..state import State
@@ -34,7 +34,7 @@ def out_of_scope(turn: Turn, st: State) -> Result:
 
 def okay(turn: Turn, st: State) -> Result:
     """A yes or no with nothing pending."""
-    return [Text(T.OK_NOTHING), menu(turn)], "help.menu"
+    return [Text(T.OK_NOTHING + booked_note(turn)), menu(turn)], "help.menu"
 
 
 FLOW = Flow(

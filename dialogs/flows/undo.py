@@ -9,7 +9,7 @@ from data import services
 from data.models import Activity, SignupStatus
 
 from .. import texts as T
-from ..common import exits, with_menu
+from ..common import booked_note, exits, with_menu
 from ..registry import Flow, Result
 from ..replies import Text
 from ..state import State
@@ -30,7 +30,7 @@ def undo(turn: Turn, st: State) -> Result:
                                      now=turn.now)
         if res.promoted:
             turn.hooks.waitlist_promoted([s.id for s in res.promoted])
-        return with_menu(turn, T.UNDO_SIGNUP.format(title=res.signup.activity.title)), "help.menu"
+        return with_menu(turn, T.UNDO_SIGNUP.format(title=res.signup.activity.title) + booked_note(turn)), "help.menu"
     if u["kind"] == "cancel":
         res2 = services.restore_signup(turn.session, signup_id=int(u["signup_id"]),
                                        volunteer_id=turn.volunteer.id, now=turn.now)
@@ -40,7 +40,7 @@ def undo(turn: Turn, st: State) -> Result:
         act = turn.session.get(Activity, signup.activity_id)
         title = act.title if act else ""
         status = T.status_name(signup.status, res2.waitlist_position)
-        return with_menu(turn, T.UNDO_CANCEL.format(title=title, status=status)), "help.menu"
+        return with_menu(turn, T.UNDO_CANCEL.format(title=title, status=status) + booked_note(turn)), "help.menu"
     if u["kind"] == "profile":
         from .profile import PROFILE_FIELDS
 

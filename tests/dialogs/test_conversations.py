@@ -18,7 +18,7 @@ def line_of(chat: Chat, title: str) -> str:
     older person would: how many items a day has depends on the weekday the demo data was loaded on."""
     for _ in range(10):
         last = next((r for r in reversed(chat.replies) if isinstance(r, Choices)), None)
-        first = (getattr(last, "start", 1) or 1) if last else 1
+        first = last.first if last else 1
         for i, option in enumerate(chat.options):
             if title in option:
                 return str(first + i)

@@ -67,7 +67,7 @@ def _numbered(c: Chat) -> dict[int, str]:
     last = next((r for r in reversed(c.replies) if isinstance(r, Choices)), None)
     if last is None:
         return {}
-    first = getattr(last, "start", 1) or 1
+    first = last.first
     return {first + i: opt for i, opt in enumerate(last.options)}
 
 
@@ -234,6 +234,9 @@ def test_new_user_consent_then_questions(newbie: Chat) -> None:
     out = newbie.send("跳过", P("nlu_fallback"))
     assert "跳过" in out and newbie.at == "onboarding.q_time"
     out = newbie.send("周末上午", P("search_activities"))
+    assert "周末上午" in out and newbie.at == "onboarding.q_time_check"  # read back before saving
+    assert newbie.volunteer.availability == 0
+    out = newbie.send(*n(1))
     assert "周末上午" in out and newbie.at == "help.menu"
     assert newbie.volunteer.availability == (1 << 15) | (1 << 18)
 
