@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,6 +22,17 @@ from data.seed import load_demo
 from data.timeutil import utcnow
 
 REQUIRE = os.environ.get("YINLING_REQUIRE_SERVICES") == "1"
+# Property tests (tests/dialogs/test_property.py): repeatable cases by default; YINLING_PROPERTY_RANDOM=1 (CI)
+# draws a fresh seed per run, YINLING_PROPERTY_SEED=N replays one. The seed is printed in the header.
+PROPERTY_SEED: int | None = (int(os.environ["YINLING_PROPERTY_SEED"]) if os.environ.get("YINLING_PROPERTY_SEED")
+                             else random.SystemRandom().randrange(2**32)
+                             if os.environ.get("YINLING_PROPERTY_RANDOM") == "1" else None)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if PROPERTY_SEED is None:
+        return "property tests: repeatable cases (YINLING_PROPERTY_RANDOM=1 for a fresh seed)"
+    return f"property tests: seed {PROPERTY_SEED} (replay: YINLING_PROPERTY_SEED={PROPERTY_SEED})"
 PG_URL = os.environ.get("YINLING_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("YINLING_TEST_REDIS_URL")
 TEST_SECRET = "test-secret-key-0123456789"
