@@ -192,6 +192,15 @@ def test_notices_off_elsewhere_blocks_sms_notices(harness: SmsHarness, fake: Fak
     assert fake.texts_to(phone.number)[-1] == "活动提醒：明天上午9点"
 
 
+def test_a_nul_character_in_a_text_is_answered_normally(harness: SmsHarness, fake: FakeAndroidGateway) -> None:
+    """A phone or gateway may put U+0000 into a text (JSON carries it); PostgreSQL refuses it in text columns,
+    so the turn failed and every such message got the apology. (Found by the dialog property test.)"""
+    phone = Phone(harness, fake, "android")
+    answer = "\n".join(phone.send("你好\x00"))
+    assert answer and "出了点小问题" not in answer and "同意" in answer, answer
+    assert harness.log_count(phone.number, "in") == 1
+
+
 def test_outbound_errors_map_to_send_results(harness: SmsHarness, fake: FakeAndroidGateway) -> None:
     channel = SmsChannel(harness.rt, harness.service.provider("android"), sleep=lambda s: None)
     number = new_phone()

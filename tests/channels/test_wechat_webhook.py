@@ -63,6 +63,9 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         "database.url": url, "redis.url": redis_url, "redis.prefix": f"test:{tag}:", "secret_key": TEST_SECRET,
         "wechat.token": TOKEN, "wechat.app_id": APP_ID, "wechat.app_secret": APP_SECRET, "wechat.aes_key": AES_KEY,
         "wechat.api_base": fake.url, "wechat.reply_queue": f"replies-test-{tag}",
+        # A busy 2-core CI machine can take more than WeChat's 4 s for one turn; the conversation tests are
+        # about the replies, so they get room. The tests about the budget set their own (0.2–0.5 s).
+        "wechat.reply_budget_seconds": 30.0,
     })
     rt = runtime_of(flask_app)
     if "nlu" not in _NLU:  # jieba takes seconds to load: one parser for every app in this module
