@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -23,7 +24,7 @@ from data.timeutil import utcnow
 
 REQUIRE = os.environ.get("YINLING_REQUIRE_SERVICES") == "1"
 # Property tests (tests/dialogs/test_property.py): repeatable cases by default; YINLING_PROPERTY_RANDOM=1 (CI)
-# draws a fresh seed per run, YINLING_PROPERTY_SEED=N replays one. The seed is printed in the header.
+# draws a fresh seed per run, YINLING_PROPERTY_SEED=N replays one. The seed is printed in the header and at the end.
 PROPERTY_SEED: int | None = (int(os.environ["YINLING_PROPERTY_SEED"]) if os.environ.get("YINLING_PROPERTY_SEED")
                              else random.SystemRandom().randrange(2**32)
                              if os.environ.get("YINLING_PROPERTY_RANDOM") == "1" else None)
@@ -33,6 +34,13 @@ def pytest_report_header(config: pytest.Config) -> str:
     if PROPERTY_SEED is None:
         return "property tests: repeatable cases (YINLING_PROPERTY_RANDOM=1 for a fresh seed)"
     return f"property tests: seed {PROPERTY_SEED} (replay: YINLING_PROPERTY_SEED={PROPERTY_SEED})"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if PROPERTY_SEED is not None:  # again at the end: `-q` (CI) shows no header
+        terminalreporter.write_line(f"property tests: seed {PROPERTY_SEED} (replay: YINLING_PROPERTY_SEED={PROPERTY_SEED})")
+
+
 PG_URL = os.environ.get("YINLING_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("YINLING_TEST_REDIS_URL")
 TEST_SECRET = "test-secret-key-0123456789"
