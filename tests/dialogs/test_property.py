@@ -3,8 +3,8 @@ leave the database consistent: no activity overbooked, at most one live sign-up 
 waitlist positions 1..n in arrival order, and nobody left waiting while a place their party fits is free.
 
 The 120 cases per database are repeatable by default (derandomized; the long SQLite run is random, as it
-was). CI sets YINLING_PROPERTY_RANDOM=1: each run draws one fresh seed for both tests, printed in pytest's
-header and in the failing example's notes. Replay a failure with
+was). CI sets YINLING_PROPERTY_RANDOM=1: each run draws one fresh seed for both tests, printed at the end
+of the run (and in the header without -q) and in the failing example's notes. Replay a failure with
     YINLING_PROPERTY_SEED=<seed> .venv/bin/python -m pytest tests/dialogs/test_property.py
 """
 
