@@ -248,7 +248,8 @@ class Pipeline:
         replies: list[Reply]
         volunteer_id: int | None = None
         try:
-            text = inbound.text or ""
+            # U+0000 can arrive in an SMS (JSON carries it) but PostgreSQL refuses it in text columns.
+            text = (inbound.text or "").replace("\x00", "")
             # Parse before the session opens: on SQLite a write transaction holds the database lock.
             parse = self.rt.nlu.parse(text, to_local(now).replace(tzinfo=None))
             with self.rt.sessions() as session:

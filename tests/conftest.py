@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -23,6 +25,24 @@ from data.seed import load_demo
 from tests.clock import session_instant
 
 REQUIRE = os.environ.get("YINLING_REQUIRE_SERVICES") == "1"
+# Property tests (tests/dialogs/test_property.py): repeatable cases by default; YINLING_PROPERTY_RANDOM=1 (CI)
+# draws a fresh seed per run, YINLING_PROPERTY_SEED=N replays one. The seed is printed in the header and at the end.
+PROPERTY_SEED: int | None = (int(os.environ["YINLING_PROPERTY_SEED"]) if os.environ.get("YINLING_PROPERTY_SEED")
+                             else random.SystemRandom().randrange(2**32)
+                             if os.environ.get("YINLING_PROPERTY_RANDOM") == "1" else None)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if PROPERTY_SEED is None:
+        return "property tests: repeatable cases (YINLING_PROPERTY_RANDOM=1 for a fresh seed)"
+    return f"property tests: seed {PROPERTY_SEED} (replay: YINLING_PROPERTY_SEED={PROPERTY_SEED})"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if PROPERTY_SEED is not None:  # again at the end: `-q` (CI) shows no header
+        terminalreporter.write_line(f"property tests: seed {PROPERTY_SEED} (replay: YINLING_PROPERTY_SEED={PROPERTY_SEED})")
+
+
 PG_URL = os.environ.get("YINLING_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("YINLING_TEST_REDIS_URL")
 TEST_SECRET = "test-secret-key-0123456789"

@@ -7,6 +7,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -40,6 +41,8 @@ def test_log_in_and_see_activities_in_headless_chromium(live: str, tmp_path: Pat
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
 
     opts = Options()
     opts.binary_location = CHROMIUM
@@ -48,21 +51,30 @@ def test_log_in_and_see_activities_in_headless_chromium(live: str, tmp_path: Pat
                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=412,915", "--lang=zh-CN"):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+
+    def follow(element: Any, wait_for: tuple[str, str]) -> Any:
+        """Click, wait until the old page is gone and the new one shows `wait_for`, return that element.
+
+        Reading right after a click can still see the old page (or an element of it that goes stale)."""
+        old = driver.find_element(By.TAG_NAME, "html")
+        element.click()
+        WebDriverWait(driver, 20).until(ec.staleness_of(old))
+        return WebDriverWait(driver, 20).until(ec.presence_of_element_located(wait_for))
+
     try:
         driver.set_page_load_timeout(20)
         driver.get(f"{live}/admin/")
         assert "协调员登录" in driver.page_source
         driver.find_element(By.ID, "username").send_keys("wangxy")
         driver.find_element(By.ID, "password").send_keys(PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        assert "您好" in driver.find_element(By.TAG_NAME, "h1").text
-        driver.find_element(By.LINK_TEXT, "活动").click()
+        h1 = follow(driver.find_element(By.CSS_SELECTOR, "form button[type=submit]"), (By.TAG_NAME, "h1"))
+        assert "您好" in h1.text
+        follow(driver.find_element(By.LINK_TEXT, "活动"), (By.CSS_SELECTOR, "tbody tr"))
         rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
         assert rows and "阳光社区志愿服务队" in driver.page_source
         size = driver.execute_script("return parseFloat(getComputedStyle(document.body).fontSize)")
         assert size >= 18  # large text on a phone-sized window
-        rows[0].find_element(By.TAG_NAME, "a").click()
-        assert driver.find_element(By.ID, "last4")  # the check-in box is there
+        assert follow(rows[0].find_element(By.TAG_NAME, "a"), (By.ID, "last4"))  # the check-in box is there
         shot = tmp_path / "activities.png"
         driver.save_screenshot(str(shot))
         assert shot.stat().st_size > 5000

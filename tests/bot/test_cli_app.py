@@ -116,7 +116,12 @@ def test_healthz_with_redis_and_when_redis_is_down(tmp_path: Path) -> None:
 
 
 def test_body_limit(tmp_path: Path) -> None:
-    app = create_app({"database.url": f"sqlite:///{tmp_path / 'h.db'}", "secret_key": TEST_SECRET,
-                      "app.max_body_bytes": 1000})
-    r = app.test_client().post("/healthz", data=b"x" * 5000)
-    assert r.status_code in (405, 413)
+    """`app.max_body_bytes` caps every request body: the same 5,000-byte form is refused with 413 under a
+    1,000-byte limit and read (then refused for what it says) under the default 64 KiB."""
+    form = {"username": "wangxy", "password": "x" * 5000}
+    small = create_app({"database.url": f"sqlite:///{tmp_path / 'h.db'}", "secret_key": TEST_SECRET,
+                        "app.max_body_bytes": 1000})
+    assert small.test_client().post("/admin/login", data=form).status_code == 413
+    assert small.test_client().post("/admin/login", data={"username": "wangxy", "password": "x"}).status_code != 413
+    default = create_app({"database.url": f"sqlite:///{tmp_path / 'h.db'}", "secret_key": TEST_SECRET})
+    assert default.test_client().post("/admin/login", data=form).status_code != 413

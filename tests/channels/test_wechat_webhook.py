@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -63,6 +64,9 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         "database.url": url, "redis.url": redis_url, "redis.prefix": f"test:{tag}:", "secret_key": TEST_SECRET,
         "wechat.token": TOKEN, "wechat.app_id": APP_ID, "wechat.app_secret": APP_SECRET, "wechat.aes_key": AES_KEY,
         "wechat.api_base": fake.url, "wechat.reply_queue": f"replies-test-{tag}",
+        # A busy 2-core CI machine can take more than WeChat's 4 s for one turn; the conversation tests are
+        # about the replies, so they get room. The tests about the budget set their own (0.2–0.5 s).
+        "wechat.reply_budget_seconds": 30.0,
     })
     rt = runtime_of(flask_app)
     if "nlu" not in _NLU:  # jieba takes seconds to load: one parser for every app in this module
@@ -112,6 +116,10 @@ def identities(rt: Runtime) -> int:
         return int(s.scalar(select(func.count()).select_from(ChannelIdentity)) or 0)
 
 
+def next_msg_id() -> int:
+    return int(uuid.uuid4().int % 10**15)
+
+
 def numbered(text: str) -> bool:
     return "1." in text or "1、" in text or "1）" in text
 
@@ -136,12 +144,16 @@ def test_wrong_signature_is_403_and_writes_nothing(app: Flask, rt: Runtime, mode
     assert (rows(rt), identities(rt)) == before
 
 
-def test_replayed_request_is_refused(app: Flask, rt: Runtime) -> None:
+@pytest.mark.parametrize("offset", [-3600, 3600, 10**6])
+def test_replayed_request_is_refused(app: Flask, rt: Runtime, offset: int) -> None:
+    """Signed an hour ago (captured and replayed) or an hour ahead (signed in advance, or a wrong clock)."""
     d = driver(app, "safe")
-    before = rows(rt)
-    old = str(int(time.time()) - 3600)  # captured an hour ago
-    assert d.post(*d.sign(build_xml(d._fields("text", Content="1", MsgId=3)), timestamp=old)).status == 403
-    assert rows(rt) == before
+    before = (rows(rt), identities(rt))
+    stamp = str(int(time.time()) + offset)
+    assert d.post(*d.sign(build_xml(d._fields("text", Content="1", MsgId=3)), timestamp=stamp)).status == 403
+    assert (rows(rt), identities(rt)) == before
+    # The same message signed now goes through: what was refused was the time, not the message.
+    assert d.post(*d.sign(build_xml(d._fields("text", Content="1", MsgId=3)))).status == 200
 
 
 def test_huge_body_is_413(app: Flask, rt: Runtime) -> None:
@@ -161,7 +173,7 @@ def test_hostile_or_broken_xml_is_acknowledged_and_writes_nothing(app: Flask, rt
     started = time.monotonic()
     reply = d.post(query, body)
     assert reply.status == 200 and reply.body == b"success"
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 15  # entities are refused, never expanded (which would not end)
     assert (rows(rt), identities(rt)) == before
 
 
@@ -180,11 +192,16 @@ def test_conversation_subscribe_onboarding_search_sign_up(app: Flask, rt: Runtim
     confirm = d.text("1")
     assert "确认" in confirm.text
     done = d.text("1")
-    assert "0" in done.text  # says what can be sent next
     with rt.sessions() as s:
         ident = s.scalars(select(ChannelIdentity).where(ChannelIdentity.external_id == d.openid)).one()
         signups = s.scalars(select(Signup).where(Signup.volunteer_id == ident.volunteer_id)).all()
     assert len(signups) == 1
+    # The acknowledgement says what happened to this sign-up, repeats the activity, and what to send next.
+    said = {"confirmed": "报好了", "pending": "已提交", "waitlisted": "已排队"}[signups[0].status.value]
+    assert said in done.text, done.text
+    with rt.sessions() as s:
+        title = s.get(Signup, signups[0].id).activity.title
+    assert title in done.text and "回复0回主菜单" in done.text, done.text
     assert rows(rt, d.openid) == 2 * 9  # every turn logged once in, once out
 
 
@@ -255,10 +272,10 @@ def test_slow_turn_answers_empty_then_arrives_as_customer_message(app: Flask, rt
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     import bot.pipeline
 
-    real = bot.pipeline.respond
+    real, release = bot.pipeline.respond, threading.Event()
 
-    def slow(turn: Any) -> Any:
-        time.sleep(1.0)
+    def slow(turn: Any) -> Any:  # held until WeChat has had its answer (or 10 s, far past the budget)
+        release.wait(10)
         return real(turn)
 
     ch = channel(app)
@@ -267,10 +284,9 @@ def test_slow_turn_answers_empty_then_arrives_as_customer_message(app: Flask, rt
     monkeypatch.setattr(ch.cfg, "reply_budget_seconds", 0.3)
     monkeypatch.setattr(bot.pipeline, "respond", slow)
     fields = d._fields("text", Content="找活动", MsgId=555000111)
-    started = time.monotonic()
-    first = d.send(fields)
-    assert first.empty
-    assert time.monotonic() - started < 0.8
+    first = d.send(fields)  # a webhook that waited for the turn would answer with its reply, 10 s later
+    assert first.empty and not fake.custom
+    release.set()
     retry = d.send(fields)  # WeChat's retry must not produce a second reply
     assert retry.empty
     sent = _deliver(rt, ch, fake, 1)
@@ -361,6 +377,36 @@ def test_a_failing_dialog_answers_politely(app: Flask, rt: Runtime, monkeypatch:
     assert reply.status == 200 and "对不起" in reply.text
 
 
+def test_wechats_retry_runs_a_turn_that_failed(app: Flask, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A turn that failed committed nothing and answered with an apology; WeChat's retry of the same MsgId
+    (or the same event) must run the turn again, not be served the cached apology as a duplicate."""
+    import bot.pipeline
+
+    real = bot.pipeline.respond
+    failures = {"left": 0}
+
+    def fails_once(turn: Any) -> Any:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("database went away")
+        return real(turn)
+
+    monkeypatch.setattr(bot.pipeline, "respond", fails_once)
+    d = driver(app, "safe")
+    d.event("subscribe")
+    d.text("1")  # consent
+    before = rows(rt, d.openid)
+    for fields in (d._fields("text", Content="找活动", MsgId=next_msg_id()),
+                   d._fields("event", Event="CLICK", EventKey="MENU_FIND")):
+        failures["left"] = 1
+        first = d.send(fields)
+        assert "对不起" in first.text
+        retry = d.send(fields)
+        assert "对不起" not in retry.text and numbered(retry.text) and "月" in retry.text, retry.text
+        assert d.send(fields).text == retry.text  # a third delivery is the duplicate of the turn that ran
+    assert rows(rt, d.openid) == before + 2 * 2  # the failed turns left nothing; each retry logged once
+
+
 def test_a_failing_channel_answers_politely_with_a_request_id(app: Flask, rt: Runtime,
                                                               monkeypatch: pytest.MonkeyPatch,
                                                               caplog: pytest.LogCaptureFixture) -> None:
@@ -398,12 +444,15 @@ def test_handoff_through_the_webhook_reaches_the_push_layer(app: Flask, rt: Runt
     d = driver(app)
     d.event("subscribe")
     d.text("1")
+    words = f"楼下路灯坏了{uuid.uuid4().hex[:6]}"  # this person's own words, to find their hand-off
+    d.text(words)
     reply = d.text("9")
-    assert "电话" in reply.text or "联系" in reply.text
+    assert "联系您" in reply.text, reply.text
     with rt.sessions() as s:
         notices = s.scalars(select(Notice).where(Notice.kind == "handoff")).all()
-    assert notices, "the dialogs' hand-off hook did not reach the push layer"
-    assert any("9" in n.body or n.body for n in notices)
+    mine = [n for n in notices if words in n.body]
+    assert len(mine) == 1, "the dialogs' hand-off hook did not reach the push layer with the conversation"
+    assert "请求人工帮助" in mine[0].body
 
 
 def test_location_reports_and_link_clicks_leave_the_conversation_and_the_window_alone(app: Flask, rt: Runtime) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from data import services as svc
 from data.errors import AlreadySignedUp, InvalidInput, NotFound, NotOpen, Overlap
-from data.models import ActivityStatus, Place, SignupStatus, Volunteer
+from data.models import ActivityStatus, Place, Signup, SignupStatus, Volunteer
 
 from .helpers import make_activity, make_volunteer
 
@@ -163,3 +163,169 @@ def test_demo_data_has_answers_for_common_questions(session: Session, seed_now: 
     assert tomorrow.total >= 3 and next_week.total >= 8 and weekend.total >= 2
     lefts = [h.places_left for h in next_week.hits + tomorrow.hits]
     assert 0 in lefts
+
+
+# -- capacity and order: what sign_up and promote_waitlist promise ----------------------------------------------
+def _taken_and_statuses(session: Session, act_id: int) -> tuple[int, dict[int, SignupStatus]]:
+    rows = session.scalars(select(Signup).where(Signup.activity_id == act_id)).all()
+    taken = sum(s.party_size for s in rows if s.status in (SignupStatus.CONFIRMED, SignupStatus.PENDING))
+    return taken, {s.id: s.status for s in rows}
+
+
+def _positions(session: Session, ids: list[int]) -> list[int | None]:
+    return [svc.waitlist_position(session, session.get(Signup, i)) for i in ids]  # type: ignore[arg-type]
+
+
+def test_parties_fill_a_bigger_activity_to_the_last_place(session: Session, seed_now: datetime) -> None:
+    act = make_activity(session, seed_now, capacity=5)
+    people = [make_volunteer(session, seed_now, f"队员{i}") for i in range(5)]
+    results = [svc.sign_up(session, volunteer_id=v.id, activity_id=act.id, now=seed_now + timedelta(seconds=i),
+                           party_size=size)
+               for i, (v, size) in enumerate(zip(people, (2, 2, 1, 1, 3), strict=True))]
+    assert [r.signup.status for r in results] == [SignupStatus.CONFIRMED] * 3 + [SignupStatus.WAITLISTED] * 2
+    assert [r.places_left for r in results] == [3, 1, 0, 0, 0]
+    assert [r.waitlist_position for r in results] == [None, None, None, 1, 2]
+    assert svc.places_taken(session, act.id) == 5 and svc.places_left(session, act) == 0
+
+
+def test_a_party_too_big_for_the_places_left_waits_and_a_smaller_one_takes_them(session: Session,
+                                                                              seed_now: datetime) -> None:
+    act = make_activity(session, seed_now, capacity=4)
+    a, b, c, d = (make_volunteer(session, seed_now, n) for n in "甲乙丙丁")
+    assert svc.sign_up(session, volunteer_id=a.id, activity_id=act.id, now=seed_now, party_size=3).places_left == 1
+    big = svc.sign_up(session, volunteer_id=b.id, activity_id=act.id, now=seed_now, party_size=2)
+    assert big.signup.status == SignupStatus.WAITLISTED and big.places_left == 1  # never 5 of 4
+    small = svc.sign_up(session, volunteer_id=c.id, activity_id=act.id, now=seed_now, party_size=1)
+    assert small.signup.status == SignupStatus.CONFIRMED and small.places_left == 0
+    late = svc.sign_up(session, volunteer_id=d.id, activity_id=act.id, now=seed_now, party_size=1)
+    assert late.signup.status == SignupStatus.WAITLISTED and late.waitlist_position == 2
+    assert svc.places_taken(session, act.id) == 4
+
+
+def test_several_waiting_are_numbered_in_arrival_order_and_move_up(session: Session, seed_now: datetime) -> None:
+    act = make_activity(session, seed_now, capacity=2)
+    first = make_volunteer(session, seed_now)
+    svc.sign_up(session, volunteer_id=first.id, activity_id=act.id, now=seed_now, party_size=2)
+    waiting: list[int] = []
+    # Arrival order differs from insertion order: the later timestamp is inserted first.
+    for secs in (5, 1, 3, 3):
+        v = make_volunteer(session, seed_now)
+        r = svc.sign_up(session, volunteer_id=v.id, activity_id=act.id, now=seed_now + timedelta(seconds=secs))
+        waiting.append(r.signup.id)
+    assert _positions(session, waiting) == [4, 1, 2, 3]  # same second: the earlier sign-up first
+    quitter = session.get(Signup, waiting[2])
+    assert quitter is not None
+    svc.cancel_signup(session, signup_id=quitter.id, volunteer_id=quitter.volunteer_id, now=seed_now)
+    assert _positions(session, waiting) == [3, 1, None, 2]
+
+
+def test_freed_places_go_first_come_first_served(session: Session, seed_now: datetime) -> None:
+    act = make_activity(session, seed_now, capacity=3)
+    holders = [svc.sign_up(session, volunteer_id=make_volunteer(session, seed_now).id, activity_id=act.id,
+                           now=seed_now).signup for _ in range(3)]
+    waiting = [svc.sign_up(session, volunteer_id=make_volunteer(session, seed_now).id, activity_id=act.id,
+                           now=seed_now + timedelta(minutes=m)).signup for m in (3, 1, 2)]
+    by_arrival = [waiting[1].id, waiting[2].id, waiting[0].id]
+    later = seed_now + timedelta(hours=1)
+    one = svc.cancel_signup(session, signup_id=holders[0].id, volunteer_id=holders[0].volunteer_id, now=later)
+    assert [s.id for s in one.promoted] == by_arrival[:1]
+    two = svc.cancel_signup(session, signup_id=holders[1].id, volunteer_id=holders[1].volunteer_id, now=later)
+    assert [s.id for s in two.promoted] == by_arrival[1:2]
+    promoted = session.get(Signup, by_arrival[0])
+    assert promoted is not None and promoted.status == SignupStatus.CONFIRMED and promoted.confirmed_at == later
+    assert _positions(session, [by_arrival[2]]) == [1]
+    assert svc.places_taken(session, act.id) == 3
+
+
+def test_a_freed_place_skips_a_party_that_does_not_fit_who_keeps_first_turn(session: Session,
+                                                                             seed_now: datetime) -> None:
+    act = make_activity(session, seed_now, capacity=4)
+    a = svc.sign_up(session, volunteer_id=make_volunteer(session, seed_now).id, activity_id=act.id,
+                    now=seed_now, party_size=2).signup
+    b = svc.sign_up(session, volunteer_id=make_volunteer(session, seed_now).id, activity_id=act.id,
+                    now=seed_now, party_size=2).signup
+    w = {size: svc.sign_up(session, volunteer_id=make_volunteer(session, seed_now).id, activity_id=act.id,
+                           now=seed_now + timedelta(seconds=i + 1), party_size=size).signup
+         for i, size in enumerate((3, 1, 2))}  # a party of 3 first, then 1, then 2
+    freed = svc.cancel_signup(session, signup_id=a.id, volunteer_id=a.volunteer_id, now=seed_now)
+    # Two places: the 3 do not fit, the 1 does; the 2 who came after the 1 no longer fit.
+    assert [s.id for s in freed.promoted] == [w[1].id]
+    assert _positions(session, [w[3].id, w[2].id]) == [1, 2]
+    taken, statuses = _taken_and_statuses(session, act.id)
+    assert taken == 3 and statuses[w[3].id] == statuses[w[2].id] == SignupStatus.WAITLISTED
+    freed = svc.cancel_signup(session, signup_id=b.id, volunteer_id=b.volunteer_id, now=seed_now)
+    assert [s.id for s in freed.promoted] == [w[3].id]  # the party of 3 still came first
+    taken, statuses = _taken_and_statuses(session, act.id)
+    assert taken == 4 and statuses[w[2].id] == SignupStatus.WAITLISTED
+
+
+def test_one_cancellation_can_promote_several_small_parties(session: Session, seed_now: datetime) -> None:
+    act = make_activity(session, seed_now, capacity=3)
+    big = svc.sign_up(session, volunteer_id=make_volunteer(session, seed_now).id, activity_id=act.id,
+                      now=seed_now, party_size=3).signup
+    small = [svc.sign_up(session, volunteer_id=make_volunteer(session, seed_now).id, activity_id=act.id,
+                         now=seed_now + timedelta(seconds=i + 1), party_size=size).signup
+             for i, size in enumerate((1, 2, 1))]
+    freed = svc.cancel_signup(session, signup_id=big.id, volunteer_id=big.volunteer_id, now=seed_now)
+    assert [s.id for s in freed.promoted] == [small[0].id, small[1].id]  # 1 + 2 = 3: the last 1 waits
+    assert svc.places_taken(session, act.id) == 3
+    assert _positions(session, [small[2].id]) == [1]
+
+
+def test_promotion_into_a_reviewed_activity_is_pending(session: Session, seed_now: datetime) -> None:
+    act = make_activity(session, seed_now, capacity=2, needs_review=True)
+    a, b, c = (make_volunteer(session, seed_now) for _ in range(3))
+    ra = svc.sign_up(session, volunteer_id=a.id, activity_id=act.id, now=seed_now)
+    svc.sign_up(session, volunteer_id=b.id, activity_id=act.id, now=seed_now)
+    rc = svc.sign_up(session, volunteer_id=c.id, activity_id=act.id, now=seed_now + timedelta(seconds=1))
+    assert rc.signup.status == SignupStatus.WAITLISTED  # two pending sign-ups hold both places
+    freed = svc.cancel_signup(session, signup_id=ra.signup.id, volunteer_id=a.id, now=seed_now)
+    assert [s.id for s in freed.promoted] == [rc.signup.id]
+    assert rc.signup.status == SignupStatus.PENDING and rc.signup.confirmed_at is None
+
+
+def test_no_promotion_once_the_activity_has_started(session: Session, seed_now: datetime) -> None:
+    act = make_activity(session, seed_now, capacity=1, starts_in_h=2)
+    a, b = make_volunteer(session, seed_now), make_volunteer(session, seed_now)
+    ra = svc.sign_up(session, volunteer_id=a.id, activity_id=act.id, now=seed_now)
+    rb = svc.sign_up(session, volunteer_id=b.id, activity_id=act.id, now=seed_now)
+    during = seed_now + timedelta(hours=2, minutes=10)
+    assert svc.cancel_signup(session, signup_id=ra.signup.id, volunteer_id=a.id, now=during).promoted == []
+    assert rb.signup.status == SignupStatus.WAITLISTED
+
+
+def test_undoing_a_cancel_after_the_place_was_given_away_joins_the_back(session: Session,
+                                                                         seed_now: datetime) -> None:
+    act = make_activity(session, seed_now, capacity=1)
+    a, b, c = (make_volunteer(session, seed_now) for _ in range(3))
+    ra = svc.sign_up(session, volunteer_id=a.id, activity_id=act.id, now=seed_now)
+    rb = svc.sign_up(session, volunteer_id=b.id, activity_id=act.id, now=seed_now + timedelta(seconds=1))
+    rc = svc.sign_up(session, volunteer_id=c.id, activity_id=act.id, now=seed_now + timedelta(seconds=2))
+    later = seed_now + timedelta(minutes=3)
+    assert [s.id for s in svc.cancel_signup(session, signup_id=ra.signup.id, volunteer_id=a.id,
+                                            now=later).promoted] == [rb.signup.id]
+    back = svc.restore_signup(session, signup_id=ra.signup.id, volunteer_id=a.id, now=later)
+    assert back.signup.status == SignupStatus.WAITLISTED and back.waitlist_position == 2
+    assert _positions(session, [rc.signup.id]) == [1]
+    assert svc.places_taken(session, act.id) == 1
+
+
+def test_no_overbooking_through_any_mix_of_sign_ups_and_cancels(session: Session, seed_now: datetime) -> None:
+    """A fixed but busy sequence: parties of 1–4 sign up and cancel; after every step the places held never
+    exceed the capacity, and nobody waits while a place their party fits is free."""
+    act = make_activity(session, seed_now, capacity=6)
+    live: list[Signup] = []
+    sizes = [3, 2, 4, 1, 2, 1, 3, 1, 2, 4, 1, 1]
+    for step, size in enumerate(sizes):
+        now = seed_now + timedelta(seconds=step)
+        v = make_volunteer(session, seed_now)
+        live.append(svc.sign_up(session, volunteer_id=v.id, activity_id=act.id, now=now, party_size=size).signup)
+        if step % 3 == 2:  # every third step the oldest live sign-up cancels
+            gone = live.pop(0)
+            svc.cancel_signup(session, signup_id=gone.id, volunteer_id=gone.volunteer_id, now=now)
+        taken, statuses = _taken_and_statuses(session, act.id)
+        assert taken <= act.capacity, (step, taken)
+        free = act.capacity - taken
+        fits = [s.party_size for s in live if s.status == SignupStatus.WAITLISTED and s.party_size <= free]
+        assert not fits, (step, free, fits)  # a waiting party that fits a free place means a lost place
+    assert svc.places_taken(session, act.id) == _taken_and_statuses(session, act.id)[0]

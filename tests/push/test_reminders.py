@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.push import PushService
 from bot.push.scheduled import escalate_reviews, send_reminders, thank_if_star_up
 from data.errors import InvalidInput
-from data.models import Activity, Coordinator, ServiceRecord, Signup, SignupStatus, TeamCoordinator
+from data.models import Coordinator, ServiceRecord, Signup, SignupStatus, TeamCoordinator
 from data.models_push import Delivery, Notice, ReviewEscalation
 from data.records import (
     add_working_days,
@@ -130,6 +130,48 @@ def test_review_escalates_to_leader_then_auto_confirms(push: PushService, fake: 
     assert fake.sent[("template", "oV")] == 1  # 报名已确认
 
 
+def test_review_escalation_leaves_activities_that_are_over_alone(push: PushService, fake: FakeApis) -> None:
+    """A sign-up still pending when its activity is over is not reviewed any more: nobody is asked, the
+    leader is not told, nothing is auto-confirmed (a confirmation for yesterday's activity would only confuse)."""
+    now = _pg_or_sqlite_now()
+    with push.rt.sessions() as s:
+        over = make_activity(s, now, starts_in_h=-5, hours=2, needs_review=True, title="已经结束的活动")
+        running = make_activity(s, now, starts_in_h=-1, hours=3, needs_review=True, title="正在进行的活动")
+        ahead = make_activity(s, now, starts_in_h=24 * 3, needs_review=True, title="还没开始的活动")
+        cv = person(s, push.rt, now, "队长", openid="oLead2")
+        leader = Coordinator(name="队长", contact_phone="0471-2", volunteer_id=cv.id)
+        s.add(leader)
+        s.flush()
+        if s.get(TeamCoordinator, (over.team_id, leader.id)) is None:
+            s.add(TeamCoordinator(team_id=over.team_id, coordinator_id=leader.id, is_leader=True))
+        untold: dict[str, int] = {}
+        told: dict[str, int] = {}
+        for act in (over, running, ahead):
+            for bucket in (untold, told):
+                v = person(s, push.rt, now, "报名者", openid=f"oP{act.id}{len(bucket)}{id(bucket) % 97}")
+                su = Signup(activity_id=act.id, volunteer_id=v.id, status=SignupStatus.PENDING, party_size=1,
+                            created_at=now - timedelta(days=3), updated_at=now - timedelta(days=3))
+                s.add(su)
+                s.flush()
+                bucket[act.title] = su.id
+        for sid in told.values():  # coordinators were asked three days ago: due for the leader and auto-confirm
+            s.add(ReviewEscalation(signup_id=sid, coordinators_at=now - timedelta(days=3)))
+        s.commit()
+    push.ctx.clock = lambda: now
+    escalate_reviews(push, now)
+    with push.rt.sessions() as s:
+        asked = set(s.scalars(select(ReviewEscalation.signup_id).where(
+            ReviewEscalation.signup_id.in_(list(untold.values())), ReviewEscalation.coordinators_at.isnot(None))))
+        assert asked == {untold["还没开始的活动"]}  # only the activity still ahead is put to the coordinators
+        statuses = {title: s.get(Signup, sid).status for title, sid in told.items()}
+        assert statuses == {"已经结束的活动": SignupStatus.PENDING, "正在进行的活动": SignupStatus.PENDING,
+                            "还没开始的活动": SignupStatus.CONFIRMED}  # auto-confirmed after 48 h: only ahead
+        bodies = " ".join(s.scalars(select(Notice.body).where(Notice.kind.in_(["review", "review_leader"]))))
+        assert "已经结束的活动" not in bodies and "正在进行的活动" not in bodies
+        outcomes = {sid: s.get(ReviewEscalation, sid).outcome for sid in told.values()}
+        assert outcomes[told["已经结束的活动"]] is None and outcomes[told["正在进行的活动"]] is None
+
+
 def test_records_due_and_thank_you_on_new_star(push: PushService, fake: FakeApis) -> None:
     now = _pg_or_sqlite_now()
     with push.rt.sessions() as s:
@@ -155,4 +197,3 @@ def test_records_due_and_thank_you_on_new_star(push: PushService, fake: FakeApis
     with push.rt.sessions() as s:
         assert s.scalar(select(Delivery.status).where(Delivery.notice_id == nid)).value == "sent"
         assert "1星级" in s.get(Notice, nid).body
-    assert Activity  # imported for type context
