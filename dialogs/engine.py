@@ -116,7 +116,7 @@ def respond(turn: Turn) -> list[Reply]:
         replies = [menu(turn)]
     budget = turn.settings.budget(turn.channel)
     if turn.long_reply and turn.channel == "sms":
-        budget = max(budget, min(turn.settings.budget_chars, SMS_THREE_SEGMENTS))
+        budget = max(budget, min(turn.settings.wechat_budget_chars, SMS_THREE_SEGMENTS))
     replies = fit(replies, budget)
     st.last = to_data(replies)
     st.seen = turn.now.isoformat()
