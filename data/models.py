@@ -290,9 +290,9 @@ class Activity(Base):
     # on PostgreSQL a GIN index of the character pairs of title and description for text search
     # (yl_text_grams is an SQL function, created by migration 0003).
     __table_args__ = (
-        Index("ix_activities_status_starts_at", "status", "starts_at"),
-        Index("ix_activities_status_category_starts_at", "status", "category", "starts_at"),
-        Index("ix_activities_status_place_starts_at", "status", "place_id", "starts_at"),
+        Index("ix_activities_status_starts_at", "status", "starts_at", "id"),
+        Index("ix_activities_status_category_starts_at", "status", "category", "starts_at", "id"),
+        Index("ix_activities_status_place_starts_at", "status", "place_id", "starts_at", "id"),
         Index("ix_activities_text_grams", func.yl_text_grams(column("title"), column("description")),
               postgresql_using="gin").ddl_if(dialect="postgresql"),
     )

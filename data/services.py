@@ -92,6 +92,7 @@ COUNT_CAP = 100  # matches counted past the current page before the count stops 
 EARTH_KM = 6371.0
 KM_PER_DEGREE = math.pi * EARTH_KM / 180
 NEAR_RINGS_KM = (5.0, 20.0, 80.0)  # nearest-first without a limit: try these radii before everything
+TEXT_WINDOW = 1000  # text search: look for a full page among this many next activities before the index
 
 
 def _distance_sql(lat: float, lon: float) -> ColumnElement[float]:
@@ -158,6 +159,22 @@ def search_activities(
         conds.append(Activity.category.in_(list(categories)))
     if max_load is not None:
         conds.append(Activity.physical_load <= max_load)
+    if text and near is None and session.get_bind().dialect.name == "postgresql":
+        # A common word (书法 in one title of thirty) fills the page from the next few hundred activities
+        # in time order, much cheaper than fetching every match the index finds; a rare one does not,
+        # and then the index decides.
+        like = f"%{text}%"
+        bound = (select(Activity.starts_at).where(*conds).order_by(Activity.starts_at, Activity.id)
+                 .offset(TEXT_WINDOW - 1).limit(1).scalar_subquery())
+        first = list(session.scalars(
+            select(Activity.id)
+            .where(*conds, or_(bound.is_(None), Activity.starts_at <= bound),
+                   or_(Activity.title.like(like), Activity.description.like(like)))
+            .order_by(Activity.starts_at, Activity.id)
+            .limit(offset + limit)
+        ))
+        if len(first) == offset + limit:
+            return _page(session, conds + [_text_match(session, text)], None, offset, limit, page_ids=first[offset:])
     if text:
         conds.append(_text_match(session, text))
     if near is None:
@@ -198,9 +215,16 @@ def _page(
     limit: int,
     *,
     count: bool = True,
+    page_ids: list[int] | None = None,
 ) -> SearchResult:
-    """One page with places taken per activity, and the capped count, in one round trip."""
-    stmt = select(Activity).options(joinedload(Activity.place), joinedload(Activity.team)).where(*conds)
+    """One page with places taken per activity, and the capped count, in one round trip.
+
+    The page's ids are chosen first on activities alone (index-only where the indexes allow), and
+    only those few rows are joined to their place and team. `page_ids`: the page is already known
+    (`conds` still count the total).
+    """
+    ids = select(Activity.id.label("id")).where(*conds) if page_ids is None else \
+        select(Activity.id.label("id")).where(Activity.id.in_(page_ids))
     base = _base(conds)
     order: list[Any] = []
     dist: ColumnElement[Any] = null()
@@ -208,7 +232,7 @@ def _page(
         (lat, lon), km = near
         if km is None:  # every activity; those without coordinates last
             dist = _distance_sql(lat, lon)
-            stmt = stmt.outerjoin(Place, Place.id == Activity.place_id)
+            ids = ids.outerjoin(Place, Place.id == Activity.place_id)
             order = [dist.is_(None), dist]
         else:  # places inside the box around the circle (indexed coordinates), then the exact circle
             dlat = km / KM_PER_DEGREE
@@ -219,10 +243,17 @@ def _page(
                 .where(Place.lat.between(lat - dlat, lat + dlat), Place.lon.between(lon - dlon, lon + dlon))
                 .subquery()
             )
-            stmt = stmt.join(places, places.c.pid == Activity.place_id).where(places.c.km <= km)
+            ids = ids.join(places, places.c.pid == Activity.place_id).where(places.c.km <= km)
             base = base.join(places, places.c.pid == Activity.place_id).where(places.c.km <= km)
             dist = places.c.km
             order = [dist]
+    page = (
+        ids.add_columns(dist.label("km"))
+        .order_by(*order, Activity.starts_at, Activity.id)
+        .offset(offset if page_ids is None else 0)
+        .limit(limit)
+        .subquery()
+    )
     taken_q = (
         select(func.coalesce(func.sum(Signup.party_size), 0))
         .where(Signup.activity_id == Activity.id, Signup.status.in_(HOLDS_PLACE))
@@ -235,11 +266,12 @@ def _page(
         if count
         else literal(0)
     )
+    outer = [page.c.km.is_(None), page.c.km] if near is not None else []
     rows = session.execute(
-        stmt.add_columns(taken_q, dist, counted)
-        .order_by(*order, Activity.starts_at, Activity.id)
-        .offset(offset)
-        .limit(limit)
+        select(Activity, taken_q, page.c.km, counted)
+        .join(page, page.c.id == Activity.id)
+        .options(joinedload(Activity.place), joinedload(Activity.team))
+        .order_by(*outer, Activity.starts_at, Activity.id)
     ).unique().all()
     hits = [
         Hit(a, max(0, a.capacity - int(taken or 0)), None if km is None else float(km)) for a, taken, km, _ in rows

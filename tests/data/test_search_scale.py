@@ -110,8 +110,10 @@ def _new(session: Session, now: datetime, q: dict[str, Any], offset: int, limit:
     return svc.search_activities(session, now=now, offset=offset, limit=limit, **args)
 
 
-def test_same_pages_and_totals_as_the_old_search(session: Session, seed_now: datetime,
-                                                 region: dict[str, Any]) -> None:
+@pytest.mark.parametrize("window", [1000, 7])  # text: the page found in the next activities, or by the index
+def test_same_pages_and_totals_as_the_old_search(session: Session, seed_now: datetime, region: dict[str, Any],
+                                                 window: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(svc, "TEXT_WINDOW", window)
     for q in _queries(session, seed_now):
         for offset, limit in ((0, 4), (4, 4), (8, 4), (0, 1), (0, 12), (96, 4), (400, 4)):
             want_ids, want_total = _reference(session, now=seed_now, offset=offset, limit=limit, **q)

@@ -33,10 +33,10 @@ $$
 
 def upgrade() -> None:
     with op.batch_alter_table('activities', schema=None) as batch_op:
-        batch_op.create_index('ix_activities_status_starts_at', ['status', 'starts_at'], unique=False)
-        batch_op.create_index('ix_activities_status_category_starts_at', ['status', 'category', 'starts_at'],
+        batch_op.create_index('ix_activities_status_starts_at', ['status', 'starts_at', 'id'], unique=False)
+        batch_op.create_index('ix_activities_status_category_starts_at', ['status', 'category', 'starts_at', 'id'],
                               unique=False)
-        batch_op.create_index('ix_activities_status_place_starts_at', ['status', 'place_id', 'starts_at'],
+        batch_op.create_index('ix_activities_status_place_starts_at', ['status', 'place_id', 'starts_at', 'id'],
                               unique=False)
     with op.batch_alter_table('places', schema=None) as batch_op:
         batch_op.create_index('ix_places_lat_lon', ['lat', 'lon'], unique=False)
