@@ -32,14 +32,17 @@ sys.path.insert(0, str(ROOT))
 SECRET = "bench-secret-key-0123456789"
 
 
-def fake_server(port_q: Any) -> None:
+def fake_server(port_q: Any, marker: str = "") -> None:
     """WeChat's stable_token, template/send and custom/send on loopback, answering at once with WeChat's
     JSON (errcode 0, msgid); GET /stats, POST /reset. A bare asyncio HTTP/1.1 keep-alive server, so that on
-    a small machine the fake costs far less CPU than the workers it measures (it shares the cores)."""
+    a small machine the fake costs far less CPU than the workers it measures (it shares the cores).
+    With `marker`, customer-service messages without it (replies sent late, not the notice) are counted
+    apart, as `others`."""
     import asyncio
 
     counts: Counter[str] = Counter()  # messages per person
     custom: Counter[str] = Counter()  # of which customer-service messages (inside the 48-hour window)
+    others = 0  # customer-service messages without the marker
     msgid = 0
 
     def answer(data: Any, status: str = "200 OK") -> bytes:
@@ -48,24 +51,30 @@ def fake_server(port_q: Any) -> None:
                 .encode() + out)
 
     def route(method: bytes, target: bytes, body: bytes) -> bytes:
-        nonlocal msgid
+        nonlocal msgid, others
         path = target.split(b"?", 1)[0]
         if method == b"GET" and path == b"/stats":
             return answer({"total": sum(counts.values()), "people": len(counts),
-                           "max": max(counts.values()) if counts else 0, "custom": sum(custom.values())})
+                           "max": max(counts.values()) if counts else 0, "custom": sum(custom.values()), "others": others})
         if path == b"/reset":
             counts.clear()
             custom.clear()
+            others = 0
             return answer({})
         if path == b"/cgi-bin/stable_token":
             return answer({"access_token": "tok", "expires_in": 7200})
         if path in (b"/cgi-bin/message/template/send", b"/cgi-bin/message/custom/send"):
             if b"access_token=tok" not in target:
                 return answer({"errcode": 40001, "errmsg": "invalid credential"})
-            to = str(json.loads(body or b"{}").get("touser"))
-            counts[to] += 1
+            sent = json.loads(body or b"{}")
+            to = str(sent.get("touser"))
             if path == b"/cgi-bin/message/custom/send":
+                if marker and marker not in json.dumps(sent, ensure_ascii=False):
+                    others += 1
+                    msgid += 1
+                    return answer({"errcode": 0, "errmsg": "ok", "msgid": msgid})
                 custom[to] += 1
+            counts[to] += 1
             msgid += 1
             return answer({"errcode": 0, "errmsg": "ok", "msgid": msgid})
         return answer({"errcode": 404, "errmsg": "no such api"}, "404 Not Found")

@@ -340,7 +340,8 @@ def _total(turn: Turn, st: State) -> int:
     q = st.query or {}
     if q.get("mode") == "recommend":
         return len(q.get("ids") or [])
-    return int(run(turn, q, 0, 1).total)
+    # From the current page on: a count capped at 100 still reaches past the next page.
+    return int(run(turn, q, st.offset, page_size(turn) + 1).total)
 
 
 def detail_entry(turn: Turn, st: State) -> Result | None:
