@@ -150,9 +150,8 @@ def search_activities(
     if only_open:
         conds.append(Activity.status == ActivityStatus.PUBLISHED)
     if place_id is not None:
-        # The subtree by materialized path, the root's path read inside the same statement.
-        root_path = select(Place.path).where(Place.id == place_id).scalar_subquery()
-        subtree = select(Place.id).where(Place.path.startswith(root_path))
+        root = session.get(Place, place_id)  # usually in the session already; a constant prefix plans well
+        subtree = select(Place.id).where(Place.path.startswith(root.path if root else "/none/"))
         conds.append(Activity.place_id.in_(subtree.scalar_subquery()))
     if category:
         conds.append(Activity.category == category)
