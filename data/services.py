@@ -91,7 +91,7 @@ class SearchResult:
 COUNT_CAP = 100  # matches counted past the current page before the count stops ("超过100个")
 EARTH_KM = 6371.0
 KM_PER_DEGREE = math.pi * EARTH_KM / 180
-NEAR_RINGS_KM = (5.0, 20.0, 80.0)  # nearest-first without a limit: try these radii before everything
+NEAR_RINGS_KM = (2.0, 5.0, 20.0, 80.0)  # nearest first: try these radii before the whole circle or everything
 TEXT_WINDOW = 1000  # text search: look for a full page among this many next activities before the index
 
 
@@ -179,16 +179,34 @@ def search_activities(
         conds.append(_text_match(session, text))
     if near is None:
         return _page(session, conds, None, offset, limit)
-    if max_km is not None:
-        return _page(session, conds, (near, max_km), offset, limit)
-    # Nearest first over everything: the first pages almost always lie within a few kilometres, and
-    # if a ring holds a full page, nothing outside it can come before (its order is the full order).
+    # Nearest first: the first pages almost always lie within a few kilometres, and if a ring holds a
+    # full page, nothing outside it can come before (its order is the full order). The count is over
+    # the whole circle (or everything).
     for km in NEAR_RINGS_KM:
+        if max_km is not None and km >= max_km:
+            break
         res = _page(session, conds, (near, km), offset, limit, count=False)
         if len(res.hits) == limit:
-            res.total, res.more_than = _count(session, _base(conds), _cap(offset, limit))
+            whole = _base(conds)
+            if max_km is not None:
+                whole, _ = _within(whole, near, max_km)
+            res.total, res.more_than = _count(session, whole, _cap(offset, limit))
             return res
-    return _page(session, conds, (near, None), offset, limit)
+    return _page(session, conds, (near, max_km), offset, limit)
+
+
+def _within(stmt: Select[Any], near: tuple[float, float], km: float) -> tuple[Select[Any], ColumnElement[Any]]:
+    """Activities at places inside the box around the circle (indexed coordinates), then inside the
+    circle itself; with the distance column."""
+    lat, lon = near
+    dlat = km / KM_PER_DEGREE
+    dlon = km / (KM_PER_DEGREE * max(math.cos(math.radians(min(89.0, abs(lat) + dlat))), 0.01))
+    places = (
+        select(Place.id.label("pid"), _distance_sql(lat, lon).label("km"))
+        .where(Place.lat.between(lat - dlat, lat + dlat), Place.lon.between(lon - dlon, lon + dlon))
+        .subquery()
+    )
+    return stmt.join(places, places.c.pid == Activity.place_id).where(places.c.km <= km), places.c.km
 
 
 def _base(conds: list[ColumnElement[bool]]) -> Select[Any]:
@@ -234,18 +252,9 @@ def _page(
             dist = _distance_sql(lat, lon)
             ids = ids.outerjoin(Place, Place.id == Activity.place_id)
             order = [dist.is_(None), dist]
-        else:  # places inside the box around the circle (indexed coordinates), then the exact circle
-            dlat = km / KM_PER_DEGREE
-            dlon = km / (KM_PER_DEGREE * max(math.cos(math.radians(min(89.0, abs(lat) + dlat))), 0.01))
-            dist_q = _distance_sql(lat, lon)
-            places = (
-                select(Place.id.label("pid"), dist_q.label("km"))
-                .where(Place.lat.between(lat - dlat, lat + dlat), Place.lon.between(lon - dlon, lon + dlon))
-                .subquery()
-            )
-            ids = ids.join(places, places.c.pid == Activity.place_id).where(places.c.km <= km)
-            base = base.join(places, places.c.pid == Activity.place_id).where(places.c.km <= km)
-            dist = places.c.km
+        else:
+            ids, dist = _within(ids, (lat, lon), km)
+            base, _ = _within(base, (lat, lon), km)
             order = [dist]
     page = (
         ids.add_columns(dist.label("km"))
