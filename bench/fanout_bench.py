@@ -32,13 +32,17 @@ sys.path.insert(0, str(ROOT))
 SECRET = "bench-secret-key-0123456789"
 
 
-def fake_server(port_q: Any) -> None:
+def fake_server(port_q: Any, marker: str = "") -> None:
     """WeChat's stable_token, template/send and custom/send on loopback, answering at once with WeChat's
     JSON (errcode 0, msgid); GET /stats, POST /reset. A bare asyncio HTTP/1.1 keep-alive server, so that on
-    a small machine the fake costs far less CPU than the workers it measures (it shares the cores)."""
+    a small machine the fake costs far less CPU than the workers it measures (it shares the cores).
+    With `marker`, customer-service messages without it (replies sent late, not the notice) are counted
+    apart, as `others`."""
     import asyncio
 
-    counts: Counter[str] = Counter()
+    counts: Counter[str] = Counter()  # messages per person
+    custom: Counter[str] = Counter()  # of which customer-service messages (inside the 48-hour window)
+    others = 0  # customer-service messages without the marker
     msgid = 0
 
     def answer(data: Any, status: str = "200 OK") -> bytes:
@@ -47,20 +51,30 @@ def fake_server(port_q: Any) -> None:
                 .encode() + out)
 
     def route(method: bytes, target: bytes, body: bytes) -> bytes:
-        nonlocal msgid
+        nonlocal msgid, others
         path = target.split(b"?", 1)[0]
         if method == b"GET" and path == b"/stats":
             return answer({"total": sum(counts.values()), "people": len(counts),
-                           "max": max(counts.values()) if counts else 0})
+                           "max": max(counts.values()) if counts else 0, "custom": sum(custom.values()), "others": others})
         if path == b"/reset":
             counts.clear()
+            custom.clear()
+            others = 0
             return answer({})
         if path == b"/cgi-bin/stable_token":
             return answer({"access_token": "tok", "expires_in": 7200})
         if path in (b"/cgi-bin/message/template/send", b"/cgi-bin/message/custom/send"):
             if b"access_token=tok" not in target:
                 return answer({"errcode": 40001, "errmsg": "invalid credential"})
-            counts[str(json.loads(body or b"{}").get("touser"))] += 1
+            sent = json.loads(body or b"{}")
+            to = str(sent.get("touser"))
+            if path == b"/cgi-bin/message/custom/send":
+                if marker and marker not in json.dumps(sent, ensure_ascii=False):
+                    others += 1
+                    msgid += 1
+                    return answer({"errcode": 0, "errmsg": "ok", "msgid": msgid})
+                custom[to] += 1
+            counts[to] += 1
             msgid += 1
             return answer({"errcode": 0, "errmsg": "ok", "msgid": msgid})
         return answer({"errcode": 404, "errmsg": "no such api"}, "404 Not Found")
@@ -108,6 +122,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def load_volunteers(rt: Any, people: int, now: Any) -> int:
+    """A team `压测队` of `people` volunteers, each reachable on WeChat as openid `o<volunteer id>`; its id."""
+    from sqlalchemy import insert
+
+    from data.models import ChannelIdentity, Team, TeamKind, TeamMember, Volunteer
+
+    with rt.sessions() as s:
+        team = Team(name="压测队", kind=TeamKind.COMMUNITY)
+        s.add(team)
+        s.flush()
+        team_id = int(team.id)
+        s.commit()
+    with rt.engine.begin() as conn:
+        for start in range(0, people, 10_000):
+            rows = [{"name": f"志愿者{i}", "created_at": now, "skills": [], "categories": [], "availability": 0,
+                     "max_load": 2, "recommend_opt_out": False, "notices_opt_out": False, "elder_mode": False}
+                    for i in range(start, min(people, start + 10_000))]
+            ids = list(conn.execute(insert(Volunteer).returning(Volunteer.id), rows).scalars())
+            conn.execute(insert(ChannelIdentity), [{"volunteer_id": v, "channel": "wechat", "external_id": f"o{v}",
+                                                    "created_at": now} for v in ids])
+            conn.execute(insert(TeamMember), [{"team_id": team_id, "volunteer_id": v, "joined_at": now}
+                                              for v in ids])
+    return team_id
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--people", type=int, default=100_000)
@@ -133,14 +172,13 @@ def main() -> int:
     import redis
     import requests
     import yaml
-    from sqlalchemy import create_engine, func, insert, select, text
+    from sqlalchemy import create_engine, func, select, text
     from sqlalchemy.engine import make_url
 
     from bot.config import load_config
     from bot.push import PushContext, RQJobQueue, get_push
     from bot.runtime import build_runtime
     from data.migrate import upgrade
-    from data.models import ChannelIdentity, Team, TeamKind, TeamMember, Volunteer
     from data.models_push import Delivery, Notice, NoticeStatus
     from data.timeutil import utcnow
 
@@ -176,22 +214,7 @@ def main() -> int:
         upgrade(rt.engine)
         t0 = time.perf_counter()
         now = utcnow()
-        with rt.sessions() as s:
-            team = Team(name="压测队", kind=TeamKind.COMMUNITY)
-            s.add(team)
-            s.flush()
-            team_id = team.id
-            s.commit()
-        with rt.engine.begin() as conn:
-            for start in range(0, args.people, 10_000):
-                rows = [{"name": f"志愿者{i}", "created_at": now, "skills": [], "categories": [], "availability": 0,
-                         "max_load": 2, "recommend_opt_out": False, "notices_opt_out": False, "elder_mode": False}
-                        for i in range(start, min(args.people, start + 10_000))]
-                ids = list(conn.execute(insert(Volunteer).returning(Volunteer.id), rows).scalars())
-                conn.execute(insert(ChannelIdentity), [{"volunteer_id": v, "channel": "wechat", "external_id": f"o{v}",
-                                                        "created_at": now} for v in ids])
-                conn.execute(insert(TeamMember), [{"team_id": team_id, "volunteer_id": v, "joined_at": now}
-                                                  for v in ids])
+        team_id = load_volunteers(rt, args.people, now)
         print(f"{args.people} volunteers loaded in {time.perf_counter() - t0:.1f}s")  # noqa: T201
 
         queue = RQJobQueue(redis_url)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 cur.execute("PRAGMA synchronous=NORMAL")  # WAL keeps it consistent; saves an fsync per commit
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            _ensure_math(dbapi_conn)
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
@@ -42,6 +45,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def _ensure_math(dbapi_conn: Any) -> None:
+    """Distance search needs sin, cos, asin, sqrt, power and radians in SQL: SQLite has them when built
+    with its math functions (3.35+, most builds); otherwise Python's are registered on the connection."""
+    try:
+        dbapi_conn.execute("SELECT asin(sqrt(power(sin(radians(1.0)), 2))) + cos(0.0)").fetchone()
+    except sqlite3.OperationalError:
+        for name, nargs, fn in (("sin", 1, math.sin), ("cos", 1, math.cos), ("asin", 1, math.asin),
+                                ("sqrt", 1, math.sqrt), ("power", 2, math.pow), ("radians", 1, math.radians)):
+            dbapi_conn.create_function(name, nargs, fn, deterministic=True)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -20,6 +20,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    column,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -121,7 +123,10 @@ class Place(Base):
 
     parent: Mapped[Place | None] = relationship(remote_side=[id])
 
-    __table_args__ = (UniqueConstraint("parent_id", "name", name="uq_places_parent_name"),)
+    __table_args__ = (
+        UniqueConstraint("parent_id", "name", name="uq_places_parent_name"),
+        Index("ix_places_lat_lon", "lat", "lon"),  # the box around a point ("附近5公里")
+    )
 
 
 class Volunteer(Base):
@@ -280,6 +285,17 @@ class Activity(Base):
 
     team: Mapped[Team] = relationship()
     place: Mapped[Place | None] = relationship()
+
+    # Indexes that match the search queries: published + time window, + category, + place subtree;
+    # on PostgreSQL a GIN index of the character pairs of title and description for text search
+    # (yl_text_grams is an SQL function, created by migration 0003).
+    __table_args__ = (
+        Index("ix_activities_status_starts_at", "status", "starts_at", "id"),
+        Index("ix_activities_status_category_starts_at", "status", "category", "starts_at", "id"),
+        Index("ix_activities_status_place_starts_at", "status", "place_id", "starts_at", "id"),
+        Index("ix_activities_text_grams", func.yl_text_grams(column("title"), column("description")),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
+    )
 
 
 class Signup(Base):

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, func, literal, null, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, joinedload
 
 from .errors import AlreadySignedUp, InvalidInput, NotFound, NotOpen, Overlap
@@ -75,8 +77,46 @@ class Hit:
 
 @dataclass
 class SearchResult:
+    """A page of hits and the number of matches.
+
+    Counting stops after COUNT_CAP matches past the page (a whole region has too many to count on
+    every message): when `more_than` is set, `total` is a floor and there are more matches than that.
+    """
+
     hits: list[Hit]
     total: int
+    more_than: bool = False
+
+
+COUNT_CAP = 100  # matches counted past the current page before the count stops ("超过100个")
+EARTH_KM = 6371.0
+KM_PER_DEGREE = math.pi * EARTH_KM / 180
+NEAR_RINGS_KM = (2.0, 5.0, 20.0, 80.0)  # nearest first: try these radii before the whole circle or everything
+TEXT_WINDOW = 1000  # text search: look for a full page among this many next activities before the index
+
+
+def _distance_sql(lat: float, lon: float) -> ColumnElement[float]:
+    """Great-circle distance from (lat, lon) to the place's coordinates, in SQL (same formula as
+    `haversine_km`; a missing longitude counts as 0 as it always has). NULL without a latitude."""
+    p1 = math.radians(lat)
+    p2 = func.radians(Place.lat)
+    dp = (p2 - p1) / 2
+    dl = (func.radians(func.coalesce(Place.lon, 0.0)) - math.radians(lon)) / 2
+    a = func.power(func.sin(dp), 2) + math.cos(p1) * func.cos(p2) * func.power(func.sin(dl), 2)
+    return 2 * EARTH_KM * func.asin(func.sqrt(a))
+
+
+def _text_match(session: Session, text: str) -> ColumnElement[bool]:
+    """Title or description contains `text`. On PostgreSQL every two-character piece of it must be in
+    the GIN index of the activity's character pairs first (works for two-character words like 书法,
+    which trigrams cannot find); the LIKE then checks the exact string on the few rows left."""
+    like = f"%{text}%"
+    cond = or_(Activity.title.like(like), Activity.description.like(like))
+    if len(text) >= 2 and session.get_bind().dialect.name == "postgresql":
+        grams = sorted({text[i : i + 2] for i in range(len(text) - 1)})
+        indexed = func.yl_text_grams(Activity.title, Activity.description, type_=ARRAY(Text))
+        cond = and_(indexed.contains(grams), cond)
+    return cond
 
 
 def search_activities(
@@ -98,63 +138,163 @@ def search_activities(
 ) -> SearchResult:
     """Published activities starting in [time_from, time_to) (UTC naive), filtered and ordered.
 
-    Ordering is by start time, or by distance then start when `near` is given.
-    `place_id` matches the whole subtree (赛罕区 finds every community in it).
+    Ordering is by start time, or by distance then start when `near` is given (activities without
+    coordinates last; with `max_km` they are left out). `place_id` matches the whole subtree
+    (赛罕区 finds every community in it). Everything happens in the database, on indexes: a page
+    costs the same with a hundred activities or a hundred thousand.
     """
     start = max(time_from or now, now) if only_open else (time_from or now)
-    stmt = (
-        select(Activity)
-        .options(joinedload(Activity.place), joinedload(Activity.team))
-        .where(Activity.starts_at >= start)
-    )
+    conds: list[ColumnElement[bool]] = [Activity.starts_at >= start]
     if time_to is not None:
-        stmt = stmt.where(Activity.starts_at < time_to)
+        conds.append(Activity.starts_at < time_to)
     if only_open:
-        stmt = stmt.where(Activity.status == ActivityStatus.PUBLISHED)
+        conds.append(Activity.status == ActivityStatus.PUBLISHED)
     if place_id is not None:
-        root = session.get(Place, place_id)
+        root = session.get(Place, place_id)  # usually in the session already; a constant prefix plans well
         subtree = select(Place.id).where(Place.path.startswith(root.path if root else "/none/"))
-        stmt = stmt.where(Activity.place_id.in_(subtree.scalar_subquery()))
+        conds.append(Activity.place_id.in_(subtree.scalar_subquery()))
     if category:
-        stmt = stmt.where(Activity.category == category)
+        conds.append(Activity.category == category)
     elif categories:
-        stmt = stmt.where(Activity.category.in_(list(categories)))
+        conds.append(Activity.category.in_(list(categories)))
     if max_load is not None:
-        stmt = stmt.where(Activity.physical_load <= max_load)
-    if text:
+        conds.append(Activity.physical_load <= max_load)
+    if text and near is None and session.get_bind().dialect.name == "postgresql":
+        # A common word (书法 in one title of thirty) fills the page from the next few hundred activities
+        # in time order, much cheaper than fetching every match the index finds; a rare one does not,
+        # and then the index decides.
         like = f"%{text}%"
-        stmt = stmt.where(or_(Activity.title.like(like), Activity.description.like(like)))
+        bound = (select(Activity.starts_at).where(*conds).order_by(Activity.starts_at, Activity.id)
+                 .offset(TEXT_WINDOW - 1).limit(1).scalar_subquery())
+        first = list(session.scalars(
+            select(Activity.id)
+            .where(*conds, or_(bound.is_(None), Activity.starts_at <= bound),
+                   or_(Activity.title.like(like), Activity.description.like(like)))
+            .order_by(Activity.starts_at, Activity.id)
+            .limit(offset + limit)
+        ))
+        if len(first) == offset + limit:
+            return _page(session, conds + [_text_match(session, text)], None, offset, limit, page_ids=first[offset:])
+    if text:
+        conds.append(_text_match(session, text))
     if near is None:
-        # Plain listing: one query pages, counts (a window over the filtered rows) and adds up the
-        # places taken per activity on the page.
-        taken_q = (select(func.coalesce(func.sum(Signup.party_size), 0))
-                   .where(Signup.activity_id == Activity.id, Signup.status.in_(HOLDS_PLACE))
-                   .correlate(Activity).scalar_subquery())
-        rows = session.execute(
-            stmt.add_columns(taken_q, func.count().over())
-            .order_by(Activity.starts_at, Activity.id).offset(offset).limit(limit)).unique().all()
-        if rows:
-            total = int(rows[0][2])
-        else:  # past the last page (or nothing at all): count on its own
-            total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0) if offset else 0
-        return SearchResult([Hit(a, max(0, a.capacity - int(taken or 0))) for a, taken, _ in rows], total)
-    activities = list(session.scalars(stmt.order_by(Activity.starts_at, Activity.id)).unique())
+        return _page(session, conds, None, offset, limit)
+    # Nearest first: the first pages almost always lie within a few kilometres, and if a ring holds a
+    # full page, nothing outside it can come before (its order is the full order). The count is over
+    # the whole circle (or everything).
+    for km in NEAR_RINGS_KM:
+        if max_km is not None and km >= max_km:
+            break
+        res = _page(session, conds, (near, km), offset, limit, count=False)
+        if len(res.hits) == limit:
+            whole = _base(conds)
+            if max_km is not None:
+                whole, _ = _within(whole, near, max_km)
+            res.total, res.more_than = _count(session, whole, _cap(offset, limit))
+            return res
+    return _page(session, conds, (near, max_km), offset, limit)
 
-    hits: list[Hit] = []
-    for act in activities:
-        dist = None
-        if near is not None and act.place is not None and act.place.lat is not None:
-            dist = haversine_km(near[0], near[1], act.place.lat, act.place.lon or 0.0)
-            if max_km is not None and dist > max_km:
-                continue
-        hits.append(Hit(act, 0, dist))
+
+def _within(stmt: Select[Any], near: tuple[float, float], km: float) -> tuple[Select[Any], ColumnElement[Any]]:
+    """Activities at places inside the box around the circle (indexed coordinates), then inside the
+    circle itself; with the distance column."""
+    lat, lon = near
+    dlat = km / KM_PER_DEGREE
+    dlon = km / (KM_PER_DEGREE * max(math.cos(math.radians(min(89.0, abs(lat) + dlat))), 0.01))
+    places = (
+        select(Place.id.label("pid"), _distance_sql(lat, lon).label("km"))
+        .where(Place.lat.between(lat - dlat, lat + dlat), Place.lon.between(lon - dlon, lon + dlon))
+        .subquery()
+    )
+    return stmt.join(places, places.c.pid == Activity.place_id).where(places.c.km <= km), places.c.km
+
+
+def _base(conds: list[ColumnElement[bool]]) -> Select[Any]:
+    return select(Activity.id).where(*conds)
+
+
+def _cap(offset: int, limit: int) -> int:
+    """Count at most this many: COUNT_CAP, and always past the end of the page, so that a capped
+    total still says whether another page follows."""
+    return max(COUNT_CAP, offset + limit + 1)
+
+
+def _count(session: Session, stmt: Select[Any], cap: int) -> tuple[int, bool]:
+    """How many rows `stmt` gives, counting at most `cap` (more: `(cap, True)`)."""
+    n = int(session.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery())) or 0)
+    return (cap, True) if n > cap else (n, False)
+
+
+def _page(
+    session: Session,
+    conds: list[ColumnElement[bool]],
+    near: tuple[tuple[float, float], float | None] | None,
+    offset: int,
+    limit: int,
+    *,
+    count: bool = True,
+    page_ids: list[int] | None = None,
+) -> SearchResult:
+    """One page with places taken per activity, and the capped count, in one round trip.
+
+    The page's ids are chosen first on activities alone (index-only where the indexes allow), and
+    only those few rows are joined to their place and team. `page_ids`: the page is already known
+    (`conds` still count the total).
+    """
+    ids = select(Activity.id.label("id")).where(*conds) if page_ids is None else \
+        select(Activity.id.label("id")).where(Activity.id.in_(page_ids))
+    base = _base(conds)
+    order: list[Any] = []
+    dist: ColumnElement[Any] = null()
     if near is not None:
-        hits.sort(key=lambda h: (h.distance_km if h.distance_km is not None else 1e9, h.activity.starts_at))
-    page = hits[offset : offset + limit]
-    taken_by_id = places_taken_many(session, [h.activity.id for h in page])
-    for hit in page:
-        hit.places_left = max(0, hit.activity.capacity - taken_by_id[hit.activity.id])
-    return SearchResult(page, len(hits))
+        (lat, lon), km = near
+        if km is None:  # every activity; those without coordinates last
+            dist = _distance_sql(lat, lon)
+            ids = ids.outerjoin(Place, Place.id == Activity.place_id)
+            order = [dist.is_(None), dist]
+        else:
+            ids, dist = _within(ids, (lat, lon), km)
+            base, _ = _within(base, (lat, lon), km)
+            order = [dist]
+    page = (
+        ids.add_columns(dist.label("km"))
+        .order_by(*order, Activity.starts_at, Activity.id)
+        .offset(offset if page_ids is None else 0)
+        .limit(limit)
+        .subquery()
+    )
+    taken_q = (
+        select(func.coalesce(func.sum(Signup.party_size), 0))
+        .where(Signup.activity_id == Activity.id, Signup.status.in_(HOLDS_PLACE))
+        .correlate(Activity)
+        .scalar_subquery()
+    )
+    cap = _cap(offset, limit)
+    counted = (
+        select(func.count()).select_from(base.limit(cap + 1).subquery()).scalar_subquery()
+        if count
+        else literal(0)
+    )
+    outer = [page.c.km.is_(None), page.c.km] if near is not None else []
+    rows = session.execute(
+        select(Activity, taken_q, page.c.km, counted)
+        .join(page, page.c.id == Activity.id)
+        .options(joinedload(Activity.place), joinedload(Activity.team))
+        .order_by(*outer, Activity.starts_at, Activity.id)
+    ).unique().all()
+    hits = [
+        Hit(a, max(0, a.capacity - int(taken or 0)), None if km is None else float(km)) for a, taken, km, _ in rows
+    ]
+    if not count:
+        return SearchResult(hits, 0)
+    if rows:
+        n = int(rows[0][3])
+        total, more = (cap, True) if n > cap else (n, False)
+    elif offset:  # past the last page: count on its own
+        total, more = _count(session, base, cap)
+    else:
+        total, more = 0, False
+    return SearchResult(hits, total, more)
 
 
 def _lock_activity(session: Session, activity_id: int) -> Activity:

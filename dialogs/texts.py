@@ -116,6 +116,7 @@ STATUS_NAMES = {
 LIST_HEAD = "{scope}活动有{total}个："
 LIST_HEAD_PAGE = "{scope}活动，第{a}到{b}个（共{total}个）："
 LIST_HEAD_SHORT = "{scope}活动{total}个："
+TOTAL_OVER = "超过{n}"  # {total} above when the search stopped counting: 活动有超过100个
 LIST_FOOTER = "回复数字看详情，回复“更多”看下一页，0回主菜单。"
 LIST_FOOTER_LAST = "回复数字看详情，0回主菜单，9找人工。"
 LIST_FOOTER_SHORT = "回数字看详情 更多=下页 0菜单"

@@ -244,7 +244,7 @@ def _run_spans(turn: Turn, q: dict[str, Any], near: Any, offset: int, limit: int
     """Only activities starting inside one of the windows (周末上午: Saturday or Sunday morning), merged in
     the order one search gives (start time, or distance then start)."""
     hits = []
-    total = 0
+    total, more_than = 0, False
     for a, b in q["spans"]:
         res = search_activities(
             turn.session, now=turn.now, time_from=datetime.fromisoformat(a), time_to=datetime.fromisoformat(b),
@@ -252,11 +252,12 @@ def _run_spans(turn: Turn, q: dict[str, Any], near: Any, offset: int, limit: int
         )
         hits += res.hits
         total += res.total
+        more_than = more_than or res.more_than
     if near is not None:
         hits.sort(key=lambda h: (h.distance_km if h.distance_km is not None else 1e9, h.activity.starts_at))
     else:
         hits.sort(key=lambda h: (h.activity.starts_at, h.activity.id))
-    return SearchResult(hits[offset : offset + limit], total)
+    return SearchResult(hits[offset : offset + limit], total, more_than)
 
 
 # -- showing a list -------------------------------------------------------------------------------
@@ -300,12 +301,14 @@ def show_page(turn: Turn, st: State, notes: list[str] | None = None) -> Result:
     rows = [(h.activity, h.places_left, f"约{h.distance_km:.1f}公里" if h.distance_km is not None and not
              short(turn) else "") for h in res.hits]
     scope = scope_words(turn, q)
+    # A region has too many to count on every message: past the cap the search says "more than".
+    total = T.TOTAL_OVER.format(n=res.total // 100 * 100 or res.total) if res.more_than else res.total
     if short(turn):
-        head = T.LIST_HEAD_SHORT.format(scope=scope, total=res.total)
+        head = T.LIST_HEAD_SHORT.format(scope=scope, total=total)
     elif st.offset == 0:
-        head = T.LIST_HEAD.format(scope=scope, total=res.total)
+        head = T.LIST_HEAD.format(scope=scope, total=total)
     else:
-        head = T.LIST_HEAD_PAGE.format(scope=scope, a=st.offset + 1, b=st.offset + len(rows), total=res.total)
+        head = T.LIST_HEAD_PAGE.format(scope=scope, a=st.offset + 1, b=st.offset + len(rows), total=total)
     return list_reply(turn, st, rows, res.total, head, notes)
 
 
@@ -443,7 +446,8 @@ def _total(turn: Turn, st: State) -> int:
     q = st.query or {}
     if q.get("mode") == "recommend":
         return len(q.get("ids") or [])
-    return int(run(turn, q, 0, 1).total)
+    # From the current page on: a count capped at 100 still reaches past the next page.
+    return int(run(turn, q, st.offset, page_size(turn) + 1).total)
 
 
 def detail_entry(turn: Turn, st: State) -> Result | None:
