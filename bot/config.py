@@ -113,7 +113,13 @@ class AdminConfig:
     session_hours: int = 12
     lockout_failures: int = 5
     lockout_minutes: int = 15
-    cookie_secure: bool = False  # set true behind HTTPS
+    cookie_secure: bool | None = None  # None: Secure in production, plain in development
+    # Log-in limits (0 = off): attempts per client address per minute, and password checks
+    # per 10 seconds for the whole deployment (each costs ~0.2 s of CPU; the webhook keeps its capacity).
+    login_per_address_per_minute: int = 10
+    login_checks_per_10s: int = 10
+    # Reverse proxies in front that append X-Forwarded-For (nginx: 1); 0 = use the socket's address.
+    trusted_proxies: int = 0
     # Hours from minutes: the whole hours count, the remaining minutes map through these steps
     # [up to minutes, hours]: ≤15 → 0, ≤45 → 0.5, ≤60 → 1.
     hours_rounding: list[list[float]] = field(default_factory=lambda: [[15, 0.0], [45, 0.5], [60, 1.0]])

@@ -22,11 +22,17 @@ def register(app: Flask, rt: Any) -> None:
         app.secret_key = hashlib.sha256(b"yinling-admin-session:" + rt.config.secret_key.encode()).hexdigest()
     cfg = rt.config.admin
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_SECURE=cfg.cookie_secure, SESSION_COOKIE_NAME="yinling_admin",
+                      SESSION_COOKIE_SECURE=cookie_secure(rt.config), SESSION_COOKIE_NAME="yinling_admin",
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=cfg.session_hours))
     app.extensions["yinling.push"] = get_push(rt)
     if "admin" not in app.blueprints:
         app.register_blueprint(bp)
+
+
+def cookie_secure(config: Any) -> bool:
+    """Secure session cookie: as configured, else on in production (served behind HTTPS)."""
+    set_to = config.admin.cookie_secure
+    return bool(set_to) if set_to is not None else config.app.env == "production"
 
 
 @bp.before_request

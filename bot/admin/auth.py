@@ -46,22 +46,53 @@ class LoginResult:
 
 def attempt_login(db: Session, store: Any, username: str, password: str, failures: int,
                   lock_minutes: int) -> LoginResult:
-    """Check a password; after `failures` wrong tries in `lock_minutes` the account waits that long."""
+    """Check a password; after `failures` wrong tries in `lock_minutes` the account waits that long.
+
+    The attempt is counted atomically *before* the slow password check, so a burst of parallel guesses
+    gets at most `failures` checks; a success clears the counter.
+    """
     name = username.strip().lower()
     key = f"admin:fail:{name}"
-    current = store.get(key)
-    if current is not None and int(current) >= failures:
-        return LoginResult(None, f"密码错误次数太多，账号已暂时锁定，请{lock_minutes}分钟后再试。")
+    locked = f"密码错误次数太多，账号已暂时锁定，请{lock_minutes}分钟后再试。"
+    n = store.incr(key, lock_minutes * 60)
+    if n > failures:
+        return LoginResult(None, locked)
     coord = db.scalars(select(Coordinator).where(Coordinator.username == name)).first() if name else None
     ok = check_password_hash(coord.password_hash if coord and coord.password_hash else _DUMMY_HASH, password)
     if not ok or coord is None or not coord.password_hash:
-        n = store.incr(key, lock_minutes * 60)
         left = failures - n
         if left <= 0:
-            return LoginResult(None, f"密码错误次数太多，账号已暂时锁定，请{lock_minutes}分钟后再试。")
+            return LoginResult(None, locked)
         return LoginResult(None, f"用户名或密码不对，还可以再试{left}次。")
     store.delete(key)
     return LoginResult(coord, None)
+
+
+BUSY_LOGIN = "现在登录的人太多，请过一分钟再试。"
+
+
+def client_address(trusted_proxies: int) -> str:
+    """The client's address: the socket's, or the one our own proxies put in X-Forwarded-For."""
+    if trusted_proxies > 0:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+        if len(hops) >= trusted_proxies:
+            return hops[-trusted_proxies][:64]
+    return str(request.remote_addr or "-")[:64]
+
+
+def login_gate(store: Any, address: str, per_address_per_minute: int, checks_per_10s: int,
+               now: float) -> str | None:
+    """Refuse a log-in before any password work when this address, or the whole deployment, is flooding.
+
+    Per address: a fixed one-minute window. Deployment-wide: at most `checks_per_10s` password checks per
+    ten seconds across all workers, so a flood from many addresses cannot take the webhook's CPU.
+    (Per name, `attempt_login` counts every attempt before its check.)
+    """
+    if per_address_per_minute and store.incr(f"admin:login:addr:{address}", 60) > per_address_per_minute:
+        return BUSY_LOGIN
+    if checks_per_10s and store.incr(f"admin:login:all:{int(now) // 10}", 20) > checks_per_10s:
+        return BUSY_LOGIN
+    return None
 
 
 def start_session(coord: Coordinator, hours: int) -> None:

@@ -4,6 +4,7 @@ coordinator's teams; every form posts a CSRF token; every change is committed on
 from __future__ import annotations
 
 import tempfile
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from data.timeutil import to_local, to_utc, utcnow
 from ..push import texts as push_texts
 from ..push.audience import describe
 from . import bp
-from .auth import attempt_login, login_required, start_session
+from .auth import attempt_login, client_address, login_gate, login_required, start_session
 
 
 def _now() -> datetime:
@@ -87,6 +88,10 @@ def login() -> Any:
     error = None
     if request.method == "POST":
         cfg = g.rt.config.admin
+        busy = login_gate(g.rt.store, client_address(cfg.trusted_proxies), cfg.login_per_address_per_minute,
+                          cfg.login_checks_per_10s, time.time())
+        if busy is not None:
+            return render_template("admin/login.html", error=busy), 429, {"Retry-After": "60"}
         result = attempt_login(g.db, g.rt.store, request.form.get("username", ""), request.form.get("password", ""),
                                cfg.lockout_failures, cfg.lockout_minutes)
         if result.coordinator is not None:
@@ -287,7 +292,8 @@ def activities_import() -> Any:
             bad = [i + 2 for i, r in enumerate(rows) if str(r.get("team", "")).strip() not in names]
             if bad:
                 raise ImportError_([(n, "只能导入您负责的队伍的活动") for n in bad[:5]])
-            result = import_activities(g.db, rows, _now())
+            result = import_activities(g.db, rows, _now(), team_ids=g.team_ids,
+                                       place_ids=None if g.coordinator.is_operator else {p.id for p in _places()})
             g.db.commit()
             flash(f"导入完成：新增{result.created}个，更新{result.updated}个。")
         except ImportError_ as exc:
