@@ -81,6 +81,12 @@ class WechatConfig:
     send_attempts: int = 3  # bounded delivery attempts for a late reply (RQ retries or the thread)
     worker_threads: int = 8  # turns run in these threads so the webhook can answer within the budget
     signature_max_age_seconds: int = 300  # refuse signed requests older than this (replays); 0 = off
+    # Plaintext messages while WECHAT_AES_KEY is set (the account in 兼容/安全 mode always encrypts):
+    # None = refused whenever the key is set; true only while switching the account's mode.
+    accept_plaintext: bool | None = None
+    # A turn holds its message (dedup) and its user (one turn at a time) on leases this long, renewed while
+    # it runs: after a worker dies, WeChat's next retry (every 5 s) runs the turn instead of finding it busy.
+    lease_seconds: float = 6.0
     reply_queue: str = "replies"  # RQ queue for replies that missed the window (ahead of bulk notices)
 
 

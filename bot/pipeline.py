@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -106,6 +107,63 @@ class CollectingHooks:
         self.calls.clear()
 
 
+DEDUP_LEASE_SECONDS = 6.0  # a dead worker's `pending` marker frees itself this soon (WeChat retries every 5 s)
+
+
+class Leases:
+    """Short-lived markers kept alive while their owner lives: one thread renews them every lease/3.
+
+    A worker that dies stops renewing, so its markers expire within one lease and a retry can run
+    the turn; a turn that is merely slow keeps its marker, so a retry never runs it a second time.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._held: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+
+    def claim(self, key: str, value: str, lease: float) -> bool:
+        """set-if-absent with a TTL of `lease` seconds, renewed until `release`."""
+        if not self.store.set_nx(key, value, _ttl(lease)):
+            return False
+        with self._lock:
+            self._held[key] = (value, lease)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._renew_forever, name="lease-renewal", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        return True
+
+    def release(self, key: str) -> None:
+        """Stop renewing (the caller then deletes the key or overwrites it with the result)."""
+        with self._lock:
+            self._held.pop(key, None)
+
+    def _renew_forever(self) -> None:
+        while True:
+            with self._lock:
+                while not self._held:
+                    self._wake.wait()
+                held = dict(self._held)
+                interval = max(0.05, min(lease for _v, lease in held.values()) / 3)
+            for key, (value, lease) in held.items():
+                try:
+                    # Renew only our own marker: a finished turn has already replaced it with its replies.
+                    if self.store.get(key) == value:
+                        with self._lock:
+                            if key in self._held:
+                                self.store.set(key, value, _ttl(lease))
+                except Exception:  # noqa: BLE001 - Redis hiccup: the next round tries again
+                    log.warning("lease renewal failed for %s", key.split(":")[0])
+            time.sleep(interval)
+
+
+def _ttl(lease: float) -> int:
+    return max(1, int(round(lease)))
+
+
 class Pipeline:
     """Turns an Inbound into replies. Safe to share between threads; one DB session per message."""
 
@@ -113,20 +171,26 @@ class Pipeline:
         self.rt = rt
         self.push = push
         c = rt.config.dialogs
+        self.leases = Leases(rt.store)
         self.settings = Settings(state_ttl_days=c.state_ttl_days, undo_minutes=c.undo_minutes,
                                  page_size=c.page_size, search_days=c.search_days,
                                  budget_chars=c.wechat_budget_chars, sms_budget_chars=c.sms_budget_chars)
 
     # -- dedup -------------------------------------------------------------------------------
-    def _dedup_claim(self, key: str, ttl: int) -> bool:
-        return self.rt.store.set_nx(f"dedup:{key}", "pending", ttl)
+    def _dedup_claim(self, key: str, owner: str, lease: float) -> bool:
+        """Mark the message as being answered by this turn: `pending:<request id>`, on a short lease."""
+        return self.leases.claim(f"dedup:{key}", f"pending:{owner}", lease)
 
-    def _dedup_wait(self, key: str, wait_seconds: float) -> list[Reply] | None:
+    def _dedup_wait(self, key: str, wait_seconds: float, owner: str, lease: float) -> list[Reply] | bool | None:
+        """Another delivery of a message already claimed: its replies once stored; True when the first
+        turn's worker died (its lease ran out) and this delivery claimed the message; None on timeout."""
         deadline = time.monotonic() + wait_seconds
         while True:
             value = self.rt.store.get(f"dedup:{key}")
-            if value and value != "pending":
+            if value and not value.startswith("pending"):
                 return replies_from_json(value)
+            if value is None and self._dedup_claim(key, owner, lease):
+                return True
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.05)
@@ -178,16 +242,31 @@ class Pipeline:
 
     # -- the turn ----------------------------------------------------------------------------
     def handle(self, inbound: Inbound, now: datetime | None = None, dedup_ttl: int = 600,
-               dup_wait: float = 4.0) -> Outcome:
-        """Run one message through NLU and dialogs. Never raises: failures answer politely."""
+               dup_wait: float = 4.0, dedup_lease: float = DEDUP_LEASE_SECONDS) -> Outcome:
+        """Run one message through NLU and dialogs. Never raises: failures answer politely.
+
+        A delivery is claimed on a short lease that this process renews while the turn runs; the stored
+        replies then answer every later delivery for `dedup_ttl` seconds.
+        """
         now = now or utcnow()
         rid = inbound.request_id
         if inbound.dedup_key:
             key = f"{inbound.channel}:{inbound.dedup_key}"
-            if not self._dedup_claim(key, dedup_ttl):
-                previous = self._dedup_wait(key, dup_wait)
-                log.info("duplicate delivery %s request_id=%s", inbound.channel, rid)
-                return Outcome(previous if previous is not None else [BUSY], duplicate=True, request_id=rid)
+            if not self._dedup_claim(key, rid, dedup_lease):
+                previous = self._dedup_wait(key, dup_wait, rid, dedup_lease)
+                if previous is True:
+                    log.warning("previous delivery's worker stopped mid-turn; running it again request_id=%s", rid)
+                else:
+                    log.info("duplicate delivery %s request_id=%s", inbound.channel, rid)
+                    replies_before = previous if isinstance(previous, list) else [BUSY]
+                    return Outcome(replies_before, duplicate=True, request_id=rid)
+        try:
+            return self._turn(inbound, now, rid, dedup_ttl)
+        finally:
+            if inbound.dedup_key:
+                self.leases.release(f"dedup:{inbound.channel}:{inbound.dedup_key}")
+
+    def _turn(self, inbound: Inbound, now: datetime, rid: str, dedup_ttl: int) -> Outcome:
         hooks = CollectingHooks(self.push)
         failed = False
         replies: list[Reply]
@@ -222,6 +301,8 @@ class Pipeline:
             failed = True
             hooks.calls.clear()
         hooks.flush()
+        if inbound.dedup_key:
+            self.leases.release(f"dedup:{inbound.channel}:{inbound.dedup_key}")  # before the result replaces it
         if inbound.dedup_key and failed:
             # Nothing was committed: let the provider's retry run the turn again.
             self.rt.store.delete(f"dedup:{inbound.channel}:{inbound.dedup_key}")

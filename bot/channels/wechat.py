@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import hmac
 import logging
+import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,7 +43,6 @@ OTHER_MEDIA = {"image", "video", "shortvideo", "link", "file", "music"}
 # user cannot receive one; a VIEW reply is never shown; LOCATION is reported each time the chat is opened.
 SILENT_EVENTS = {"unsubscribe", "view", "location"}
 TURN_WAIT = 15.0  # seconds a message waits for the same user's previous turn
-TURN_LOCK_TTL = 30  # a crashed worker's per-user lock frees itself after this
 
 
 class Refused(Exception):
@@ -119,10 +119,35 @@ class WechatChannel:
                 return False
         return True
 
+    def first_use(self, args: Any, body: bytes) -> bool:
+        """Remember each signed (timestamp, nonce) for the replay window with a digest of its body.
+
+        In plain mode the signature does not cover the body, so a URL copied from a log could carry any
+        message: a second use of the pair with a different body is refused. The same body again is
+        WeChat's own retry (or a harmless replay): the dedup marker answers it without a second turn.
+        """
+        timestamp, nonce = str(args.get("timestamp", "")), str(args.get("nonce", ""))
+        if len(timestamp) > 16 or len(nonce) > 64:
+            return False
+        window = max(2 * self.cfg.signature_max_age_seconds, self.cfg.dedup_ttl_seconds, 60)
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        key = f"wechat:nonce:{timestamp}:{nonce}"
+        if self.rt.store.set_nx(key, digest, window):
+            return True
+        return self.rt.store.get(key) == digest
+
+    def plaintext_allowed(self) -> bool:
+        """In compatible or safe mode (an AES key is set) WeChat always encrypts: plaintext is a forgery."""
+        if self.cfg.accept_plaintext is not None:
+            return bool(self.cfg.accept_plaintext)
+        return self.crypto is None
+
     def decode(self, body: bytes, args: Any) -> tuple[dict[str, str], bool]:
         """Fields of the message and whether it came encrypted (safe or compatible mode)."""
         outer = parse_xml(body)
         if args.get("encrypt_type", "raw").lower() != "aes":
+            if not self.plaintext_allowed():
+                raise Refused("plaintext message while the account encrypts (WECHAT_AES_KEY is set)")
             return outer, False
         if self.crypto is None:
             log.error("WeChat sends encrypted messages (safe mode) but WECHAT_AES_KEY / WECHAT_APP_ID are not set")
@@ -194,9 +219,11 @@ class WechatChannel:
         owned = self._one_turn_at_a_time(lock, inbound.request_id)
         try:
             outcome = self.pipeline.handle(inbound, utcnow(), dedup_ttl=self.cfg.dedup_ttl_seconds,
-                                           dup_wait=self.cfg.reply_budget_seconds * 0.8)
+                                           dup_wait=self.cfg.reply_budget_seconds * 0.8,
+                                           dedup_lease=self.cfg.lease_seconds)
         finally:
             if owned:
+                self.pipeline.leases.release(lock)
                 self.rt.store.delete(lock)
         if inbound.event == "unsubscribe" and not outcome.duplicate:
             self._opt_out(inbound.sender, utcnow())
@@ -210,7 +237,8 @@ class WechatChannel:
         seconds the turn runs anyway.
         """
         deadline = time.monotonic() + TURN_WAIT
-        while not self.rt.store.set_nx(key, request_id, TURN_LOCK_TTL):
+        # On a lease renewed while the turn runs: a dead worker's lock frees itself within one lease.
+        while not self.pipeline.leases.claim(key, request_id, self.cfg.lease_seconds):
             if time.monotonic() > deadline:
                 log.warning("previous turn still running; going ahead request_id=%s", request_id)
                 return False
@@ -322,6 +350,9 @@ class WechatChannel:
         body = request.get_data(cache=False)
         if len(body) > limit:
             return Response("body too large", 413)
+        if not self.first_use(request.args, body):
+            log.warning("wechat POST reused a signature for another body, refused request_id=%s", rid)
+            return Response("forbidden", 403)
         try:
             fields, encrypted = self.decode(body, request.args)
         except Refused as exc:
@@ -386,10 +417,43 @@ def receive() -> Response:
     return _channel().receive()
 
 
+_SECRET_PARAMS = re.compile(r"((?:msg_)?signature|echostr|nonce|openid|token|access_token|sign|key)=[^&\s\"']*",
+                            re.IGNORECASE)
+ACCESS_LOGGERS = ("gunicorn.access", "werkzeug")
+
+
+def redact(text: str) -> str:
+    """`/wechat?signature=ab12&nonce=9` → `/wechat?signature=***&nonce=***`."""
+    return _SECRET_PARAMS.sub(r"\1=***", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Keeps signatures, nonces and tokens of query strings out of access logs (gunicorn's and werkzeug's)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, dict):  # gunicorn's atoms: changed in place, its dict class kept
+            for k, v in list(record.args.items()):
+                if isinstance(v, str):
+                    record.args[k] = redact(v)
+        elif isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def install_log_redaction() -> None:
+    for name in ACCESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
+
+
 def register(app: Flask, rt: Runtime) -> None:
     """Mount /wechat on the app."""
     app.extensions["wechat"] = WechatChannel(rt)
     app.register_blueprint(bp)
+    install_log_redaction()
 
 
 # -- command line: `python -m bot wechat menu` ---------------------------------------------------

@@ -62,6 +62,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         "database.url": url, "redis.url": redis_url, "redis.prefix": f"test:{tag}:", "secret_key": TEST_SECRET,
         "wechat.token": TOKEN, "wechat.app_id": APP_ID, "wechat.app_secret": APP_SECRET, "wechat.aes_key": AES_KEY,
         "wechat.api_base": fake.url, "wechat.reply_queue": f"replies-test-{tag}",
+        "wechat.accept_plaintext": True,  # one app speaks all three modes here; tests/security checks the default
     })
     rt = runtime_of(flask_app)
     if "nlu" not in _NLU:  # jieba takes seconds to load: one parser for every app in this module
