@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from data.crypto import mask_phone
+from data.crypto import mask_numbers, mask_phone
 from data.models import ChannelIdentity, MessageLog, Volunteer
 from data.timeutil import to_local, utcnow
 from dialogs import Choices, Reply, Settings, Text, Turn, respond, to_plain
@@ -282,7 +282,7 @@ class Pipeline:
                 # transcript includes the message that asked for a person.
                 session.execute(_LOG_INSERT, {
                     "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "in", "address": shown,
-                    "text": text[:2000] or f"[{inbound.kind}:{inbound.event or ''}]",
+                    "text": mask_numbers(text)[:2000] or f"[{inbound.kind}:{inbound.event or ''}]",
                     "intent": parse.get("intent", {}).get("name"), "request_id": rid, "created_at": now})
                 turn = Turn(parse=parse, text=text, volunteer=volunteer, session=session, store=self.rt.store,
                             now=now, channel=inbound.channel, hooks=hooks, settings=self.settings,
@@ -292,7 +292,7 @@ class Pipeline:
                 if replies:  # a silent event gets no answer
                     session.execute(_LOG_INSERT, {
                         "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "out",
-                        "address": shown, "text": to_plain(replies)[:4000], "intent": None, "request_id": rid,
+                        "address": shown, "text": mask_numbers(to_plain(replies))[:4000], "intent": None, "request_id": rid,
                         "created_at": now})
                 session.commit()
         except Exception:  # noqa: BLE001 - the user gets a polite answer, the log gets the trace

@@ -273,6 +273,7 @@ BIND_SENT_SHORT = "验证码已发到{masked}，请回6位数字。"
 BIND_BAD_PHONE = "这个号码不对，请发11位手机号。"
 BIND_BAD_CODE = "验证码不对，请再看一下短信，发6位数字。"
 BIND_EXPIRED = "验证码过期了，请重新说“绑定手机”。"
+BIND_TOO_MANY = "验证码已经发了好几次，为了安全，请过一小时再试。如果收不到短信，可以找人工帮您。"
 BIND_DONE = "手机号{masked}绑定好了，以后短信也能找到您。"
 BIND_MERGED = "手机号{masked}绑定好了，这个号码原来的报名和服务记录也合到一起了。"
 
