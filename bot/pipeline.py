@@ -289,7 +289,7 @@ class Pipeline:
                             kind=inbound.kind, event=inbound.event, event_key=inbound.event_key,
                             location=inbound.location, new_user=is_new, vault=self.rt.vault)
                 replies = respond(turn)
-                if replies:  # a silent event gets no answer
+                if replies and volunteer.deleted_at is None:  # a silent event gets no answer; 删除我的信息 no log
                     session.execute(_LOG_INSERT, {
                         "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "out",
                         "address": shown, "text": mask_numbers(to_plain(replies))[:4000], "intent": None, "request_id": rid,

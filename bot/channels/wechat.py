@@ -42,6 +42,7 @@ OTHER_MEDIA = {"image", "video", "shortvideo", "link", "file", "music"}
 # Events the person did not address to us: the dialogs see them, the person gets no message. An unfollowed
 # user cannot receive one; a VIEW reply is never shown; LOCATION is reported each time the chat is opened.
 SILENT_EVENTS = {"unsubscribe", "view", "location"}
+UNSUBSCRIBED_TTL = 7 * 86400  # seconds the store remembers an unfollowed openid (notices already queued)
 TURN_WAIT = 15.0  # seconds a message waits for the same user's previous turn
 
 
@@ -366,7 +367,8 @@ class WechatChannel:
             if inbound is None:
                 return _success()
             if inbound.event == "unsubscribe":
-                self.api.mark_unreachable(inbound.sender, "unsubscribed")
+                # Not kept for ever: the dialogs delete the openid's records; this only stops notices in flight.
+                self.api.mark_unreachable(inbound.sender, "unsubscribed", ttl=UNSUBSCRIBED_TTL)
             elif inbound.opens_window:
                 self.api.note_inbound(inbound.sender)
             replies = self.run(inbound)
