@@ -124,6 +124,7 @@ class AdminConfig:
     # per 10 seconds for the whole deployment (each costs ~0.2 s of CPU; the webhook keeps its capacity).
     login_per_address_per_minute: int = 10
     login_checks_per_10s: int = 10
+    login_checks_at_once: int = 1  # per process; more wait for nothing: they are refused at once
     # Reverse proxies in front that append X-Forwarded-For (nginx: 1); 0 = use the socket's address.
     trusted_proxies: int = 0
     # Hours from minutes: the whole hours count, the remaining minutes map through these steps

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import wraps
 from typing import Any
@@ -69,6 +71,7 @@ def attempt_login(db: Session, store: Any, username: str, password: str, failure
 
 
 BUSY_LOGIN = "现在登录的人太多，请过一分钟再试。"
+BUSY_NOW = "现在登录的人太多，请过几秒钟再试。"
 
 
 def client_address(trusted_proxies: int) -> str:
@@ -93,6 +96,32 @@ def login_gate(store: Any, address: str, per_address_per_minute: int, checks_per
     if checks_per_10s and store.incr(f"admin:login:all:{int(now) // 10}", 20) > checks_per_10s:
         return BUSY_LOGIN
     return None
+
+
+# Password checks running at once in this process (admin.login_checks_at_once): a flood queues nothing
+# and bursts cannot take every core from the webhook.
+_CHECKING = threading.BoundedSemaphore(1)
+_CHECKING_SIZE = [1]
+_CHECKING_LOCK = threading.Lock()
+
+
+@contextmanager
+def password_slot(at_once: int = 1) -> Iterator[bool]:
+    """Yields True when this process may check a password now, False when `at_once` checks are running."""
+    global _CHECKING
+    if at_once <= 0:
+        yield True
+        return
+    with _CHECKING_LOCK:
+        if _CHECKING_SIZE[0] != at_once:
+            _CHECKING, _CHECKING_SIZE[0] = threading.BoundedSemaphore(at_once), at_once
+        slots = _CHECKING
+    got = slots.acquire(blocking=False)
+    try:
+        yield got
+    finally:
+        if got:
+            slots.release()
 
 
 def start_session(coord: Coordinator, hours: int) -> None:

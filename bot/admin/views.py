@@ -42,7 +42,15 @@ from data.timeutil import to_local, to_utc, utcnow
 from ..push import texts as push_texts
 from ..push.audience import describe
 from . import bp
-from .auth import attempt_login, client_address, login_gate, login_required, start_session
+from .auth import (
+    BUSY_NOW,
+    attempt_login,
+    client_address,
+    login_gate,
+    login_required,
+    password_slot,
+    start_session,
+)
 
 
 def _now() -> datetime:
@@ -92,8 +100,11 @@ def login() -> Any:
                           cfg.login_checks_per_10s, time.time())
         if busy is not None:
             return render_template("admin/login.html", error=busy), 429, {"Retry-After": "60"}
-        result = attempt_login(g.db, g.rt.store, request.form.get("username", ""), request.form.get("password", ""),
-                               cfg.lockout_failures, cfg.lockout_minutes)
+        with password_slot(cfg.login_checks_at_once) as free:
+            if not free:
+                return render_template("admin/login.html", error=BUSY_NOW), 429, {"Retry-After": "5"}
+            result = attempt_login(g.db, g.rt.store, request.form.get("username", ""),
+                                   request.form.get("password", ""), cfg.lockout_failures, cfg.lockout_minutes)
         if result.coordinator is not None:
             start_session(result.coordinator, cfg.session_hours)
             target = request.args.get("next") or ""

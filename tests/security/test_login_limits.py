@@ -34,8 +34,10 @@ def _runtime(db_url: str, fake: FakeApis, **overrides: Any) -> Runtime:
 
 @pytest.fixture
 def unlimited(db_url: str, fake: FakeApis) -> Iterator[Flask]:
-    """Only the per-name lock-out is on: the address and deployment limits are switched off."""
-    runtime = _runtime(db_url, fake, **{"admin.login_per_address_per_minute": 0, "admin.login_checks_per_10s": 0})
+    """Only the per-name lock-out is on: the address and deployment limits are switched off, and the
+    one-check-per-process slot is widened (as with many gunicorn workers, each with its own slot)."""
+    runtime = _runtime(db_url, fake, **{"admin.login_per_address_per_minute": 0, "admin.login_checks_per_10s": 0,
+                                        "admin.login_checks_at_once": 0})
     yield create_app(runtime=runtime)
     runtime.engine.dispose()
 
@@ -76,7 +78,7 @@ def test_parallel_wrong_guesses_get_at_most_the_allowed_password_checks(
         t.start()
     for t in threads:
         t.join()
-    assert codes.count(302) == 0
+    assert codes.count(302) == 0 and codes.count(429) == 0
     assert len(checks) <= 5, f"{len(checks)} password checks for a lock-out after 5"
     r = _post_login(unlimited, PASSWORD, "10.9.9.9")
     assert r.status_code == 401 and "锁定" in r.text
@@ -119,6 +121,29 @@ def test_many_addresses_cannot_buy_more_password_checks_than_the_deployment_allo
     _clock(monkeypatch, 1_000_000.0)
     codes = [_post_login(limited, "x", f"198.18.{i}.1", user=f"n{i}").status_code for i in range(25)]
     assert len(checks) == 10 and codes.count(429) == 15
+
+
+def test_one_password_check_at_a_time_per_process(limited: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a check runs in this process, another log-in is refused at once instead of queueing on the CPU."""
+    entered, release = threading.Event(), threading.Event()
+    real = auth.check_password_hash
+
+    def slow(h: str, p: str) -> bool:
+        entered.set()
+        release.wait(10)
+        return real(h, p)
+
+    monkeypatch.setattr(auth, "check_password_hash", slow)
+    first: list[Any] = []
+    t = threading.Thread(target=lambda: first.append(_post_login(limited, "wrong-1", "192.0.2.1")))
+    t.start()
+    assert entered.wait(10)
+    r = _post_login(limited, PASSWORD, "192.0.2.2")
+    release.set()
+    t.join()
+    assert r.status_code == 429 and "请过几秒钟再试" in r.text
+    assert first[0].status_code == 401
+    assert _post_login(limited, PASSWORD, "192.0.2.2").status_code == 302
 
 
 def test_forwarded_for_is_only_trusted_from_our_own_proxy(db_url: str, fake: FakeApis) -> None:
