@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import threading
@@ -124,12 +125,38 @@ def password_slot(at_once: int = 1) -> Iterator[bool]:
             slots.release()
 
 
-def start_session(coord: Coordinator, hours: int) -> None:
+def _password_mark(coord: Coordinator) -> str:
+    """Changes whenever the password does: a session started before a password change is over."""
+    return hashlib.sha256(("yinling-session:" + (coord.password_hash or "")).encode()).hexdigest()[:16]
+
+
+def start_session(coord: Coordinator, hours: int, store: Any | None = None) -> None:
+    """A signed cookie naming a server-side session (`admin:session:<sid>` in the store), so that logging
+    out and changing the password end it at once instead of when the cookie expires."""
     session.clear()
     session.permanent = True
+    sid = secrets.token_urlsafe(24)
     session["cid"] = coord.id
+    session["sid"] = sid
     session["csrf"] = secrets.token_urlsafe(32)
     session["ttl"] = int(timedelta(hours=hours).total_seconds())
+    if store is not None:
+        store.set(f"admin:session:{sid}", f"{coord.id}:{_password_mark(coord)}", session["ttl"])
+
+
+def session_valid(store: Any, coord: Coordinator) -> bool:
+    """The cookie's server-side session is still open, for this coordinator and their current password."""
+    sid = session.get("sid")
+    if not sid:
+        return False
+    return bool(store.get(f"admin:session:{sid}") == f"{coord.id}:{_password_mark(coord)}")
+
+
+def end_session(store: Any) -> None:
+    sid = session.get("sid")
+    if sid:
+        store.delete(f"admin:session:{sid}")
+    session.clear()
 
 
 def team_ids_of(db: Session, coord: Coordinator) -> list[int]:

@@ -46,6 +46,7 @@ from .auth import (
     BUSY_NOW,
     attempt_login,
     client_address,
+    end_session,
     login_gate,
     login_required,
     password_slot,
@@ -106,7 +107,7 @@ def login() -> Any:
             result = attempt_login(g.db, g.rt.store, request.form.get("username", ""),
                                    request.form.get("password", ""), cfg.lockout_failures, cfg.lockout_minutes)
         if result.coordinator is not None:
-            start_session(result.coordinator, cfg.session_hours)
+            start_session(result.coordinator, cfg.session_hours, g.rt.store)
             target = request.args.get("next") or ""
             return redirect(target if target.startswith("/admin") and "//" not in target else url_for("admin.home"))
         error = result.error
@@ -115,9 +116,7 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    from flask import session
-
-    session.clear()
+    end_session(g.rt.store)
     return redirect(url_for("admin.login"))
 
 
@@ -540,7 +539,9 @@ def export() -> Any:
     if end is not None:
         end += timedelta(days=1)
     body = export_csv(export_rows(g.db, g.team_ids, start, end))
-    name = f"service-records-{request.args.get('start', 'all')}-{request.args.get('end', 'all')}.csv"
+    first = to_local(start).strftime("%Y-%m-%d") if start else "all"
+    last = to_local(end - timedelta(days=1)).strftime("%Y-%m-%d") if end else "all"
+    name = f"service-records-{first}-{last}.csv"  # from the parsed dates: nothing of the query reaches a header
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

@@ -524,7 +524,12 @@ class SmsService:
             return provider.error(exc)
         for item, phone in zip(items, phones, strict=True):
             key, ttl = self._dedup_key(name, phone, item)
-            if not self.rt.store.set_nx(f"sms:in:{name}:{key}", rid, ttl):
+            try:
+                first = self.rt.store.set_nx(f"sms:in:{name}:{key}", rid, ttl)
+            except Exception:  # noqa: BLE001 - store down: 503, the provider delivers the message again later
+                log.exception("sms %s dedup store unavailable request_id=%s", name, rid)
+                return provider.error(BadRequest("temporarily unavailable", 503))
+            if not first:
                 log.info("sms %s duplicate from %s dropped request_id=%s", name, mask_phone(phone), rid)
                 continue
             job = {"phone": self.rt.vault.encrypt(phone), "text": item.text[:1000], "key": key, "ttl": ttl,

@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import hmac
 import logging
+import math
 import re
 import threading
 import time
@@ -392,10 +393,14 @@ def _success() -> Response:
 
 
 def _point(lat: str | None, lon: str | None) -> tuple[float, float] | None:
+    """A (latitude, longitude) on Earth, or None: `nan`, `inf` and out-of-range values are not a place."""
     try:
-        return (float(lat or ""), float(lon or ""))
+        point = (float(lat or ""), float(lon or ""))
     except ValueError:
         return None
+    if not all(math.isfinite(v) for v in point) or abs(point[0]) > 90 or abs(point[1]) > 180:
+        return None
+    return point
 
 
 def _channel() -> WechatChannel:
