@@ -228,7 +228,7 @@ def main() -> int:
     env.update({
         "PYTHONPATH": str(ROOT), "YINLING_DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'bench.db'}",
         "YINLING_SECRET_KEY": "bench-secret-key-0123456789", "YINLING_LOG_LEVEL": "WARNING",
-        "WECHAT_TOKEN": TOKEN, "WECHAT_APP_ID": APP_ID, "WECHAT_AES_KEY": AES_KEY,
+        "WECHAT_TOKEN": TOKEN, "WECHAT_APP_ID": APP_ID, **({"WECHAT_AES_KEY": AES_KEY} if args.mode == "safe" else {}),
         "WECHAT_API_BASE": "http://127.0.0.1:9",  # nothing outbound should happen in this bench
     })
     if args.redis_url:

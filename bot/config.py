@@ -74,6 +74,12 @@ class WechatConfig:
     send_attempts: int = 3  # bounded delivery attempts for a late reply (RQ retries or the thread)
     worker_threads: int = 8  # turns run in these threads so the webhook can answer within the budget
     signature_max_age_seconds: int = 300  # refuse signed requests older than this (replays); 0 = off
+    # Plaintext messages while WECHAT_AES_KEY is set (the account in 兼容/安全 mode always encrypts):
+    # None = refused whenever the key is set; true only while switching the account's mode.
+    accept_plaintext: bool | None = None
+    # A turn holds its message (dedup) and its user (one turn at a time) on leases this long, renewed while
+    # it runs: after a worker dies, WeChat's next retry (every 5 s) runs the turn instead of finding it busy.
+    lease_seconds: float = 6.0
     reply_queue: str = "replies"  # RQ queue for replies that missed the window (ahead of bulk notices)
 
 
@@ -106,7 +112,14 @@ class AdminConfig:
     session_hours: int = 12
     lockout_failures: int = 5
     lockout_minutes: int = 15
-    cookie_secure: bool = False  # set true behind HTTPS
+    cookie_secure: bool | None = None  # None: Secure in production, plain in development
+    # Log-in limits (0 = off): attempts per client address per minute, and password checks
+    # per 10 seconds for the whole deployment (each costs ~0.2 s of CPU; the webhook keeps its capacity).
+    login_per_address_per_minute: int = 10
+    login_checks_per_10s: int = 10
+    login_checks_at_once: int = 1  # per process; more wait for nothing: they are refused at once
+    # Reverse proxies in front that append X-Forwarded-For (nginx: 1); 0 = use the socket's address.
+    trusted_proxies: int = 0
     # Hours from minutes: the whole hours count, the remaining minutes map through these steps
     # [up to minutes, hours]: ≤15 → 0, ≤45 → 0.5, ≤60 → 1.
     hours_rounding: list[list[float]] = field(default_factory=lambda: [[15, 0.0], [45, 0.5], [60, 1.0]])

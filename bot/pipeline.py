@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from data.crypto import mask_phone
+from data.crypto import mask_numbers, mask_phone
 from data.errors import InvalidInput
 from data.models import ChannelIdentity, MessageLog, Volunteer
 from data.timeutil import to_local, utcnow
@@ -37,7 +37,63 @@ _LOG_INSERT = insert(MessageLog.__table__)  # executed with a dict of values: co
 
 BUSY = Text("您的上一条消息还在处理，请稍等几秒再发。回复0回主菜单。")
 TURN_WAIT = 15.0  # seconds a message waits for the same person's previous turn
-TURN_LOCK_TTL = 30  # a crashed worker's per-person lock frees itself after this
+
+
+DEDUP_LEASE_SECONDS = 6.0  # a dead worker's `pending` marker frees itself this soon (WeChat retries every 5 s)
+
+
+class Leases:
+    """Short-lived markers kept alive while their owner lives: one thread renews them every lease/3.
+
+    A worker that dies stops renewing, so its markers expire within one lease and a retry can run
+    the turn; a turn that is merely slow keeps its marker, so a retry never runs it a second time.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._held: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+
+    def claim(self, key: str, value: str, lease: float) -> bool:
+        """set-if-absent with a TTL of `lease` seconds, renewed until `release`."""
+        if not self.store.set_nx(key, value, _ttl(lease)):
+            return False
+        with self._lock:
+            self._held[key] = (value, lease)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._renew_forever, name="lease-renewal", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        return True
+
+    def release(self, key: str) -> None:
+        """Stop renewing (the caller then deletes the key or overwrites it with the result)."""
+        with self._lock:
+            self._held.pop(key, None)
+
+    def _renew_forever(self) -> None:
+        while True:
+            with self._lock:
+                while not self._held:
+                    self._wake.wait()
+                held = dict(self._held)
+                interval = max(0.05, min(lease for _v, lease in held.values()) / 3)
+            for key, (value, lease) in held.items():
+                try:
+                    # Renew only our own marker: a finished turn has already replaced it with its replies.
+                    if self.store.get(key) == value:
+                        with self._lock:
+                            if key in self._held:
+                                self.store.set(key, value, _ttl(lease))
+                except Exception:  # noqa: BLE001 - Redis hiccup: the next round tries again
+                    log.warning("lease renewal failed for %s", key.split(":")[0])
+            time.sleep(interval)
+
+
+def _ttl(lease: float) -> int:
+    return max(1, int(round(lease)))
 
 
 @dataclass
@@ -121,6 +177,7 @@ class Pipeline:
         self.push = push
         self.settings: Settings = rt.config.dialogs
         self._held = threading.local()  # turn locks this thread holds (a channel may widen its turn)
+        self.leases = Leases(rt.store)
 
     # -- one turn at a time per person -------------------------------------------------------
     def turn_key(self, channel: str, sender: str) -> str:
@@ -134,7 +191,7 @@ class Pipeline:
 
     @contextmanager
     def one_turn_at_a_time(self, channel: str, sender: str, request_id: str, wait: float = TURN_WAIT,
-                           ttl: int = TURN_LOCK_TTL) -> Iterator[None]:
+                           lease: float = DEDUP_LEASE_SECONDS) -> Iterator[None]:
         """Wait until this person's previous turn (in any thread, worker or host) is done, so their messages
         run in order.
 
@@ -151,7 +208,8 @@ class Pipeline:
             return
         deadline = time.monotonic() + wait
         owned = True
-        while not self.rt.store.set_nx(key, request_id, ttl):
+        # On a lease renewed while the turn runs: a dead worker's lock frees itself within one lease.
+        while not self.leases.claim(key, request_id, lease):
             if time.monotonic() > deadline:
                 log.warning("previous turn still running; going ahead request_id=%s", request_id)
                 owned = False
@@ -162,19 +220,26 @@ class Pipeline:
             yield
         finally:
             held.discard(key)
-            if owned and self.rt.store.get(key) == request_id:  # not when it expired and another turn has it
-                self.rt.store.delete(key)
+            if owned:
+                self.leases.release(key)
+                if self.rt.store.get(key) == request_id:  # not when it expired and another turn has it
+                    self.rt.store.delete(key)
 
     # -- dedup -------------------------------------------------------------------------------
-    def _dedup_claim(self, key: str, ttl: int) -> bool:
-        return self.rt.store.set_nx(f"dedup:{key}", "pending", ttl)
+    def _dedup_claim(self, key: str, owner: str, lease: float) -> bool:
+        """Mark the message as being answered by this turn: `pending:<request id>`, on a short lease."""
+        return self.leases.claim(f"dedup:{key}", f"pending:{owner}", lease)
 
-    def _dedup_wait(self, key: str, wait_seconds: float) -> list[Reply] | None:
+    def _dedup_wait(self, key: str, wait_seconds: float, owner: str, lease: float) -> list[Reply] | bool | None:
+        """Another delivery of a message already claimed: its replies once stored; True when the first
+        turn's worker died (its lease ran out) and this delivery claimed the message; None on timeout."""
         deadline = time.monotonic() + wait_seconds
         while True:
             value = self.rt.store.get(f"dedup:{key}")
-            if value and value != "pending":
+            if value and not value.startswith("pending"):
                 return replies_from_json(value)
+            if value is None and self._dedup_claim(key, owner, lease):
+                return True
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.05)
@@ -226,23 +291,35 @@ class Pipeline:
 
     # -- the turn ----------------------------------------------------------------------------
     def handle(self, inbound: Inbound, now: datetime | None = None, dedup_ttl: int = 600,
-               dup_wait: float = 4.0) -> Outcome:
+               dup_wait: float = 4.0, dedup_lease: float = DEDUP_LEASE_SECONDS) -> Outcome:
         """Run one message through NLU and dialogs, after the same person's previous one. Failures answer
-        politely. `now` defaults to the moment the turn starts (after the wait)."""
-        with self.one_turn_at_a_time(inbound.channel, inbound.sender, inbound.request_id):
-            return self._turn(inbound, now, dedup_ttl, dup_wait)
+        politely. `now` defaults to the moment the turn starts (after the wait).
 
-    def _turn(self, inbound: Inbound, now: datetime | None = None, dedup_ttl: int = 600,
-              dup_wait: float = 4.0) -> Outcome:
-        """One message through NLU and dialogs. Never raises: failures answer politely."""
-        now = now or utcnow()
-        rid = inbound.request_id
-        if inbound.dedup_key:
-            key = f"{inbound.channel}:{inbound.dedup_key}"
-            if not self._dedup_claim(key, dedup_ttl):
-                previous = self._dedup_wait(key, dup_wait)
-                log.info("duplicate delivery %s request_id=%s", inbound.channel, rid)
-                return Outcome(previous if previous is not None else [BUSY], duplicate=True, request_id=rid)
+        A delivery is claimed on a short lease that this process renews while the turn runs; the stored
+        replies then answer every later delivery for `dedup_ttl` seconds.
+        """
+        with self.one_turn_at_a_time(inbound.channel, inbound.sender, inbound.request_id, lease=dedup_lease):
+            now = now or utcnow()
+            rid = inbound.request_id
+            if inbound.dedup_key:
+                key = f"{inbound.channel}:{inbound.dedup_key}"
+                if not self._dedup_claim(key, rid, dedup_lease):
+                    previous = self._dedup_wait(key, dup_wait, rid, dedup_lease)
+                    if previous is True:
+                        log.warning("previous delivery's worker stopped mid-turn; running it again request_id=%s",
+                                    rid)
+                    else:
+                        log.info("duplicate delivery %s request_id=%s", inbound.channel, rid)
+                        replies_before = previous if isinstance(previous, list) else [BUSY]
+                        return Outcome(replies_before, duplicate=True, request_id=rid)
+            try:
+                return self._turn(inbound, now, rid, dedup_ttl)
+            finally:
+                if inbound.dedup_key:
+                    self.leases.release(f"dedup:{inbound.channel}:{inbound.dedup_key}")
+
+    def _turn(self, inbound: Inbound, now: datetime, rid: str, dedup_ttl: int) -> Outcome:
+        """One message through NLU and dialogs, dedup claimed. Never raises: failures answer politely."""
         hooks = CollectingHooks(self.push)
         failed = False
         replies: list[Reply]
@@ -259,17 +336,18 @@ class Pipeline:
                 # transcript includes the message that asked for a person.
                 session.execute(_LOG_INSERT, {
                     "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "in", "address": shown,
-                    "text": text[:2000] or f"[{inbound.kind}:{inbound.event or ''}]",
+                    "text": mask_numbers(text)[:2000] or f"[{inbound.kind}:{inbound.event or ''}]",
                     "intent": parse.get("intent", {}).get("name"), "request_id": rid, "created_at": now})
                 turn = Turn(parse=parse, text=text, volunteer=volunteer, session=session, store=self.rt.store,
                             now=now, channel=inbound.channel, hooks=hooks, settings=self.settings,
                             kind=inbound.kind, event=inbound.event, event_key=inbound.event_key,
                             location=inbound.location, new_user=is_new, vault=self.rt.vault)
                 replies = respond(turn)
-                if replies:  # a silent event gets no answer
+                if replies and volunteer.deleted_at is None:  # a silent event gets no answer; 删除我的信息 no log
                     session.execute(_LOG_INSERT, {
                         "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "out",
-                        "address": shown, "text": to_plain(replies)[:4000], "intent": None, "request_id": rid,
+                        "address": shown, "text": mask_numbers(to_plain(replies))[:4000], "intent": None,
+                        "request_id": rid,
                         "created_at": now})
                 session.commit()
         except Exception:  # noqa: BLE001 - the user gets a polite answer, the log gets the trace
@@ -278,6 +356,8 @@ class Pipeline:
             failed = True
             hooks.calls.clear()
         hooks.flush()
+        if inbound.dedup_key:
+            self.leases.release(f"dedup:{inbound.channel}:{inbound.dedup_key}")  # before the result replaces it
         if inbound.dedup_key and failed:
             # Nothing was committed: let the provider's retry run the turn again.
             self.rt.store.delete(f"dedup:{inbound.channel}:{inbound.dedup_key}")

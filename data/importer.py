@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -66,9 +67,14 @@ def _parse_time(value: Any) -> datetime:
     raise ValueError(f"时间“{s}”看不懂，请写成 2026-12-05 09:00")
 
 
-def import_activities(session: Session, rows: list[dict[str, Any]], now: datetime) -> ImportResult:
+def import_activities(session: Session, rows: list[dict[str, Any]], now: datetime, *,
+                      team_ids: Collection[int] | None = None,
+                      place_ids: Collection[int] | None = None) -> ImportResult:
     """Validate all rows (times are local), then insert or update by `external_key` (or title+start).
 
+    `team_ids` / `place_ids` limit a coordinator's import to their own teams and the places those teams
+    serve: a row naming another team or place, or whose key matches an activity of a team outside
+    `team_ids`, is an error (None = no limit, for the operator's command line).
     Raises ImportError_ listing every bad row; nothing is written in that case.
     """
     errors: list[tuple[int, str]] = []
@@ -92,6 +98,8 @@ def import_activities(session: Session, rows: list[dict[str, Any]], now: datetim
                 raise ValueError(f"类别“{row['category']}”不在规定的类别里")
             if row["team"] not in teams:
                 raise ValueError(f"没有叫“{row['team']}”的队伍")
+            if team_ids is not None and teams[row["team"]].id not in team_ids:
+                raise ValueError("只能导入您负责的队伍的活动")
             if row["place"] not in places:
                 raise ValueError(f"没有叫“{row['place']}”的地方")
             if len(places[row["place"]]) > 1:
@@ -112,6 +120,15 @@ def import_activities(session: Session, rows: list[dict[str, Any]], now: datetim
             errors.append((n, str(exc)))
             continue
         place = places[row["place"]][0]
+        if place_ids is not None and place.id not in place_ids:
+            errors.append((n, f"“{row['place']}”不在您的队伍服务的范围里"))
+            continue
+        key = str(row.get("external_key") or f"import:{title}:{start.isoformat()}")
+        if team_ids is not None:
+            owner = session.scalar(select(Activity.team_id).where(Activity.external_key == key))
+            if owner is not None and owner not in team_ids:
+                errors.append((n, "这个活动编号已经被别的队伍的活动用了，请换一个编号"))
+                continue
         prepared.append(dict(
             title=title, category=row["category"], team_id=teams[row["team"]].id, place_id=place.id,
             address=row.get("address") or None, landmark=row.get("landmark") or place.landmark,
@@ -119,7 +136,7 @@ def import_activities(session: Session, rows: list[dict[str, Any]], now: datetim
             description=row.get("description") or None, requirements=row.get("requirements") or None,
             contact_name=row.get("contact_name") or None, contact_phone=str(row.get("contact_phone") or "") or None,
             needs_review=str(row.get("needs_review", "")).lower() in ("1", "true", "yes", "是"),
-            external_key=row.get("external_key") or f"import:{title}:{start.isoformat()}",
+            external_key=key,
         ))
     if errors:
         raise ImportError_(errors)

@@ -5,9 +5,10 @@ Like the services, these flush but never commit; the caller owns the transaction
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from .models import (
@@ -157,13 +158,19 @@ def set_notices(session: Session, volunteer: Volunteer, channel: str, on: bool, 
     record_consent(session, volunteer.id, "notices", on, channel, now)
 
 
-def forget_volunteer(session: Session, volunteer: Volunteer, channel: str, now: datetime) -> list[Signup]:
-    """Stop notices and delete personal data; sign-ups and service records stay, without a name.
+def forget_volunteer(session: Session, volunteer: Volunteer, channel: str | None, now: datetime) -> list[Signup]:
+    """删除我的信息 / unfollowing: delete everything that leads back to the person.
 
-    Upcoming live sign-ups are cancelled (nobody can be reminded of them any more). Returns the
-    cancelled sign-ups so the caller can promote the waitlist.
+    Gone: name, phone (ciphertext, keyed hash, masked form), home, preferences, position, every channel
+    identity (openid, the SMS number's hash: the next message starts a new record, nothing re-links),
+    the conversation log, consents, team memberships, notice deliveries and pending verification codes.
+    Kept, without a way back: sign-ups and service records (志愿服务记录按规定保存) on the emptied record.
+    Upcoming live sign-ups are cancelled (nobody can be reminded of them any more); they are returned so
+    the caller can promote the waitlist. `channel` is where the request came from (for the caller's log).
     """
-    set_notices(session, volunteer, channel, False, now, reason="unsubscribed")
+    from .models_push import Delivery, Notice
+
+    vid = volunteer.id
     volunteer.name = None
     volunteer.gender = None
     volunteer.birth_year = None
@@ -176,17 +183,24 @@ def forget_volunteer(session: Session, volunteer: Volunteer, channel: str, now: 
     volunteer.availability = 0
     volunteer.last_lat = None
     volunteer.last_lon = None
+    volunteer.notices_opt_out = True
+    volunteer.recommend_opt_out = True
+    volunteer.deleted_at = now
     for ident in list(volunteer.identities):
-        if ident.channel != channel:
-            volunteer.identities.remove(ident)
-            session.delete(ident)
-        else:
-            ident.address_enc = None
-    record_consent(session, volunteer.id, "privacy", False, channel, now)
+        volunteer.identities.remove(ident)
+        session.delete(ident)
+    session.flush()
+    session.execute(delete(MessageLog).where(MessageLog.volunteer_id == vid))
+    session.execute(delete(Consent).where(Consent.volunteer_id == vid))
+    session.execute(delete(TeamMember).where(TeamMember.volunteer_id == vid))
+    session.execute(delete(Delivery).where(Delivery.volunteer_id == vid))
+    session.execute(delete(Notice).where(Notice.kind == "bind_code", Notice.key.startswith(f"bind:{vid}:")))
+    session.execute(update(Coordinator).where(Coordinator.volunteer_id == vid).values(volunteer_id=None))
+    session.expire(volunteer, ["consents", "identities"])
     cancelled = list(
         session.scalars(
             select(Signup).join(Activity, Activity.id == Signup.activity_id).where(
-                Signup.volunteer_id == volunteer.id, Signup.status.in_(LIVE_SIGNUP), Activity.starts_at > now
+                Signup.volunteer_id == vid, Signup.status.in_(LIVE_SIGNUP), Activity.starts_at > now
             )
         )
     )
@@ -196,6 +210,33 @@ def forget_volunteer(session: Session, volunteer: Volunteer, channel: str, now: 
         s.updated_at = now
     session.flush()
     return cancelled
+
+
+RETENTION_DAYS = 730  # 隐私说明：您不再参加后保存两年
+
+
+def enforce_retention(session: Session, now: datetime, days: int = RETENTION_DAYS) -> dict[str, int]:
+    """保存两年: forget every volunteer with no sign-up, message or record for `days`, and delete
+    conversation lines and verification-code notices older than that. Idempotent; flushes, never commits.
+    """
+    from .models_push import Notice
+
+    cutoff = now - timedelta(days=days)
+    last_message = (select(ChannelIdentity.volunteer_id).where(ChannelIdentity.last_inbound_at >= cutoff))
+    last_signup = select(Signup.volunteer_id).where(Signup.updated_at >= cutoff)
+    last_record = select(ServiceRecord.volunteer_id).where(ServiceRecord.recorded_at >= cutoff)
+    stale = list(session.scalars(select(Volunteer).where(
+        Volunteer.deleted_at.is_(None), Volunteer.created_at < cutoff,
+        Volunteer.id.not_in(last_message), Volunteer.id.not_in(last_signup),
+        Volunteer.id.not_in(last_record.where(ServiceRecord.volunteer_id.is_not(None))),
+        ~exists().where(Coordinator.volunteer_id == Volunteer.id))))
+    for volunteer in stale:
+        forget_volunteer(session, volunteer, None, now)
+    lines: CursorResult[Any] = session.execute(delete(MessageLog).where(MessageLog.created_at < cutoff))  # type: ignore[assignment]
+    codes: CursorResult[Any] = session.execute(delete(Notice).where(  # type: ignore[assignment]
+        Notice.kind == "bind_code", Notice.created_at < now - timedelta(days=1)))
+    session.flush()
+    return {"volunteers": len(stale), "messages": int(lines.rowcount or 0), "codes": int(codes.rowcount or 0)}
 
 
 def merge_volunteers(session: Session, keep: Volunteer, other: Volunteer, now: datetime) -> None:

@@ -191,8 +191,8 @@ def export_csv(rows: list[list[str]]) -> str:
     w = csv.writer(buf)
     w.writerow(RECORD_FIELDS)
     for row in rows:
-        # A cell starting with = + - @ would be run as a formula by spreadsheet programs.
-        w.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in row])
+        # A cell starting with = + - @ (or a tab or CR before one) would be run as a formula by spreadsheets.
+        w.writerow(["'" + c if c[:1] in ("=", "+", "-", "@", "\t", "\r") else c for c in row])
     return buf.getvalue()
 
 

@@ -39,13 +39,30 @@ def tick(push: PushService, now: datetime) -> dict[str, int]:
     """Run every scheduled duty once; returns how many notices each created."""
     out: dict[str, int] = {}
     for name, fn in (("reminders", send_reminders), ("reviews", escalate_reviews),
-                     ("records_due", remind_records_due), ("monthly", monthly_summary)):
+                     ("records_due", remind_records_due), ("monthly", monthly_summary),
+                     ("retention", retention)):
         try:
             out[name] = fn(push, now)
         except Exception:  # noqa: BLE001 - one failing duty must not stop the others
             log.exception("scheduled duty %s failed", name)
             out[name] = -1
     return out
+
+
+def retention(push: PushService, now: datetime) -> int:
+    """保存两年 (the privacy notice): forget volunteers inactive for two years, delete old conversation
+    lines. At most once an hour per deployment; returns how many volunteers were forgotten."""
+    from data.profiles import enforce_retention
+
+    if not push.rt.store.set_nx("privacy:retention", str(now), 3600):
+        return 0
+    with push.rt.sessions() as s:
+        done = enforce_retention(s, now)
+        s.commit()
+    if any(done.values()):
+        log.info("retention: forgot %(volunteers)d volunteers, deleted %(messages)d messages and %(codes)d codes",
+                 done)
+    return done["volunteers"]
 
 
 def _confirmed(session: Any, activity_id: int) -> int:

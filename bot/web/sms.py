@@ -48,7 +48,6 @@ RESUME_CONFIRM = "已为您恢复活动通知。回复0看主菜单，回复9找
 ALREADY_SUBSCRIBED = "您的活动通知一直开着。回复0看主菜单，回复9找人工。"
 RATE_NOTICE = "您发得太快了，请过几分钟再发。回复0看主菜单。"
 TURN_WAIT = 30.0  # the turn lock covers sending the reply as well: longer than the pipeline's own
-TURN_LOCK_TTL = 60
 
 
 # -- inbound: accept fast, process once -----------------------------------------------------------
@@ -103,7 +102,12 @@ class SmsService:
             return provider.error(exc)
         for item, phone in zip(items, phones, strict=True):
             key, ttl = self._dedup_key(name, phone, item)
-            if not self.rt.store.set_nx(f"sms:in:{name}:{key}", rid, ttl):
+            try:
+                first = self.rt.store.set_nx(f"sms:in:{name}:{key}", rid, ttl)
+            except Exception:  # noqa: BLE001 - store down: 503, the provider delivers the message again later
+                log.exception("sms %s dedup store unavailable request_id=%s", name, rid)
+                return provider.error(BadRequest("temporarily unavailable", 503))
+            if not first:
                 log.info("sms %s duplicate from %s dropped request_id=%s", name, mask_phone(phone), rid)
                 continue
             job = {"phone": self.rt.vault.encrypt(phone), "text": item.text[:1000], "key": key, "ttl": ttl,
@@ -165,7 +169,7 @@ class SmsService:
         # One number's messages run one at a time (threads here, RQ workers anywhere): a quick "1" must
         # not overtake the message before it. The pipeline's turn lock, held here across the opt-out words
         # and the sending of the reply too, so that answers also go out in order.
-        with self.pipeline.one_turn_at_a_time("sms", phone, rid, wait=TURN_WAIT, ttl=TURN_LOCK_TTL):
+        with self.pipeline.one_turn_at_a_time("sms", phone, rid, wait=TURN_WAIT):
             return self._turn(name, job, now, phone, text, rid, channel, h)
 
     def _turn(self, name: str, job: dict[str, Any], now: datetime, phone: str, text: str, rid: str,

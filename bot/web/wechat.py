@@ -6,6 +6,8 @@ import argparse
 import hashlib
 import hmac
 import logging
+import math
+import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,6 +44,7 @@ OTHER_MEDIA = {"image", "video", "shortvideo", "link", "file", "music"}
 # Events the person did not address to us: the dialogs see them, the person gets no message. An unfollowed
 # user cannot receive one; a VIEW reply is never shown; LOCATION is reported each time the chat is opened.
 SILENT_EVENTS = {"unsubscribe", "view", "location"}
+UNSUBSCRIBED_TTL = 7 * 86400  # seconds the store remembers an unfollowed openid (notices already queued)
 
 
 class Refused(Exception):
@@ -118,10 +121,35 @@ class WechatChannel:
                 return False
         return True
 
+    def first_use(self, args: Any, body: bytes) -> bool:
+        """Remember each signed (timestamp, nonce) for the replay window with a digest of its body.
+
+        In plain mode the signature does not cover the body, so a URL copied from a log could carry any
+        message: a second use of the pair with a different body is refused. The same body again is
+        WeChat's own retry (or a harmless replay): the dedup marker answers it without a second turn.
+        """
+        timestamp, nonce = str(args.get("timestamp", "")), str(args.get("nonce", ""))
+        if len(timestamp) > 16 or len(nonce) > 64:
+            return False
+        window = max(2 * self.cfg.signature_max_age_seconds, self.cfg.dedup_ttl_seconds, 60)
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        key = f"wechat:nonce:{timestamp}:{nonce}"
+        if self.rt.store.set_nx(key, digest, window):
+            return True
+        return self.rt.store.get(key) == digest
+
+    def plaintext_allowed(self) -> bool:
+        """In compatible or safe mode (an AES key is set) WeChat always encrypts: plaintext is a forgery."""
+        if self.cfg.accept_plaintext is not None:
+            return bool(self.cfg.accept_plaintext)
+        return self.crypto is None
+
     def decode(self, body: bytes, args: Any) -> tuple[dict[str, str], bool]:
         """Fields of the message and whether it came encrypted (safe or compatible mode)."""
         outer = parse_xml(body)
         if args.get("encrypt_type", "raw").lower() != "aes":
+            if not self.plaintext_allowed():
+                raise Refused("plaintext message while the account encrypts (WECHAT_AES_KEY is set)")
             return outer, False
         if self.crypto is None:
             log.error("WeChat sends encrypted messages (safe mode) but WECHAT_AES_KEY / WECHAT_APP_ID are not set")
@@ -189,9 +217,11 @@ class WechatChannel:
                 inbound.text = asr.transcribe(inbound.media_id) or ""
             except Exception:  # noqa: BLE001 - no transcript: the dialogs answer an empty voice kindly
                 log.exception("asr failed request_id=%s", inbound.request_id)
-        # The pipeline runs one turn at a time per person, and takes "now" once the previous turn is done.
+        # The pipeline runs one turn at a time per person (on a renewed lease), and takes "now" once the
+        # previous turn is done.
         outcome = self.pipeline.handle(inbound, dedup_ttl=self.cfg.dedup_ttl_seconds,
-                                       dup_wait=self.cfg.reply_budget_seconds * 0.8)
+                                       dup_wait=self.cfg.reply_budget_seconds * 0.8,
+                                       dedup_lease=self.cfg.lease_seconds)
         if inbound.event == "unsubscribe" and not outcome.duplicate:
             self._opt_out(inbound.sender, utcnow())
         return outcome
@@ -301,6 +331,9 @@ class WechatChannel:
         body = request.get_data(cache=False)
         if len(body) > limit:
             return Response("body too large", 413)
+        if not self.first_use(request.args, body):
+            log.warning("wechat POST reused a signature for another body, refused request_id=%s", rid)
+            return Response("forbidden", 403)
         try:
             fields, encrypted = self.decode(body, request.args)
         except Refused as exc:
@@ -314,7 +347,8 @@ class WechatChannel:
             if inbound is None:
                 return _success()
             if inbound.event == "unsubscribe":
-                self.api.mark_unreachable(inbound.sender, "unsubscribed")
+                # Not kept for ever: the dialogs delete the openid's records; this only stops notices in flight.
+                self.api.mark_unreachable(inbound.sender, "unsubscribed", ttl=UNSUBSCRIBED_TTL)
             elif inbound.opens_window:
                 self.api.note_inbound(inbound.sender)
             replies = self.run(inbound)
@@ -338,10 +372,14 @@ def _success() -> Response:
 
 
 def _point(lat: str | None, lon: str | None) -> tuple[float, float] | None:
+    """A (latitude, longitude) on Earth, or None: `nan`, `inf` and out-of-range values are not a place."""
     try:
-        return (float(lat or ""), float(lon or ""))
+        point = (float(lat or ""), float(lon or ""))
     except ValueError:
         return None
+    if not all(math.isfinite(v) for v in point) or abs(point[0]) > 90 or abs(point[1]) > 180:
+        return None
+    return point
 
 
 def _channel() -> WechatChannel:
@@ -365,10 +403,43 @@ def receive() -> Response:
     return _channel().receive()
 
 
+_SECRET_PARAMS = re.compile(r"((?:msg_)?signature|echostr|nonce|openid|token|access_token|sign|key)=[^&\s\"']*",
+                            re.IGNORECASE)
+ACCESS_LOGGERS = ("gunicorn.access", "werkzeug")
+
+
+def redact(text: str) -> str:
+    """`/wechat?signature=ab12&nonce=9` → `/wechat?signature=***&nonce=***`."""
+    return _SECRET_PARAMS.sub(r"\1=***", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Keeps signatures, nonces and tokens of query strings out of access logs (gunicorn's and werkzeug's)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, dict):  # gunicorn's atoms: changed in place, its dict class kept
+            for k, v in list(record.args.items()):
+                if isinstance(v, str):
+                    record.args[k] = redact(v)
+        elif isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def install_log_redaction() -> None:
+    for name in ACCESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
+
+
 def register(app: Flask, rt: Runtime) -> None:
     """Mount /wechat on the app."""
     app.extensions["wechat"] = WechatChannel(rt)
     app.register_blueprint(bp)
+    install_log_redaction()
 
 
 # -- command line: `python -m bot wechat menu` ---------------------------------------------------

@@ -36,6 +36,9 @@ ASK = {
     "max_load": T.PROFILE_ASK_BODY,
 }
 BIND_TTL = 600
+BIND_LIMIT_WINDOW = 3600  # verification codes: at most 3 per number and 5 per asking user an hour
+BIND_PER_NUMBER = 3
+BIND_PER_USER = 5
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
 _CODE = re.compile(r"^\s*(\d{6})\s*$")
 _MINE = r"(?:我的|俺的|我|俺)(?:全部|所有|个人)?的?(?:信息|资料|账号|帐号|账户|数据|档案)"
@@ -201,9 +204,41 @@ def bind_start(turn: Turn, st: State) -> Result:
     return send_code(turn, st, phone)
 
 
+def code_allowed(turn: Turn, phone: str) -> bool:
+    """Verification codes per target number and per asking user are limited (no SMS bombing of a stranger).
+
+    Counted by the number's keyed hash (never the number itself); every request counts, sent or not.
+    """
+    target = turn.vault.lookup_hash(phone) if turn.vault is not None else mask_phone(phone)
+    per_number = turn.store.incr(f"bind:sent:to:{target}", BIND_LIMIT_WINDOW)
+    per_user = turn.store.incr(f"bind:sent:by:{turn.volunteer.id}", BIND_LIMIT_WINDOW)
+    return per_number <= BIND_PER_NUMBER and per_user <= BIND_PER_USER
+
+
+def _sealed(turn: Turn, phone: str) -> dict[str, str]:
+    """The pending number as kept in the store: encrypted when a vault is configured, never in clear."""
+    if turn.vault is None:
+        return {"masked": mask_phone(phone)}
+    return {"phone_enc": turn.vault.encrypt(phone), "masked": mask_phone(phone)}
+
+
+def _unsealed(turn: Turn, pending: dict[str, Any]) -> str | None:
+    if "phone" in pending:  # a state written before numbers were sealed
+        return str(pending["phone"])
+    if turn.vault is None or not pending.get("phone_enc"):
+        return None
+    try:
+        return turn.vault.decrypt(str(pending["phone_enc"]))
+    except InvalidInput:
+        return None
+
+
 def send_code(turn: Turn, st: State, phone: str) -> Result:
+    if not code_allowed(turn, phone):
+        return [Text(T.BIND_TOO_MANY + exits(turn))], None
     code = f"{secrets.randbelow(10**6):06d}"
-    turn.store.set(f"bind:{turn.volunteer.id}", json.dumps({"phone": phone, "code": code, "tries": 0}), BIND_TTL)
+    turn.store.set(f"bind:{turn.volunteer.id}", json.dumps({**_sealed(turn, phone), "code": code, "tries": 0}),
+                   BIND_TTL)
     turn.hooks.send_bind_code(turn.volunteer.id, phone, code)
     return [Text(say(turn, T.BIND_SENT, T.BIND_SENT_SHORT, masked=mask_phone(phone)) + exits(turn))], \
         "profile.bind_code"
@@ -235,8 +270,11 @@ def on_bind_code(turn: Turn, st: State) -> Result | None:
         turn.store.set(key, json.dumps(pending), BIND_TTL)
         return [Text(T.BIND_BAD_CODE + exits(turn))], st.at
     turn.store.delete(key)
-    merged = link_phone(turn, str(pending["phone"]))
-    text = (T.BIND_MERGED if merged else T.BIND_DONE).format(masked=mask_phone(str(pending["phone"])))
+    phone = _unsealed(turn, pending)
+    if phone is None:
+        return with_menu(turn, T.BIND_EXPIRED), "help.menu"
+    merged = link_phone(turn, phone)
+    text = (T.BIND_MERGED if merged else T.BIND_DONE).format(masked=mask_phone(phone))
     return with_menu(turn, text), "help.menu"
 
 

@@ -67,6 +67,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         # A busy 2-core CI machine can take more than WeChat's 4 s for one turn; the conversation tests are
         # about the replies, so they get room. The tests about the budget set their own (0.2–0.5 s).
         "wechat.reply_budget_seconds": 30.0,
+        "wechat.accept_plaintext": True,  # one app speaks all three modes here; tests/security checks the default
     })
     rt = runtime_of(flask_app)
     if "nlu" not in _NLU:  # jieba takes seconds to load: one parser for every app in this module

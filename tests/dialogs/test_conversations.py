@@ -161,13 +161,10 @@ def test_unfollow_forgets_personal_data(zhang: Chat) -> None:
     out = zhang.send("", {"intent": {"name": "nlu_fallback"}, "entities": []}, kind="event", event="unsubscribe")
     assert "删除" in out
     assert me.name is None and me.phone_hash is None and me.home_place_id is None and me.notices_opt_out
-    wechat = [i for i in me.identities if i.channel == "wechat"]
-    assert wechat and wechat[0].opted_out_at is not None
+    assert me.identities == []  # no openid, no number's hash: nothing leads back (issue 13)
     assert zhang.session.scalars(select(ServiceRecord).where(ServiceRecord.volunteer_id == me.id)).all() == records
     assert zhang.store.get(f"dlg:{me.id}") is None
-    last = zhang.session.scalars(select(Consent).where(Consent.volunteer_id == me.id, Consent.kind == "privacy")
-                                 .order_by(Consent.id.desc())).first()
-    assert last is not None and last.granted is False
+    assert zhang.session.scalars(select(Consent).where(Consent.volunteer_id == me.id)).all() == []
 
 
 def test_events_and_other_kinds(zhang: Chat, newbie: Chat) -> None:

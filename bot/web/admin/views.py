@@ -4,6 +4,7 @@ coordinator's teams; every form posts a CSRF token; every change is committed on
 from __future__ import annotations
 
 import tempfile
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,16 @@ from ...push import texts as push_texts
 from ...push.audience import describe
 from ...push.scheduled import thank_if_star_up
 from . import bp
-from .auth import attempt_login, login_required, start_session
+from .auth import (
+    BUSY_NOW,
+    attempt_login,
+    client_address,
+    end_session,
+    login_gate,
+    login_required,
+    password_slot,
+    start_session,
+)
 
 
 def _now() -> datetime:
@@ -88,10 +98,17 @@ def login() -> Any:
     error = None
     if request.method == "POST":
         cfg = g.rt.config.admin
-        result = attempt_login(g.db, g.rt.store, request.form.get("username", ""), request.form.get("password", ""),
-                               cfg.lockout_failures, cfg.lockout_minutes)
+        busy = login_gate(g.rt.store, client_address(cfg.trusted_proxies), cfg.login_per_address_per_minute,
+                          cfg.login_checks_per_10s, time.time())
+        if busy is not None:
+            return render_template("admin/login.html", error=busy), 429, {"Retry-After": "60"}
+        with password_slot(cfg.login_checks_at_once) as free:
+            if not free:
+                return render_template("admin/login.html", error=BUSY_NOW), 429, {"Retry-After": "5"}
+            result = attempt_login(g.db, g.rt.store, request.form.get("username", ""),
+                                   request.form.get("password", ""), cfg.lockout_failures, cfg.lockout_minutes)
         if result.coordinator is not None:
-            start_session(result.coordinator, cfg.session_hours)
+            start_session(result.coordinator, cfg.session_hours, g.rt.store)
             target = request.args.get("next") or ""
             return redirect(target if target.startswith("/admin") and "//" not in target else url_for("admin.home"))
         error = result.error
@@ -100,9 +117,7 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    from flask import session
-
-    session.clear()
+    end_session(g.rt.store)
     return redirect(url_for("admin.login"))
 
 
@@ -288,7 +303,8 @@ def activities_import() -> Any:
             bad = [i + 2 for i, r in enumerate(rows) if str(r.get("team", "")).strip() not in names]
             if bad:
                 raise ImportError_([(n, "只能导入您负责的队伍的活动") for n in bad[:5]])
-            result = import_activities(g.db, rows, _now())
+            result = import_activities(g.db, rows, _now(), team_ids=g.team_ids,
+                                       place_ids=None if g.coordinator.is_operator else {p.id for p in _places()})
             g.db.commit()
             flash(f"导入完成：新增{result.created}个，更新{result.updated}个。")
         except ImportError_ as exc:
@@ -522,7 +538,9 @@ def export() -> Any:
     if end is not None:
         end += timedelta(days=1)
     body = export_csv(export_rows(g.db, g.team_ids, start, end))
-    name = f"service-records-{request.args.get('start', 'all')}-{request.args.get('end', 'all')}.csv"
+    first = to_local(start).strftime("%Y-%m-%d") if start else "all"
+    last = to_local(end - timedelta(days=1)).strftime("%Y-%m-%d") if end else "all"
+    name = f"service-records-{first}-{last}.csv"  # from the parsed dates: nothing of the query reaches a header
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
