@@ -192,8 +192,20 @@ def on_like(turn: Turn, st: State) -> Result | None:
     return _next(turn, lead, T.Q_TIME, T.Q_TIME_SHORT, "onboarding.q_time")
 
 
+# Words that make a time phrase a question about activities (明天有啥活) rather than an answer (周末全天).
+_ASKING = re.compile(r"活|有啥|有什么|有没有|报名|干点|能干")
+
+
+def _just_free_time(turn: Turn) -> bool:
+    """The time question reads its own answer first: a message of time words only is free time, whatever
+    intent the classifier gives it; one that also asks about activities or names a kind or a place is not."""
+    text = turn.text or ""
+    return (availability(text) is not None and not _ASKING.search(text)
+            and entity(turn, "category") is None and entity(turn, "place") is None)
+
+
 def on_time(turn: Turn, st: State) -> Result | None:
-    if _a_request(turn):
+    if not _just_free_time(turn) and _a_request(turn):
         return None
     mask = availability(turn.text or "")
     if mask is not None:

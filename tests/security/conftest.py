@@ -11,12 +11,12 @@ import pytest
 from flask import Flask
 
 from bot.app import create_app
-from bot.web import runtime_of
 from bot.runtime import Runtime
+from bot.web import runtime_of
 from tests.admin.conftest import Admin, admin, app, push, rt, token  # noqa: F401
 from tests.conftest import REDIS_URL, TEST_SECRET, _missing
 from tests.drivers.wechat import AES_KEY, APP_ID, TOKEN, WechatDriver, flask_transport
-from tests.push.conftest import db_url, demo_templates, fake, pg_template, redis_url  # noqa: F401
+from tests.push.conftest import backend, db_url, demo_templates, fake, pg_template, redis_url  # noqa: F401
 
 _NLU: dict[str, Any] = {}
 AppMaker = Callable[..., Flask]

@@ -10,9 +10,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, or_, select
 
-from bot.web import runtime_of
 from bot.pipeline import Inbound
 from bot.runtime import Runtime
+from bot.web import runtime_of
 from data.models import (
     Activity,
     ChannelIdentity,

@@ -15,10 +15,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from bot.web.admin.auth import create_coordinator_login
 from bot.app import create_app
-from bot.web import runtime_of
 from bot.runtime import Runtime, build_runtime
+from bot.web import runtime_of
+from bot.web.admin.auth import create_coordinator_login
 from data.models import MessageLog
 from data.records import export_csv
 from tests.drivers.wechat import build_xml

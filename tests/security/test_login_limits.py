@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 import bot.web.admin.auth as auth
 import bot.web.admin.views as views
-from bot.web.admin.auth import create_coordinator_login
 from bot.app import create_app
 from bot.runtime import Runtime, build_runtime
+from bot.web.admin.auth import create_coordinator_login
 from data.models import Coordinator
 from tests.fakes.push_apis import FakeApis
 from tests.push.conftest import push_config

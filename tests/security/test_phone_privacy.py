@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
-from bot.web import runtime_of
 from bot.runtime import Runtime
+from bot.web import runtime_of
 from data.crypto import normalize_phone
 from data.models import MessageLog
 from data.models_push import Notice

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from bot.web import runtime_of
 from bot.runtime import Runtime
+from bot.web import runtime_of
 from data.models import ChannelIdentity, MessageLog
 from tests.drivers.wechat import build_xml, signature
 
