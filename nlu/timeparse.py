@@ -843,7 +843,7 @@ def _list_day(group: list[_Atom], ctx: _Ctx, prev: TimeSpan, prev_day: date) -> 
     if first.grain not in ("day", "part_of_day", "hour") and not first.spans:
         return None
     dom = to_int(group[0].m.group("dom"))
-    if dom is None:
+    if dom is None or dom == prev_day.day:
         return None
     month = prev_day.replace(day=1)
     day = _safe_date(month.year, month.month, dom) if dom > prev_day.day else None
@@ -1077,10 +1077,11 @@ def extract(text: str, now: datetime, xiaonian: str = "north") -> list[TimeSpan]
     spans: list[TimeSpan] = []
     last_ctx: tuple[date, str | None] | None = None
     last_end = -1
+    listable = False  # the span before names a day of the month by its number (so 11号 may follow in a list)
     for group in groups:
         joined = bool(spans) and _RANGE_JOIN.fullmatch(text[last_end : group[0].start]) is not None
         gap = text[last_end : group[0].start]
-        if last_ctx is not None and group[0].kind == "dayonly" and _LIST_JOIN.fullmatch(gap):
+        if listable and last_ctx is not None and group[0].kind == "dayonly" and _LIST_JOIN.fullmatch(gap):
             listed = _list_day(group, ctx, spans[-1], last_ctx[0])
             if listed is not None:
                 spans[-1] = TimeSpan(spans[-1].start, group[-1].end, listed[0])
@@ -1090,6 +1091,7 @@ def extract(text: str, now: datetime, xiaonian: str = "north") -> list[TimeSpan]
             got = _resolve_group(group, ctx, last_ctx if joined else None)
         except (ValueError, OverflowError):  # a year or an offset outside the calendar (0000年, 99999天后)
             got = None
+        listable = any(a.kind in ("date", "sdate", "dayonly") for a in group)
         if got is None:
             last_ctx = None
             continue

@@ -96,10 +96,13 @@ def test_a_part_of_the_day_in_a_list_narrows_its_own_day(parser: Parser) -> None
 
 @pytest.mark.parametrize(
     "text",
-    ["10号去,11号不行", "3号楼,5号楼", "12月3号到5号"],  # separate days; places; a range, not a list
+    # separate days; places; a range; a day restated by its number (tomorrow is the 29th)
+    ["10号去,11号不行", "3号楼,5号楼", "12月3号到5号", "明天 29号", "12月5号,5号"],
 )
 def test_not_a_list(parser: Parser, text: str) -> None:
-    assert all("spans" not in e["value"] for e in _times(parser, text, SAT))
+    times = _times(parser, text, SAT)
+    assert all("spans" not in e["value"] for e in times), times
+    assert all(e["value"]["to"] <= D("2026-12-12") for e in times), times
 
 
 @pytest.mark.parametrize("text", ["第一天去要带啥", "考了九十分以后", "后三个月", "第二十三条"])
