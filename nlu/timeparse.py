@@ -117,11 +117,12 @@ _LDAY_WORDS = {"廿": 20, "卅": 30}
 
 # Offsets: 三天后, 过两天, 再过一个星期, 未来三天, 近两周, 半个月后, 一个来月, 半小时内.
 _OFF_NUM = r"(?:\d{1,3}|[一二三四五六七八九十两俩仨]{1,3}|半)"
-_OFF_UNIT = r"(?:分钟|小时|钟头|刻钟|工作日|天|日|周|星期|礼拜|个月|(?<=[俩仨半个多来])月|(?<=[半个])年)"
-_OFF_CORE = rf"{_OFF_NUM}(?:多|来)?个?(?:半|来|多)?{_OFF_UNIT}半?"
+_OFF_UNIT = r"(?:分钟|分(?=半|以内|之内|内)|小时|钟头|刻钟|工作日|天|日|周|星期|礼拜|个月|(?<=[俩仨半个多来])月|(?<=[半个])年)"
+_OFF_CORE = rf"{_OFF_NUM}(?:多|来)?个?(?:半|来|多)?{_OFF_UNIT}(?:半钟?)?"
 _OFF_PRE = r"(?:再过|过了|过|未来的?|接下来的?|今后|往后|最近的?|近)"
+_MONTHS_N = r"(?:1[0-2]|[1-9]|十[一二]?|[一二三四五六七八九两俩仨])"
 _OFF_POST = r"(?:以后|之后|后|以内|之内|内)"
-_OFF_UNITS = {"分钟": ("minute", 1), "刻钟": ("minute", 15), "小时": ("minute", 60), "钟头": ("minute", 60),
+_OFF_UNITS = {"分钟": ("minute", 1), "分": ("minute", 1), "刻钟": ("minute", 15), "小时": ("minute", 60), "钟头": ("minute", 60),
               "工作日": ("workday", 1), "天": ("day", 1), "日": ("day", 1), "周": ("day", 7), "星期": ("day", 7), "礼拜": ("day", 7),
               "个月": ("month", 1), "月": ("month", 1), "年": ("month", 12)}  # fmt: skip
 
@@ -146,23 +147,24 @@ _ATOM_RE = re.compile(
             rf"(?:(?P<lyear>{_YEAR4})年)?{_LUNAR_PRE}?(?:(?P<lyear2>{_YEAR4})年)?(?P<lleap>闰)?(?P<lmon>{_LMON})月份?"
             rf"(?P<lday>{_LDAY})?(?:日|号)?)",
             rf"(?P<offset>(?<!\d)(?=(?:{_OFF_PRE})|{_OFF_CORE}{_OFF_POST})(?:(?P<ofp>{_OFF_PRE})\s?)?(?P<ofn>{_OFF_NUM})(?:多|来)?(?P<ofg>个)?"
-            rf"(?P<ofx>半|来|多)?(?P<ofu>{_OFF_UNIT})(?P<ofh>半)?(?P<ofs>{_OFF_POST})?)",
+            rf"(?P<ofx>半|来|多)?(?P<ofu>{_OFF_UNIT})(?:(?P<ofh>半)钟?)?(?P<ofs>{_OFF_POST})?)",
             rf"(?P<relday>{_alt(_RELDAY)})",
+            r"(?P<nthday>第(?P<ndn>[二三四五六七八九十]{1,3}|\d{1,2})[天日](?![\d一二三四五六七八九十]))",
             rf"(?P<recent>{_alt(_RECENT)})",
             rf"(?P<weekend>(?P<wep>{_PREFIX})?(?:周末|双休日|礼拜六礼拜天|礼拜六礼拜日|星期六星期天|星期六星期日|周六周日|周六日))",
             rf"(?P<weekday>(?P<wdp>{_PREFIX})?{_WEEK}(?P<wd>[一二三四五六日天1-7]))",
             rf"(?P<week>(?P<wkp>{_PREFIX})(?:一)?{_WEEK})",
-            r"(?P<month>(?P<mp>这个|本|下下个|下个|下|上个|上|当|同)月(?P<mpos>上旬|中旬|下旬|初|底|末|中)?|月底|月末|月初|月中)",
+            r"(?P<month>(?P<mp>这个|本|下下个|下个|下|上个|上|当|同)月(?P<mpos>上旬|中旬|下旬|伊始|初|底|末|中)?|月底|月末|月初|月中)",
             r"(?P<xun>上旬|中旬|下旬)",
             rf"(?P<season>{_alt(_SEASONS)})",
             rf"(?P<nthwd>第(?P<nth>[一二三四五1-5])个?{_WEEK}(?P<nwd>[一二三四五六日天1-7]))",
             rf"(?P<date>(?:(?P<year>{_YEAR4})年)?(?P<mon>\d{{1,2}}|十[一二]?|[一二三四五六七八九])月"
-            rf"(?:份)?(?:(?P<mday>{_DAY_N})(?:日|号)?|(?P<dpos>上旬|中旬|下旬|初|底|末|中))?)",
-            rf"(?P<yearw>(?:(?P<yw>{_alt(_YEAR_WORDS)})|(?P<ynum>{_YEAR4})年)(?P<ywpos>底|末|初)?)",
+            rf"(?:份)?(?:(?P<mday>{_DAY_N})(?:日|号)?|(?P<dpos>上旬|中旬|下旬|伊始|初|底|末|中))?)",
+            rf"(?P<yearw>(?:(?P<yw>{_alt(_YEAR_WORDS)})|(?P<ynum>{_YEAR4})年)(?P<ywpos>底|末|初|伊始|[上下]半年|[前后头]{_MONTHS_N}个?月)?)",
             r"(?P<sdate>(?<![\d.])(?P<smon>\d{1,2})[./](?P<sday>\d{1,2})(?![\d.]))",
             rf"(?P<dayonly>(?<![\d第])(?P<dom>{_DAY_N})(?:号|日)(?![楼线院门房床口车位单元路活楼]))",
             r"(?P<lday0>(?<![\d月年])(?P<ld0>初(?:十|[一二三四五六七八九])|廿[一二三四五六七八九]|卅)(?![中学年级]))",
-            r"(?P<yearpart>(?<![\d一二三四五六七八九十两几多半今明去后前来本次])(?:年底|年末|年尾|年初|年头|年中|年前|年后|年根儿?))",
+            r"(?P<yearpart>(?<![\d一二三四五六七八九十两几多半今明去后前来本次])(?:年底|年末|年尾|年初|年头|年中|年前|年后|年根儿?|年伊始|[上下]半年))",
             rf"(?P<part>{_alt(p for p in _PARTS if len(p) > 1)}|[早晚](?=\d|[一二三四五六七八九十]+[点时]))(?!好)",
             rf"(?P<clock>(?<![\d第])(?P<hour>{_N})(?:点钟?|时(?![间候期代])|:(?=\d))"
             rf"(?P<minute>半|一刻|三刻|1刻|3刻|\d{{1,2}}分?|[一二三四五]?十[一二三四五六七八九]?分?|零[一二三四五六七八九]分?)?(?!会))",
@@ -170,7 +172,7 @@ _ATOM_RE = re.compile(
         ]
     ) + ")"
 )
-_KINDS = ("festival", "lnewyear", "lunar", "offset", "relday", "recent", "weekend", "weekday", "week", "month",
+_KINDS = ("festival", "lnewyear", "lunar", "offset", "relday", "nthday", "recent", "weekend", "weekday", "week", "month",
           "xun", "season", "nthwd", "date", "yearw", "sdate", "dayonly", "lday0", "yearpart", "part", "clock", "bare")  # fmt: skip
 # Every time expression contains one of these characters: a cheap test before the big expression.
 _TRIGGER_RE = re.compile(
@@ -179,12 +181,14 @@ _TRIGGER_RE = re.compile(
 )
 _RANGE_JOIN = re.compile(r"\s?(?:到|至|-|~|—+|一直到)\s?")
 _GLUE = frozenset(" 的,")
+# 9月10号,11号和12号: a list of days of the month (the parser's normalizer turns ，and 、 into spaces).
+_LIST_JOIN = re.compile(r"\s?(?:,|和|及|与|跟|还有|或者?)\s?|\s")
 # 年底前, 下个月10号以前, 春节之前: from now until then (the named day or period included, a festival not).
 _BEFORE_RE = re.compile(r"之前|以前|前(?![天年])")
 
 # Kinds that name one day (a part of the day or a clock time may follow).
 _DAY_KINDS = frozenset(
-    {"festival", "relday", "weekday", "date", "sdate", "dayonly", "lunar", "lnewyear", "lday0"}
+    {"festival", "relday", "nthday", "weekday", "date", "sdate", "dayonly", "lunar", "lnewyear", "lday0"}
 )
 
 
@@ -441,11 +445,11 @@ def _leap_month(ly: int) -> int:
 
 
 def _month_part(first: date, pos: str) -> tuple[date, date]:
-    """上旬/初 days 1–10, 中旬/中 11–20, 下旬 21–end, 底/末 the last 7 days."""
+    """上旬/初/伊始 days 1–10, 中旬/中 11–20, 下旬 21–end, 底/末 the last 7 days."""
     nxt = _first_of_next_month(first)
     if pos in ("底", "末"):
         return nxt - timedelta(days=7), nxt
-    if pos in ("初", "上旬"):
+    if pos in ("初", "上旬", "伊始"):
         return first, first + timedelta(days=10)
     if pos in ("中", "中旬"):
         return first + timedelta(days=10), first + timedelta(days=20)
@@ -459,6 +463,9 @@ def _day_of(atom: _Atom, ctx: _Ctx) -> date | None:
     today = ctx.today
     if atom.kind == "relday":
         return today + timedelta(days=_RELDAY[m.group("relday")])
+    if atom.kind == "nthday":  # 第三天: today is the first day (第一天 is too vague to be a date)
+        nth = to_int(m.group("ndn"))
+        return today + timedelta(days=nth - 1) if nth is not None and nth >= 2 else None
     if atom.kind == "weekday":
         wd = _WEEKDAYS[m.group("wd")]
         prefix = (m.group("wdp") or "").rstrip("个")
@@ -655,7 +662,8 @@ def _clip(start_d: date, end_d: date, today: date) -> date:
 
 
 def _year_part(pos: str, ctx: _Ctx) -> Interval | None:
-    """年底/年末 December; 年初/年头 January and February; 年中 June and July; 年前 from today (or
+    """年底/年末 December; 年初/年头/伊始 January and February; 上半年/下半年; 前三个月/后三个月 (the
+    first or last months of the year); 年中 June and July; 年前 from today (or
     腊月初一) to 春节; 年后 the month after 春节; with 明年/去年 the parts of that year."""
     today = ctx.today
     year = ctx.year if ctx.year is not None else today.year
@@ -674,15 +682,33 @@ def _year_part(pos: str, ctx: _Ctx) -> Interval | None:
             )
             end_d = spring
         return Interval(_midnight(start_d), _midnight(end_d), "range")
+    months = _year_months(pos)
     if pos in ("底", "末", "年底", "年末", "年尾"):
         start_d, end_d = date(year, 12, 1), date(year + 1, 1, 1)
-    elif pos in ("初", "年初", "年头"):
-        start_d, end_d = date(year, 1, 1), date(year, 3, 1)
+    elif months is not None:  # 年初 Jan–Feb, 上半年 Jan–Jun, 后三个月 Oct–Dec: next year's once over
+        start_d, end_d = date(year, months[0], 1), _add_months(date(year, months[0], 1), months[1])
         if ctx.year is None and today >= end_d:  # 年初 said in November: next year's
-            start_d, end_d = date(year + 1, 1, 1), date(year + 1, 3, 1)
-    else:  # 年中
+            start_d, end_d = _add_months(start_d, 12), _add_months(end_d, 12)
+    elif pos in ("中", "年中"):
         start_d, end_d = date(year, 6, 1), date(year, 8, 1)
+    else:
+        return None
     return Interval(_midnight(_clip(start_d, end_d, today)), _midnight(end_d), "range")
+
+
+def _year_months(pos: str) -> tuple[int, int] | None:
+    """The first month and the number of months of a part of a year named from its start or its end:
+    年初/伊始 (1, 2), 上半年 (1, 6), 下半年 (7, 6), 前三个月/头两个月 (1, N), 后三个月 (13 - N, N)."""
+    if pos in ("初", "年初", "年头", "伊始", "年伊始"):
+        return 1, 2
+    if pos in ("上半年", "下半年"):
+        return (1, 6) if pos[0] == "上" else (7, 6)
+    if pos[0] in "前后头" and pos.endswith("月"):
+        n = to_int(pos[1:].rstrip("月").rstrip("个"))
+        if n is None or not 1 <= n <= 12:
+            return None
+        return (13 - n, n) if pos[0] == "后" else (1, n)
+    return None
 
 
 def _resolve_group(
@@ -810,6 +836,29 @@ def _resolve_group(
     return _resolve_day_group(group, ctx, inherit)
 
 
+def _list_day(group: list[_Atom], ctx: _Ctx, prev: TimeSpan, prev_day: date) -> tuple[Interval, date] | None:
+    """The next day of a list after a day (9月10号,11号,12号): that day of the same month (of the next
+    month when its number is not larger), joined to the span before it; ``spans`` keeps each day."""
+    first = prev.interval
+    if first.grain not in ("day", "part_of_day", "hour") and not first.spans:
+        return None
+    dom = to_int(group[0].m.group("dom"))
+    if dom is None or dom == prev_day.day:
+        return None
+    month = prev_day.replace(day=1)
+    day = _safe_date(month.year, month.month, dom) if dom > prev_day.day else None
+    if day is None:
+        month = _first_of_next_month(month)
+        day = _safe_date(month.year, month.month, dom)
+    if day is None:
+        return None
+    got = _resolve_day_group(group[1:], ctx, None, forced_day=day)
+    if got is None:
+        return None
+    windows = first.spans or ((first.start, first.end),)
+    return Interval(first.start, got[0].end, "range", (*windows, (got[0].start, got[0].end))), day
+
+
 def _weekend_parts(rest: list[_Atom], ctx: _Ctx, sat: date, start_d: date, prefixed: bool) -> Interval | None:
     """周末上午, 下周末晚上, 周末上午9点: the same part of the day (or hour) on Saturday and on Sunday."""
     spans: list[tuple[datetime, datetime]] = []
@@ -898,7 +947,7 @@ def _resolve_month(atom: _Atom, today: date) -> Interval:
         first = (first - timedelta(days=1)).replace(day=1)
     nxt = _first_of_next_month(first)
     start_d, end_d = _month_part(first, pos)
-    if not prefix and pos in ("初", "中") and today >= end_d:  # 月初 said late in a month: the next one
+    if not prefix and pos in ("初", "伊始", "中") and today >= end_d:  # 月初 said late: the next one
         start_d, end_d = _month_part(nxt, pos)
     if start_d <= today < end_d:
         start_d = today
@@ -1028,12 +1077,21 @@ def extract(text: str, now: datetime, xiaonian: str = "north") -> list[TimeSpan]
     spans: list[TimeSpan] = []
     last_ctx: tuple[date, str | None] | None = None
     last_end = -1
+    listable = False  # the span before names a day of the month by its number (so 11号 may follow in a list)
     for group in groups:
         joined = bool(spans) and _RANGE_JOIN.fullmatch(text[last_end : group[0].start]) is not None
+        gap = text[last_end : group[0].start]
+        if listable and last_ctx is not None and group[0].kind == "dayonly" and _LIST_JOIN.fullmatch(gap):
+            listed = _list_day(group, ctx, spans[-1], last_ctx[0])
+            if listed is not None:
+                spans[-1] = TimeSpan(spans[-1].start, group[-1].end, listed[0])
+                last_ctx, last_end = (listed[1], None), group[-1].end
+                continue
         try:
             got = _resolve_group(group, ctx, last_ctx if joined else None)
         except (ValueError, OverflowError):  # a year or an offset outside the calendar (0000年, 99999天后)
             got = None
+        listable = any(a.kind in ("date", "sdate", "dayonly") for a in group)
         if got is None:
             last_ctx = None
             continue
