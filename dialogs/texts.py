@@ -150,10 +150,14 @@ ALREADY_IN = "您已经报了这个活动（{status}）。"
 
 # -- sign-up --------------------------------------------------------------------------------------
 WHICH_ACTIVITY = "您想报哪个活动？请先找一找，比如说“明天有啥活动”。"
+WHICH_ON_LIST = "您想报列表里的第几个？回复数字就行，0回主菜单。"
+WHICH_ON_LIST_PARTY = "记下了，一共{party}人。您想报列表里的第几个？回复数字就行，0回主菜单。"
 WHICH_ACTIVITY_SHORT = "想报哪个？先说“明天有啥活动”。"
 CONFIRM_SIGNUP = "您要报名：{card}\n{party}人参加。"
 CONFIRM_SIGNUP_OPTIONS = ("确认报名", "不报了")
 CONFIRM_FOOTER = "和家人一起来，请说“我们两个人”。"
+CONFIRM_FOOTER_PARTY = "人数不对，直接说几个人，比如“就我一个”。"
+PARTY_BOOKED = "您这边一共{party}人。"
 CONFIRM_FOOTER_SHORT = "回1确认 2不报"
 CONFIRM_WAITLIST = "{card}\n要排队候补吗？您前面有{ahead}人，有人退出就给您补上。"
 CONFIRM_WAITLIST_OPTIONS = ("排队候补", "不报了")

@@ -473,11 +473,18 @@ def on_list(turn: Turn, st: State) -> Result | None:
             activity_id = st.listed[idx]
         else:
             activity_id = int(r.value)
-        if name == "sign_up" or _SIGN.search(turn.text or ""):
+        if name == "sign_up" or _SIGN.search(turn.text or "") or st.data.pop("sign_next", False):
             from .signup import start_for
 
             return start_for(turn, st, activity_id)
         return show_detail(turn, st, activity_id)
+    if r is not None and r.kind == PARTY or (name == "sign_up" and not turn.parse.get("entities")):
+        # 带老伴一起去 / 我要报名 with the list on screen: keep the list, remember who comes, ask which one.
+        st.data["sign_next"] = True
+        if r is not None and r.kind == PARTY:
+            st.data["party"] = int(r.value)
+            return [Text(T.WHICH_ON_LIST_PARTY.format(party=int(r.value)))], "search.list"
+        return [Text(T.WHICH_ON_LIST)], "search.list"
     if r is not None and r.kind == "no":
         return with_menu(turn, T.NOTHING_CHOSEN + booked_note(turn)), "help.menu"
     if name in ("choose", "activity_detail") or (name == "nlu_fallback" and choice(turn) is not None):
@@ -582,7 +589,7 @@ def late(turn: Turn, st: State) -> Result | None:
 FLOW = Flow(
     name="search",
     late=late,
-    steps={"list": Step(on_list, expects=(NUMBER, NAME, YESNO)),
+    steps={"list": Step(on_list, expects=(NUMBER, NAME, YESNO, PARTY)),
            "detail": Step(on_detail, expects=(QUESTION, ITEM, NAME, PARTY, YESNO)),
            "alts": Step(on_alts), "where": Step(on_where)},
     entries={"search_activities": start, "more": more, "activity_detail": detail_entry},

@@ -105,7 +105,7 @@ def confirm(turn: Turn, st: State) -> Result:
     else:
         prompt = T.CONFIRM_WAITLIST.format(card=card, ahead=_waiting(turn, act.id))
         options = T.CONFIRM_WAITLIST_OPTIONS
-    footer = say(turn, T.CONFIRM_FOOTER, T.CONFIRM_FOOTER_SHORT)
+    footer = say(turn, T.CONFIRM_FOOTER if party == 1 else T.CONFIRM_FOOTER_PARTY, T.CONFIRM_FOOTER_SHORT)
     return [Choices(prompt, options, footer)], "signup.confirm"
 
 
@@ -166,6 +166,8 @@ def commit(turn: Turn, st: State) -> Result:
     act = turn.session.get(Activity, signup.activity_id)
     assert act is not None
     card = T.activity_card(act, res.places_left, short(turn), full=False)
+    if signup.party_size > 1:  # the family said in the same breath is repeated back, not silently kept
+        card += "\n" + T.PARTY_BOOKED.format(party=signup.party_size)
     st.undo = {"kind": "signup", "signup_id": signup.id, "at": turn.now.isoformat()}
     st.data.pop("party", None)
     if signup.status == SignupStatus.WAITLISTED:
