@@ -93,8 +93,18 @@ def seed_now() -> datetime:
     return _SESSION_NOW
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_clock(seed_now: datetime) -> Iterator[time_machine.travel]:
+    """Session and module fixtures (a demo loaded with `utcnow()`) run at the session instant too."""
+    travel = time_machine.travel(seed_now.replace(tzinfo=UTC), tick=True)
+    travel.start()
+    yield travel
+    travel.stop()
+
+
 @pytest.fixture(autouse=True)
-def clock(request: pytest.FixtureRequest, seed_now: datetime) -> Iterator[time_machine.Traveller | None]:
+def clock(request: pytest.FixtureRequest, seed_now: datetime,
+          _session_clock: time_machine.travel) -> Iterator[time_machine.Traveller | None]:
     """Every test starts at the session instant, and the clock ticks from there (time-machine).
 
     So a run that starts at 23:58 still sees the day it started on in every test, and code that reads
@@ -106,7 +116,11 @@ def clock(request: pytest.FixtureRequest, seed_now: datetime) -> Iterator[time_m
     this process's clock. They check nothing that depends on the date.
     """
     if request.node.get_closest_marker("wall_clock"):
-        yield None
+        _session_clock.stop()
+        try:
+            yield None
+        finally:
+            _session_clock.start()
         return
     with time_machine.travel(seed_now.replace(tzinfo=UTC), tick=True) as traveller:
         yield traveller

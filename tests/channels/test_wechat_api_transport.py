@@ -237,6 +237,7 @@ def test_proxied_hosts_go_through_requests(server: Scripted, monkeypatch: pytest
     assert server.requests == []
 
 
+@pytest.mark.wall_clock  # OpenSSL checks the certificate against the real clock, not the moved one
 def test_https_checks_the_certificate_and_keeps_the_connection(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import datetime as dt
 

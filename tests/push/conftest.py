@@ -6,6 +6,7 @@ real RQ (production), where `drain()` runs the queued jobs with an RQ worker in 
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 import uuid
@@ -161,8 +162,12 @@ class DrainedRQ(RQJobQueue):
         return ran
 
 
+_OTHER_RUN = re.compile(rb"^test:[0-9a-f]{8}:")  # another test run sharing this Redis (tests/conftest.py)
+
+
 def _keys_outside_run(client: Any) -> set[bytes]:
-    return {k for k in client.scan_iter(count=1000) if not k.startswith(RUN_PREFIX.encode())}
+    """Keys under no test run's prefix: what this run may have leaked (other runs' keys are theirs)."""
+    return {k for k in client.scan_iter(count=1000) if not _OTHER_RUN.match(k)}
 
 
 @contextmanager
