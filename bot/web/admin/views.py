@@ -13,6 +13,7 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from data import handoffs
 from data.errors import InvalidInput, YinlingError
 from data.importer import ImportError_, import_activities, read_rows
 from data.models import (
@@ -550,3 +551,33 @@ def _message(exc: Exception) -> str:
     return text if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "操作没有成功，请检查后再试。"
 
 
+
+
+# -- hand-offs: people waiting to be contacted ----------------------------------------------------------
+
+
+@bp.get("/handoffs")
+@login_required
+def handoffs_page() -> Any:
+    rows = handoffs.waiting_for(g.db, g.coordinator, g.team_ids)
+    vault = g.rt.vault
+    callback: dict[int, str] = {}
+    for h in rows:
+        if h.callback_enc:
+            try:
+                callback[h.id] = str(vault.decrypt(h.callback_enc))
+            except InvalidInput:
+                callback[h.id] = h.callback_masked or ""
+    return render_template("admin/handoffs.html", rows=rows, callback=callback,
+                           route_names=push_texts.HANDOFF_ROUTE_NAMES)
+
+
+@bp.post("/handoffs/<int:handoff_id>/contacted")
+@login_required
+def handoff_contacted(handoff_id: int) -> Any:
+    row = handoffs.mark_contacted(g.db, handoff_id, g.coordinator, g.team_ids, _now())
+    if row is None:
+        abort(404)
+    g.db.commit()
+    flash(f"已标记为联系过：{row.volunteer.name or row.volunteer.phone_masked or '志愿者'}")
+    return redirect(url_for("admin.handoffs_page"))
