@@ -288,7 +288,7 @@ HANDOFF_ALSO_CALL = "您也可以直接打{phone}找{name}。"
 HANDOFF_WAITING = "已经记下您要找人，工作人员上班看到后会联系您。"
 HANDOFF_ASK_PHONE_OR_TIME = "请发一个能接电话的手机号，或者说说什么时候方便打给您，比如“下午三点以后”。"
 HANDOFF_ASK_TIME = "请问什么时候方便给您打电话？比如“明天上午”。"
-HANDOFF_NOTED_TIME = "记下了：{when}方便接电话。工作人员看到后会在这个时间联系您。"
+HANDOFF_NOTED_TIME = "记下了，您方便接电话的时间是：{when}。工作人员看到后会按这个时间打给您。"
 HANDOFF_NOTED_PHONE = "记下了，工作人员看到后会打{masked}联系您，请留意接电话。"
 
 # -- profile --------------------------------------------------------------------------------------
