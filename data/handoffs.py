@@ -10,7 +10,7 @@ or a good time to call instead of promising one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -88,7 +88,7 @@ def reach(session: Session, team: Team | None, fallback: Coordinator | None = No
     return Reach(team, first, "waiting")
 
 
-def _home_team(session: Session, volunteer: Volunteer) -> tuple[Team | None, Coordinator | None]:
+def home_team(session: Session, volunteer: Volunteer) -> tuple[Team | None, Coordinator | None]:
     """The team the person belongs to (the earliest joined), else the nearest team above their home
     place; with neither, the area coordinator or default found by `profiles.coordinator_for`."""
     member = session.scalars(
@@ -119,15 +119,28 @@ def route_handoff(session: Session, volunteer: Volunteer, activity_ids: list[int
     team, act = team_for(session, volunteer, activity_ids)
     fallback = None
     if team is None:
-        team, fallback = _home_team(session, volunteer)
+        team, fallback = home_team(session, volunteer)
     return reach(session, team, fallback), act
 
 
+# A second request within this time, to the same team and still waiting, is the same request (an older
+# person pressing 9 again is asking again, not asking twice): one row, one notice.
+SAME_REQUEST_MINUTES = 30
+
+
 def record(session: Session, volunteer_id: int, r: Reach, activity_id: int | None, now: datetime) -> Handoff:
-    """A hand-off row, flushed (its id is known); the caller commits."""
-    row = Handoff(volunteer_id=volunteer_id, team_id=r.team.id if r.team else None, activity_id=activity_id,
-                  coordinator_id=r.coordinator.id if r.coordinator else None, route=r.route,
-                  status=HandoffStatus.WAITING, created_at=now)
+    """The hand-off row, flushed (its id is known); the caller commits. A repeat of a request still
+    waiting (same team, within SAME_REQUEST_MINUTES) returns that row, brought up to date."""
+    team_id = r.team.id if r.team else None
+    coord_id = r.coordinator.id if r.coordinator else None
+    row = latest_waiting(session, volunteer_id, now - timedelta(minutes=SAME_REQUEST_MINUTES))
+    if row is not None and row.team_id == team_id:
+        row.activity_id = activity_id or row.activity_id
+        row.coordinator_id, row.route = coord_id, r.route
+        session.flush()
+        return row
+    row = Handoff(volunteer_id=volunteer_id, team_id=team_id, activity_id=activity_id, coordinator_id=coord_id,
+                  route=r.route, status=HandoffStatus.WAITING, created_at=now)
     session.add(row)
     session.flush()
     return row

@@ -25,7 +25,7 @@ def _on_screen_of_another_team(c: Chat) -> Activity:
     """Open the details of an activity of tomorrow's list whose team is not the person's home team."""
     c.send(*tomorrow(c))
     st = states.load(c.store, c.volunteer.id)
-    home, _ = handoffs._home_team(c.session, c.volunteer)
+    home, _ = handoffs.home_team(c.session, c.volunteer)
     for i, aid in enumerate(st.listed, 1):
         act = c.session.get(Activity, aid)
         assert act is not None
@@ -61,7 +61,7 @@ def test_activity_on_screen_routes_to_its_team(zhang: Chat) -> None:
 def test_no_activity_routes_to_home_team(zhang: Chat) -> None:
     zhang.send("9", P("human_handoff"))
     row, = _rows(zhang)
-    home, _ = handoffs._home_team(zhang.session, zhang.volunteer)
+    home, _ = handoffs.home_team(zhang.session, zhang.volunteer)
     assert row.team_id == (home.id if home else None) and row.activity_id is None
 
 
