@@ -1,5 +1,5 @@
-"""The admin page of people waiting to be contacted after a hand-off: only the coordinator's teams, a
-callback number shown in full to the people who call, a CSRF-protected button to mark one contacted."""
+"""The admin page of people waiting to be contacted after a hand-off: only the coordinator's teams, numbers
+masked until one is shown on purpose, a CSRF-protected button to mark one contacted."""
 
 from __future__ import annotations
 
@@ -36,8 +36,15 @@ def test_waiting_list_lists_own_teams_and_marks_contacted(admin: Admin, app: Fla
     mine = _handoff(rt, "阳光社区志愿服务队", "孙大妈", phone="13912345678", note="下午三点以后")
     other = _handoff(rt, "西乌旗草原志愿服务队", "巴特尔大爷")
     page = admin.get("/admin/handoffs").text
-    assert "孙大妈" in page and "13912345678" in page and "下午三点以后" in page
+    assert "孙大妈" in page and "139****5678" in page and "下午三点以后" in page
+    assert "13912345678" not in page  # masked, as in every coordinator view
     assert "巴特尔大爷" not in page  # another team's person is not this coordinator's to call
+
+    # The number is shown on purpose, for one person, by a POST with the CSRF token.
+    assert admin.c.post(f"/admin/handoffs/{mine}/number", data={}).status_code in (400, 403)
+    assert admin.post(f"/admin/handoffs/{other}/number").status_code == 404
+    shown = admin.post(f"/admin/handoffs/{mine}/number")
+    assert shown.status_code == 200 and "13912345678" in shown.text
 
     # Without the CSRF token nothing changes.
     r = admin.c.post(f"/admin/handoffs/{mine}/contacted", data={})
