@@ -72,11 +72,22 @@ def default_coordinator(session: Session) -> Coordinator | None:
 def reach(session: Session, team: Team | None, fallback: Coordinator | None = None) -> Reach:
     """How this team's people can be reached: its first coordinator (leader first) with a WeChat or a
     mobile, else its WeCom robot, else the waiting list. Without a team: `fallback` (else the deployment's
-    default coordinator) on their own route, else the waiting list."""
+    default coordinator) on their own route, else by one of their teams, else the waiting list."""
     if team is None:
         coord = fallback or default_coordinator(session)
-        route = coordinator_route(session, coord) if coord is not None else None
-        return Reach(None, coord, route or "waiting")
+        if coord is None:
+            return Reach(None, None, "waiting")
+        route = coordinator_route(session, coord)
+        if route is not None:
+            return Reach(None, coord, route)
+        # Not reachable in person: their own teams' people are the next best (leader's teams first).
+        for team_id in session.scalars(select(TeamCoordinator.team_id).where(
+                TeamCoordinator.coordinator_id == coord.id).order_by(TeamCoordinator.is_leader.desc(),
+                                                                     TeamCoordinator.team_id)):
+            r = reach(session, session.get(Team, team_id))
+            if r.promises_call:
+                return r
+        return Reach(None, coord, "waiting")
     coords = _team_coordinators(session, team.id)
     for coord in coords:
         route = coordinator_route(session, coord)

@@ -274,8 +274,8 @@ FRAUD_CALM_SHORT = "放心，不收钱，不要银行卡和密码。验证码只
 FRAUD_CHECK = "不放心可以先打电话问{team}的{name}：{phone}，也可以活动那天请协调员当面帮您绑定。"
 FRAUD_CHECK_SHORT = "不放心可打给{name}：{phone}。"
 FRAUD_CHECK_ANY = "不放心可以先问问社区的志愿服务队，也可以活动那天请协调员当面帮您绑定。"
-HANDOFF_NO_PHONE = ("已经把您刚才说的话转给了{name}。您还没留电话，她没法打给您："
-                    "请发您的手机号，她会打给您；或者您直接打{phone}找她。")
+HANDOFF_NO_PHONE = ("已经把您刚才说的话转给了{name}。您还没留电话，对方没法联系您："
+                    "请发您的手机号，{name}会打给您；或者您直接打{phone}。")
 HANDOFF_CALLBACK = "记下了，已经告诉{name}打{masked}联系您，请留意接电话。"
 STAFF = "工作人员"
 HANDOFF_NOBODY = "好的，已经转给工作人员，会尽快联系您。"

@@ -226,6 +226,8 @@ class PushService:
                     ids = list(s.scalars(select(Coordinator.id).where(Coordinator.is_operator.is_(True))))
             masked = v.phone_masked or (row.callback_masked if row is not None else None) or "未留电话"
             title, body = texts.handoff(v.name or "（未留姓名）", masked, transcript)
+            if row is not None:
+                body += texts.HANDOFF_SEE_PAGE
             again = bool(row is not None and row.callback_masked)
         if not ids and team_id is None:
             log.warning("hand-off from volunteer %s: no coordinator to tell", volunteer_id)

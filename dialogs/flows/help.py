@@ -86,7 +86,8 @@ def handoff(turn: Turn, st: State) -> Result:
             return [Text(T.HANDOFF_TEAM_NO_PHONE.format(team=team.name) + also + " " + exits(turn))], "help.callback"
         text = say(turn, T.HANDOFF_TEAM, T.HANDOFF_TEAM_SHORT, team=team.name)
         return [Text(text + also + " " + exits(turn))], None
-    assert coord is not None  # a personal route is always some coordinator's
+    if coord is None:  # (a personal route is always some coordinator's)
+        return [Text(T.HANDOFF_NOBODY + " " + exits(turn))], None
     if not has_phone:
         text = say(turn, T.HANDOFF_NO_PHONE, T.HANDOFF_SHORT, name=coord.name, phone=coord.contact_phone)
         return [Text(text + " " + exits(turn))], "help.callback"
@@ -118,17 +119,16 @@ def on_callback(turn: Turn, st: State) -> Result | None:
     if m is None and not timed:
         return None
     row = handoffs.latest_waiting(turn.session, turn.volunteer.id, turn.now - timedelta(minutes=_CALLBACK_MINUTES))
-    if m is not None:
-        masked = mask_phone(m.group(1))
-        if row is not None:
-            enc = turn.vault.encrypt(m.group(1)) if turn.vault is not None else None
-            handoffs.set_callback(row, phone_enc=enc, masked=masked)
-    else:
+    if row is None:
+        return None  # the question was asked too long ago: the message is read as a new one
+    if m is None:
         when = (turn.text or "").strip()[:40]
-        if row is not None:
-            handoffs.set_callback(row, note=when)
+        handoffs.set_callback(row, note=when)
         return [Text(T.HANDOFF_NOTED_TIME.format(when=when) + " " + exits(turn))], None
-    if row is None or row.route == "waiting":
+    masked = mask_phone(m.group(1))
+    enc = turn.vault.encrypt(m.group(1)) if turn.vault is not None else None
+    handoffs.set_callback(row, phone_enc=enc, masked=masked)
+    if row.route == "waiting":
         return [Text(T.HANDOFF_NOTED_PHONE.format(masked=masked) + " " + exits(turn))], None
     coord = turn.session.get(Coordinator, row.coordinator_id) if row.coordinator_id else None
     transcript = profiles.recent_transcript(turn.session, turn.volunteer.id)
