@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from . import profiles
@@ -173,7 +173,7 @@ def set_callback(row: Handoff, *, phone_enc: str | None = None, masked: str | No
         row.callback_note = note.strip()[:200]
 
 
-def visible_to(coord: Coordinator, team_ids: list[int]) -> object:
+def visible_to(coord: Coordinator, team_ids: list[int]) -> ColumnElement[bool]:
     """The hand-offs a coordinator answers for: their teams', and team-less ones addressed to them (the
     operator, who has every team, also sees every team-less one)."""
     if coord.is_operator:
@@ -184,7 +184,7 @@ def visible_to(coord: Coordinator, team_ids: list[int]) -> object:
 def waiting_for(session: Session, coord: Coordinator, team_ids: list[int], limit: int = 200) -> list[Handoff]:
     """People waiting to be contacted, oldest first."""
     return list(session.scalars(select(Handoff).where(
-        Handoff.status == HandoffStatus.WAITING, visible_to(coord, team_ids))  # type: ignore[arg-type]
+        Handoff.status == HandoffStatus.WAITING, visible_to(coord, team_ids))
         .order_by(Handoff.created_at, Handoff.id).limit(limit)))
 
 
@@ -193,7 +193,7 @@ def mark_contacted(session: Session, handoff_id: int, coord: Coordinator, team_i
     """Mark one hand-off contacted; None when it is not this coordinator's to mark (or does not exist).
     Marking twice keeps the first time and person."""
     row = session.scalars(select(Handoff).where(
-        Handoff.id == handoff_id, visible_to(coord, team_ids))).first()  # type: ignore[arg-type]
+        Handoff.id == handoff_id, visible_to(coord, team_ids))).first()
     if row is None:
         return None
     if row.status != HandoffStatus.CONTACTED:
