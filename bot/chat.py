@@ -38,7 +38,8 @@ class ConsolePush:
     def waitlist_promoted(self, signup_ids: list[int]) -> None:
         self._say(f"候补转正，通知报名记录 {signup_ids}")
 
-    def handoff_requested(self, volunteer_id: int, coordinator_id: int | None, transcript: list[str]) -> None:
+    def handoff_requested(self, volunteer_id: int, coordinator_id: int | None, transcript: list[str],
+                          handoff_id: int | None = None) -> None:
         self._say(f"转人工：协调员 {coordinator_id}，附最近 {len(transcript)} 条对话")
 
     def signup_needs_review(self, signup_id: int) -> None:

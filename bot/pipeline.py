@@ -141,8 +141,9 @@ class CollectingHooks:
     def waitlist_promoted(self, signup_ids: list[int]) -> None:
         self.calls.append(("waitlist_promoted", (signup_ids,)))
 
-    def handoff_requested(self, volunteer_id: int, coordinator_id: int | None, transcript: list[str]) -> None:
-        self.calls.append(("handoff_requested", (volunteer_id, coordinator_id, transcript)))
+    def handoff_requested(self, volunteer_id: int, coordinator_id: int | None, transcript: list[str],
+                          handoff_id: int | None = None) -> None:
+        self.calls.append(("handoff_requested", (volunteer_id, coordinator_id, transcript, handoff_id)))
 
     def signup_needs_review(self, signup_id: int) -> None:
         self.calls.append(("signup_needs_review", (signup_id,)))

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .models import Activity, Base, Coordinator, Team, _enum
+from .models import Activity, Base, Coordinator, Team, Volunteer, _enum
 
 
 class NoticeStatus(enum.StrEnum):
@@ -149,3 +149,42 @@ class StarLevel(Base):
     level: Mapped[int] = mapped_column(Integer, default=0)
     hours: Mapped[Decimal] = mapped_column(Numeric(8, 2), default=Decimal(0))
     reached_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class HandoffStatus(enum.StrEnum):
+    WAITING = "waiting"  # nobody has called the person back yet
+    CONTACTED = "contacted"  # a coordinator marked it done on the admin page
+
+
+class Handoff(Base):
+    """One request to speak to a person (`9`, 找人工): who asked, about which team and activity, the route
+    the request went by (wechat | sms | wecom | waiting) and whether someone has called back.
+
+    Every hand-off is a row, whatever the route: the admin page of people waiting to be contacted is the
+    route of last resort and the record of the rest. `callback_enc` is a number to call on given in the
+    conversation (encrypted like every phone), `callback_note` a good time to call, in the person's words.
+    """
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="SET NULL"))
+    coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id", ondelete="SET NULL"))
+    route: Mapped[str] = mapped_column(String(16))
+    status: Mapped[HandoffStatus] = mapped_column(_enum(HandoffStatus, "handoff_status"),
+                                                  default=HandoffStatus.WAITING)
+    callback_enc: Mapped[str | None] = mapped_column(Text)
+    callback_masked: Mapped[str | None] = mapped_column(String(16))
+    callback_note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    contacted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    contacted_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id", ondelete="SET NULL"))
+
+    volunteer: Mapped[Volunteer] = relationship()
+    team: Mapped[Team | None] = relationship()
+    activity: Mapped[Activity | None] = relationship()
+    coordinator: Mapped[Coordinator | None] = relationship(foreign_keys=[coordinator_id])
+
+    __table_args__ = (Index("ix_handoffs_status_team", "status", "team_id"),)

@@ -16,7 +16,8 @@ A file (YAML) holds a fixed local `now` and a list of conversations::
           cancelled: [书法课]       # sign-ups of `has` that must be gone
           kept: [书法课]            # sign-ups of `has` that must still be live (with their party, if given)
           opted_out: true           # notices switched off
-          handoff: true             # a person was asked to call (handoff_requested hook)
+          handoff: true             # a hand-off was recorded; or the row it left, by pieces of names:
+                                    # {team: 阳光社区, activity: 扫雪, route: waiting, callback: true}
           consent: true             # the privacy consent given (false: refused, none: never asked)
           home: 阳光社区            # the home place saved
           said: [管饭]              # pieces some reply of the conversation must contain
@@ -60,6 +61,7 @@ from data.models import (
     Signup,
     Volunteer,
 )
+from data.models_push import Handoff
 from data.seed import is_empty, load_demo
 from data.timeutil import to_local, to_utc
 
@@ -82,8 +84,9 @@ class Hooks:
     def waitlist_promoted(self, signup_ids: list[int]) -> None:
         self.calls.append(("waitlist_promoted", (signup_ids,)))
 
-    def handoff_requested(self, volunteer_id: int, coordinator_id: int | None, transcript: list[str]) -> None:
-        self.calls.append(("handoff_requested", (volunteer_id, coordinator_id, transcript)))
+    def handoff_requested(self, volunteer_id: int, coordinator_id: int | None, transcript: list[str],
+                          handoff_id: int | None = None) -> None:
+        self.calls.append(("handoff_requested", (volunteer_id, coordinator_id, transcript, handoff_id)))
 
     def signup_needs_review(self, signup_id: int) -> None:
         self.calls.append(("signup_needs_review", (signup_id,)))
@@ -317,6 +320,31 @@ def _bare_ack(replies: list[Reply]) -> bool:
     return first in ("好的。", "好的", "好的！")
 
 
+def _check_handoff(session: Session, v: Volunteer, hooks: Hooks, want: Any) -> list[str]:
+    """`handoff: true/false`, or the row the last hand-off left: `{team: 阳光社区, activity: 扫雪, route: waiting,
+    callback: true}` (team and activity by a piece of the name; callback: a number or a time was noted)."""
+    rows = list(session.scalars(select(Handoff).where(Handoff.volunteer_id == v.id).order_by(Handoff.id)))
+    if not isinstance(want, dict):
+        made = bool(rows) or bool(hooks.named("handoff_requested"))
+        return [] if made == bool(want) else ["hand-off " + ("missing" if want else "made by mistake")]
+    if not rows:
+        return ["hand-off missing"]
+    row, problems = rows[-1], []
+    if "team" in want:
+        name = row.team.name if row.team is not None else None
+        if (want["team"] is None) != (name is None) or (name is not None and str(want["team"]) not in name):
+            problems.append(f"hand-off to team {name}, expected {want['team']}")
+    if "activity" in want:
+        title = row.activity.title if row.activity is not None else None
+        if (want["activity"] is None) != (title is None) or (title is not None and str(want["activity"]) not in title):
+            problems.append(f"hand-off about {title}, expected {want['activity']}")
+    if "route" in want and row.route != want["route"]:
+        problems.append(f"hand-off route {row.route}, expected {want['route']}")
+    if "callback" in want and bool(row.callback_note or row.callback_enc) != bool(want["callback"]):
+        problems.append(f"hand-off callback {row.callback_note or row.callback_masked}, expected {want['callback']}")
+    return problems
+
+
 def _check(session: Session, v: Volunteer, hooks: Hooks, before: dict[int, tuple[int, int, Any]],
            expect: dict[str, Any], exchanges: list[Exchange]) -> list[str]:
     problems: list[str] = []
@@ -352,8 +380,8 @@ def _check(session: Session, v: Volunteer, hooks: Hooks, before: dict[int, tuple
             problems.append(f"{piece}: party {hit[0].party_size}, expected {party}")
     if "opted_out" in expect and bool(v.notices_opt_out) != bool(expect["opted_out"]):
         problems.append(f"notices_opt_out is {v.notices_opt_out}")
-    if "handoff" in expect and bool(hooks.named("handoff_requested")) != bool(expect["handoff"]):
-        problems.append("hand-off " + ("missing" if expect["handoff"] else "made by mistake"))
+    if "handoff" in expect:
+        problems += _check_handoff(session, v, hooks, expect["handoff"])
     if "consent" in expect:
         row = session.scalars(select(Consent).where(Consent.volunteer_id == v.id, Consent.kind == "privacy")
                               .order_by(Consent.at.desc(), Consent.id.desc())).first()

@@ -278,11 +278,22 @@ FRAUD_CALM_SHORT = "放心，不收钱，不要银行卡和密码。验证码只
 FRAUD_CHECK = "不放心可以先打电话问{team}的{name}：{phone}，也可以活动那天请协调员当面帮您绑定。"
 FRAUD_CHECK_SHORT = "不放心可打给{name}：{phone}。"
 FRAUD_CHECK_ANY = "不放心可以先问问社区的志愿服务队，也可以活动那天请协调员当面帮您绑定。"
-HANDOFF_NO_PHONE = ("已经把您刚才说的话转给了{name}。您还没留电话，她没法打给您："
-                    "请发您的手机号，她会打给您；或者您直接打{phone}找她。")
+HANDOFF_NO_PHONE = ("已经把您刚才说的话转给了{name}。您还没留电话，对方没法联系您："
+                    "请发您的手机号，{name}会打给您；或者您直接打{phone}。")
 HANDOFF_CALLBACK = "记下了，已经告诉{name}打{masked}联系您，请留意接电话。"
 STAFF = "工作人员"
 HANDOFF_NOBODY = "好的，已经转给工作人员，会尽快联系您。"
+# The team's staff group (WeCom robot) was told: a person there reads it now.
+HANDOFF_TEAM = "好的，已经告诉{team}的工作人员，会有人打电话联系您。您刚才说的话会一起转过去。"
+HANDOFF_TEAM_SHORT = "已告诉{team}的工作人员，会有人打给您。"
+HANDOFF_TEAM_NO_PHONE = "已经把您刚才说的话转给了{team}的工作人员。您还没留电话，他们没法打给您：请发您的手机号。"
+HANDOFF_ALSO_CALL = "您也可以直接打{phone}找{name}。"
+# Nobody can be told at once: the request waits on the coordinators' page, so no call is promised.
+HANDOFF_WAITING = "已经记下您要找人，工作人员上班看到后会联系您。"
+HANDOFF_ASK_PHONE_OR_TIME = "请发一个能接电话的手机号，或者说说什么时候方便打给您，比如“下午三点以后”。"
+HANDOFF_ASK_TIME = "请问什么时候方便给您打电话？比如“明天上午”。"
+HANDOFF_NOTED_TIME = "记下了，您方便接电话的时间是：{when}。工作人员看到后会按这个时间打给您。"
+HANDOFF_NOTED_PHONE = "记下了，工作人员看到后会打{masked}联系您，请留意接电话。"
 
 # -- profile --------------------------------------------------------------------------------------
 PROFILE_WHAT = "您想改哪一项？"

@@ -175,7 +175,8 @@ def fanout(notice_id: int) -> int:
         notice.total = int(s.scalar(select(func.count()).select_from(D).where(D.c.notice_id == notice_id)) or 0)
         notice.status = NoticeStatus.SENDING
         team = s.get(Team, notice.team_id) if notice.team_id else None
-        wecom = bool(team and team.wecom_webhook and notice.kind in ("notice", "cancelled") and not notice.wecom_status)
+        wecom = bool(team and team.wecom_webhook and notice.kind in ("notice", "cancelled", "handoff")
+                     and not notice.wecom_status)
         if wecom:
             notice.wecom_status = "排队中"
         s.commit()

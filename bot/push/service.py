@@ -24,7 +24,7 @@ from data.models import (
     TeamMember,
     Volunteer,
 )
-from data.models_push import Delivery, Notice, NoticeStatus, ReviewEscalation
+from data.models_push import Delivery, Handoff, Notice, NoticeStatus, ReviewEscalation
 from data.review import decide
 from data.timeutil import utcnow
 
@@ -198,13 +198,25 @@ class PushService:
             s.commit()
         self.kick([nid])
 
-    def handoff_requested(self, volunteer_id: int, coordinator_id: int | None, transcript: list[str]) -> None:
+    def handoff_requested(self, volunteer_id: int, coordinator_id: int | None, transcript: list[str],
+                          handoff_id: int | None = None) -> None:
+        """Tell a person about a hand-off, by the route the dialog chose and promised (data.handoffs): the
+        coordinator's WeChat or mobile, or the team's WeCom robot. `waiting` sends nothing: the request is
+        on the coordinators' admin page. Without a hand-off row (older callers), the coordinator given, else
+        the person's teams' coordinators, else the operators."""
         now = utcnow()
+        team_id: int | None = None
         with self.rt.sessions() as s:
             v = s.get(Volunteer, volunteer_id)
             if v is None:
                 return
-            if coordinator_id is not None:
+            row = s.get(Handoff, handoff_id) if handoff_id is not None else None
+            if row is not None and row.route == "waiting":
+                log.info("hand-off %s from volunteer %s: on the waiting list only", row.id, volunteer_id)
+                return
+            if row is not None and row.route == "wecom":
+                ids, team_id = [], row.team_id
+            elif coordinator_id is not None:
                 ids = [coordinator_id]
             else:
                 teams = select(TeamMember.team_id).where(TeamMember.volunteer_id == volunteer_id)
@@ -212,12 +224,19 @@ class PushService:
                     TeamCoordinator.team_id.in_(teams)))))
                 if not ids:
                     ids = list(s.scalars(select(Coordinator.id).where(Coordinator.is_operator.is_(True))))
-            title, body = texts.handoff(v.name or "（未留姓名）", v.phone_masked or "未留电话", transcript)
-        if not ids:
+            masked = v.phone_masked or (row.callback_masked if row is not None else None) or "未留电话"
+            title, body = texts.handoff(v.name or "（未留姓名）", masked, transcript)
+            if row is not None:
+                body += texts.HANDOFF_SEE_PAGE
+            again = bool(row is not None and row.callback_masked)
+        if not ids and team_id is None:
             log.warning("hand-off from volunteer %s: no coordinator to tell", volunteer_id)
             return
+        key = f"handoff:{handoff_id}" if handoff_id is not None else f"handoff:{volunteer_id}:{now:%Y%m%d%H%M}"
+        if again:
+            key += ":callback"
         self.notify(title=title, body=body, audience={"kind": "coordinators", "ids": ids}, kind="handoff",
-                    key=f"handoff:{volunteer_id}:{now:%Y%m%d%H%M}", now=now)
+                    key=key, now=now, team_id=team_id)
 
     def send_bind_code(self, volunteer_id: int, phone: str, code: str) -> None:
         title, body = texts.bind_code(code)

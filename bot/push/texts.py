@@ -114,3 +114,9 @@ def forward_text(session: Session, notice: Notice) -> str:
 def progress_line(counts: dict[str, Any]) -> str:
     parts = [f"{STATUS_NAMES[k]}{v}人" for k, v in counts.items() if v and k in STATUS_NAMES]
     return "，".join(parts)
+
+
+# How a hand-off reached a person (data.handoffs routes), for the coordinators' page.
+HANDOFF_ROUTE_NAMES = {"wechat": "已发到协调员微信", "sms": "已发短信给协调员", "wecom": "已发到工作群",
+                       "waiting": "没人收到通知，只在这里"}
+HANDOFF_SEE_PAGE = "\n完整号码和方便接电话的时间在管理页“等待联系”里，联系后请点“已联系”。"

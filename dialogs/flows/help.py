@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from data import profiles
+from data import handoffs, profiles
 from data.crypto import mask_phone
 from data.models import Activity, Coordinator
 from data.services import upcoming_signups
@@ -56,46 +56,85 @@ def help_text(turn: Turn, st: State) -> Result:
     return with_menu(turn, say(turn, T.HELP, T.HELP_SHORT)), "help.menu"
 
 
-def handoff(turn: Turn, st: State) -> Result:
-    """9 / 找人工: the responsible coordinator (of the activity being discussed, else of the person's
-    community) gets the last messages. A call is promised only when they can call back: someone who
-    left no phone number is asked for one (or to call the coordinator), so the promise can be kept."""
-    activity = None
+def _discussed(st: State) -> list[int]:
+    """Activities being discussed: the one on screen, else those of the last list of activities."""
     if st.data.get("activity_id"):
-        activity = turn.session.get(Activity, int(st.data["activity_id"]))
-    coord, _team = profiles.coordinator_for(turn.session, turn.volunteer, activity)
+        return [int(st.data["activity_id"])]
+    if st.list_kind in ("activity", "mine"):
+        return list(st.listed)
+    return []
+
+
+def handoff(turn: Turn, st: State) -> Result:
+    """9 / 找人工: to the team of the activity being discussed, else the person's home team, else the
+    deployment's default coordinator. Every request is a row (data.handoffs); a call is promised only when
+    a person is told at once (the coordinator's WeChat or mobile, the team's WeCom robot) and the person
+    can be called back. Otherwise one question: a number, or a good time to call."""
+    reach, act = handoffs.route_handoff(turn.session, turn.volunteer, _discussed(st))
+    activity_id = act.id if act is not None else None
+    row = handoffs.record(turn.session, turn.volunteer.id, reach, activity_id, turn.now)
+    coord, team = reach.coordinator, reach.team
     transcript = profiles.recent_transcript(turn.session, turn.volunteer.id)
-    turn.hooks.handoff_requested(turn.volunteer.id, coord.id if coord else None, transcript)
-    if coord is None:
-        text = T.HANDOFF_NOBODY
-    elif not turn.volunteer.phone_masked and turn.channel != "sms":
-        st.data["callback"] = coord.id
+    turn.hooks.handoff_requested(turn.volunteer.id, coord.id if coord else None, transcript, row.id)
+    has_phone = bool(turn.volunteer.phone_masked) or turn.channel == "sms"
+    also = T.HANDOFF_ALSO_CALL.format(name=coord.name, phone=coord.contact_phone) if coord else ""
+    if not reach.promises_call:
+        ask = T.HANDOFF_ASK_TIME if has_phone else T.HANDOFF_ASK_PHONE_OR_TIME
+        return [Text(T.HANDOFF_WAITING + also + ask + " " + exits(turn))], "help.callback"
+    if reach.route == "wecom" and team is not None:
+        if not has_phone:
+            return [Text(T.HANDOFF_TEAM_NO_PHONE.format(team=team.name) + also + " " + exits(turn))], "help.callback"
+        text = say(turn, T.HANDOFF_TEAM, T.HANDOFF_TEAM_SHORT, team=team.name)
+        return [Text(text + also + " " + exits(turn))], None
+    if coord is None:  # (a personal route is always some coordinator's)
+        return [Text(T.HANDOFF_NOBODY + " " + exits(turn))], None
+    if not has_phone:
         text = say(turn, T.HANDOFF_NO_PHONE, T.HANDOFF_SHORT, name=coord.name, phone=coord.contact_phone)
         return [Text(text + " " + exits(turn))], "help.callback"
-    else:
-        text = say(turn, T.HANDOFF, T.HANDOFF_SHORT, name=coord.name, phone=coord.contact_phone)
+    text = say(turn, T.HANDOFF, T.HANDOFF_SHORT, name=coord.name, phone=coord.contact_phone)
     return [Text(text + " " + exits(turn))], None
 
 
 _CALL_PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
+# A good time to call, as people say it: 下午三点以后, 明天上午, 随时都行, 周六.
+_CALL_TIME = re.compile(r"上午|下午|晚上|中午|早上|早晨|傍晚|白天|[0-9一二两三四五六七八九十]+[点點]|随时|都行|都可以|"
+                        r"啥时候都|什么时候都|明天|今天|后天|周[一二三四五六日天末]|星期|礼拜")
+# How long after a hand-off an answer to its question is still taken as that answer.
+_CALLBACK_MINUTES = 60
 
 
 def _phone_said(turn: Turn, st: State) -> bool:
-    return bool(_CALL_PHONE.search(re.sub(r"[\s-]", "", turn.text or "")))
+    text = re.sub(r"[\s-]", "", turn.text or "")
+    if _CALL_PHONE.search(text):
+        return True
+    return len(text) <= 20 and bool(_CALL_TIME.search(text)) and not _SEARCHING.search(text)
 
 
 def on_callback(turn: Turn, st: State) -> Result | None:
-    """The number to call back on, after a hand-off: passed to the coordinator with the conversation
-    (not saved to the profile: binding a phone is its own step, with a code)."""
-    m = _CALL_PHONE.search(re.sub(r"[\s-]", "", turn.text or ""))
-    if m is None:
+    """The answer to the hand-off's one question: a number to call on (kept on the hand-off, encrypted;
+    not saved to the profile: binding a phone is its own step, with a code) or a good time to call."""
+    text = re.sub(r"[\s-]", "", turn.text or "")
+    m = _CALL_PHONE.search(text)
+    timed = None if m else (_CALL_TIME.search(text) and len(text) <= 20 and not _SEARCHING.search(text))
+    if m is None and not timed:
         return None
-    coord_id = int(st.data.get("callback") or 0) or None
+    row = handoffs.latest_waiting(turn.session, turn.volunteer.id, turn.now - timedelta(minutes=_CALLBACK_MINUTES))
+    if row is None:
+        return None  # the question was asked too long ago: the message is read as a new one
+    if m is None:
+        when = (turn.text or "").strip()[:40]
+        handoffs.set_callback(row, note=when)
+        return [Text(T.HANDOFF_NOTED_TIME.format(when=when) + " " + exits(turn))], None
+    masked = mask_phone(m.group(1))
+    enc = turn.vault.encrypt(m.group(1)) if turn.vault is not None else None
+    handoffs.set_callback(row, phone_enc=enc, masked=masked)
+    if row.route == "waiting":
+        return [Text(T.HANDOFF_NOTED_PHONE.format(masked=masked) + " " + exits(turn))], None
+    coord = turn.session.get(Coordinator, row.coordinator_id) if row.coordinator_id else None
     transcript = profiles.recent_transcript(turn.session, turn.volunteer.id)
-    turn.hooks.handoff_requested(turn.volunteer.id, coord_id, transcript)
-    coord = turn.session.get(Coordinator, coord_id) if coord_id else None
-    name = coord.name if coord else T.STAFF
-    return [Text(T.HANDOFF_CALLBACK.format(name=name, masked=mask_phone(m.group(1))) + " " + exits(turn))], None
+    turn.hooks.handoff_requested(turn.volunteer.id, coord.id if coord else None, transcript, row.id)
+    name = coord.name if coord and row.route != "wecom" else T.STAFF
+    return [Text(T.HANDOFF_CALLBACK.format(name=name, masked=masked) + " " + exits(turn))], None
 
 
 _FRAUD = re.compile(r"骗子|诈骗|骗人|骗钱|骗局|被骗|是不是骗|传销|风险|(?:验证码|手机号|号码).{0,8}(?:没事|放心|行吗)|不敢给|不敢发|不敢说|安全吗|安全不|靠谱吗|靠谱不|可靠吗|"

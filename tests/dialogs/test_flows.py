@@ -109,7 +109,7 @@ CASES: list[tuple[str, list[Msg], list[str], str | None]] = [
     ("back to list", [tomorrow, n(1), n(2)], ["活动有", "1. "], "search.list"),
     ("hours", [("我干了多少小时", P("my_hours"))], ["一共服务了7小时", "参加过3次", "最近几次", "开具"], None),
     ("no signups", [("我的活动", P("my_signups"))], ["没有报名的活动"], "help.menu"),
-    ("handoff", [("9", P("human_handoff"))], ["王秀英", "0471-6281234"], None),
+    ("handoff", [("9", P("human_handoff"))], ["李建国", "13904710001"], None),
     ("repeat", [tomorrow, ("再说一遍", P("repeat"))], ["回复数字看详情"], "search.list"),
     ("miss once", [tomorrow, ("嗯嗯啊", P("nlu_fallback"))], ["没听明白", "回复数字看详情"], "search.list"),
     ("miss twice", [tomorrow, ("嗯嗯啊", P("nlu_fallback")), ("哦哦", P("nlu_fallback"))],
@@ -216,7 +216,7 @@ def test_overlap_is_asked(zhang: Chat) -> None:
 def test_handoff_sends_transcript(zhang: Chat) -> None:
     zhang.send(*tomorrow(zhang))
     zhang.send("9", P("human_handoff"))
-    (vid, coord, transcript), = zhang.hooks.named("handoff_requested")
+    (vid, coord, transcript, _hid), = zhang.hooks.named("handoff_requested")
     assert vid == zhang.volunteer.id and coord is not None
     assert any("明天有啥活" in line for line in transcript)
 

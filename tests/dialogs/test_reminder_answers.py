@@ -103,7 +103,7 @@ CASES: list[tuple[str, list[Msg], list[Msg], list[str], str | None, str | None, 
     ("answered once: the next 1 is the menu", [], [n(1), n(1)], ["活动有"], "search.list", "1",
      SignupStatus.CONFIRMED),
     ("0 is still the menu", [], [("0", P("menu"))], ["1. 找活动"], "help.menu", None, SignupStatus.CONFIRMED),
-    ("9 is still a person", [], [("9", P("human_handoff"))], ["王秀英"], None, None, SignupStatus.CONFIRMED),
+    ("9 is still a person", [], [("9", P("human_handoff"))], ["李建国"], None, None, SignupStatus.CONFIRMED),
     ("a long message is not an answer", [], [words("我有事想问一下明天集合的地方到底在哪里")], ["地点："], None,
      None, SignupStatus.CONFIRMED),  # a question about one's own sign-up: answered, the sign-up untouched
     ("0 at the confirm step", [], [n(2), ("0", P("menu"))], ["1. 找活动"], "help.menu", None,

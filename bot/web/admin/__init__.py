@@ -1,4 +1,5 @@
-"""Coordinator pages under /admin: activities, review, roster and check-in, hours, notices, export."""
+"""Coordinator pages under /admin: activities, review, roster and check-in, hours, notices, export, and the
+people waiting to be contacted after a hand-off."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ coordinator's teams; every form posts a CSRF token; every change is committed on
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from data import handoffs
 from data.errors import InvalidInput, YinlingError
 from data.importer import ImportError_, import_activities, read_rows
 from data.models import (
@@ -53,6 +55,8 @@ from .auth import (
     password_slot,
     start_session,
 )
+
+log = logging.getLogger("yinling.admin")
 
 
 def _now() -> datetime:
@@ -550,3 +554,44 @@ def _message(exc: Exception) -> str:
     return text if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "操作没有成功，请检查后再试。"
 
 
+
+
+# -- hand-offs: people waiting to be contacted ----------------------------------------------------------
+
+
+@bp.get("/handoffs")
+@login_required
+def handoffs_page(revealed: dict[int, str] | None = None) -> Any:
+    """People waiting to be contacted. Numbers are masked, as in every coordinator view; the number of one
+    person who asked to be called is shown on purpose, with a button (a POST, logged)."""
+    rows = handoffs.waiting_for(g.db, g.coordinator, g.team_ids)
+    return render_template("admin/handoffs.html", rows=rows, revealed=revealed or {},
+                           route_names=push_texts.HANDOFF_ROUTE_NAMES)
+
+
+@bp.post("/handoffs/<int:handoff_id>/number")
+@login_required
+def handoff_number(handoff_id: int) -> Any:
+    row = next((h for h in handoffs.waiting_for(g.db, g.coordinator, g.team_ids) if h.id == handoff_id), None)
+    if row is None:
+        abort(404)
+    token = row.callback_enc or row.volunteer.phone_enc
+    number = ""
+    if token:
+        try:
+            number = str(g.rt.vault.decrypt(token))
+        except InvalidInput:
+            number = ""
+    log.info("admin: coordinator %s shown the callback number of hand-off %s", g.coordinator.id, row.id)
+    return handoffs_page(revealed={row.id: number or "号码无法读取"})
+
+
+@bp.post("/handoffs/<int:handoff_id>/contacted")
+@login_required
+def handoff_contacted(handoff_id: int) -> Any:
+    row = handoffs.mark_contacted(g.db, handoff_id, g.coordinator, g.team_ids, _now())
+    if row is None:
+        abort(404)
+    g.db.commit()
+    flash(f"已标记为联系过：{row.volunteer.name or row.volunteer.phone_masked or '志愿者'}")
+    return redirect(url_for("admin.handoffs_page"))
