@@ -20,7 +20,7 @@ from data.crypto import mask_numbers, mask_phone
 from data.errors import InvalidInput
 from data.models import ChannelIdentity, MessageLog, Volunteer
 from data.timeutil import to_local, utcnow
-from dialogs import Choices, Reply, Settings, Text, Turn, respond, to_plain
+from dialogs import Choices, RecordedHooks, Reply, Settings, Text, Turn, respond, to_plain
 from dialogs.replies import from_data, to_data
 
 from .runtime import Runtime
@@ -131,31 +131,12 @@ def replies_from_json(raw: str) -> list[Reply]:
     return from_data(json.loads(raw))
 
 
-class CollectingHooks:
+class CollectingHooks(RecordedHooks):
     """Collects push-layer calls during a turn; `flush` hands them on only after the commit."""
 
     def __init__(self, target: Any | None) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        super().__init__()
         self._target = target
-
-    def waitlist_promoted(self, signup_ids: list[int]) -> None:
-        self.calls.append(("waitlist_promoted", (signup_ids,)))
-
-    def handoff_requested(self, volunteer_id: int, coordinator_id: int | None, transcript: list[str],
-                          handoff_id: int | None = None) -> None:
-        self.calls.append(("handoff_requested", (volunteer_id, coordinator_id, transcript, handoff_id)))
-
-    def signup_needs_review(self, signup_id: int) -> None:
-        self.calls.append(("signup_needs_review", (signup_id,)))
-
-    def send_bind_code(self, volunteer_id: int, phone: str, code: str) -> None:
-        self.calls.append(("send_bind_code", (volunteer_id, phone, code)))
-
-    def signup_reviewed(self, signup_id: int, approved: bool) -> None:
-        self.calls.append(("signup_reviewed", (signup_id, approved)))
-
-    def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None:
-        self.calls.append(("send_team_notice", (coordinator_id, team_id, text)))
 
     def flush(self) -> None:
         for name, args in self.calls:

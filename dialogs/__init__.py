@@ -1,7 +1,7 @@
 """The conversation: per-user state, declared flows, handlers returning abstract replies."""
 
 from . import flows as _flows  # noqa: F401 - fills the registry the engine reads
-from .engine import Hooks, Settings, Turn, respond
+from .engine import Hooks, RecordedHooks, Settings, Turn, respond
 from .replies import Choices, Reply, Text, to_plain
 
-__all__ = ["Choices", "Hooks", "Reply", "Settings", "Text", "Turn", "respond", "to_plain"]
+__all__ = ["Choices", "Hooks", "RecordedHooks", "Reply", "Settings", "Text", "Turn", "respond", "to_plain"]

@@ -44,6 +44,36 @@ class Hooks(Protocol):
     def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None: ...
 
 
+class RecordedHooks:
+    """The Hooks protocol as a record of calls `(name, args)`: the pipeline hands them on after the commit,
+    the conversation evaluator and the tests read them."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def named(self, name: str) -> list[tuple[Any, ...]]:
+        return [args for n, args in self.calls if n == name]
+
+    def waitlist_promoted(self, signup_ids: list[int]) -> None:
+        self.calls.append(("waitlist_promoted", (signup_ids,)))
+
+    def handoff_requested(self, volunteer_id: int, coordinator_id: int | None, transcript: list[str],
+                          handoff_id: int | None = None) -> None:
+        self.calls.append(("handoff_requested", (volunteer_id, coordinator_id, transcript, handoff_id)))
+
+    def signup_needs_review(self, signup_id: int) -> None:
+        self.calls.append(("signup_needs_review", (signup_id,)))
+
+    def send_bind_code(self, volunteer_id: int, phone: str, code: str) -> None:
+        self.calls.append(("send_bind_code", (volunteer_id, phone, code)))
+
+    def signup_reviewed(self, signup_id: int, approved: bool) -> None:
+        self.calls.append(("signup_reviewed", (signup_id, approved)))
+
+    def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None:
+        self.calls.append(("send_team_notice", (coordinator_id, team_id, text)))
+
+
 @dataclass
 class Settings:
     """Dialog settings: config.yaml's `dialogs:` section (bot.config builds this type, unknown keys refused)."""

@@ -65,40 +65,11 @@ from data.models_push import Handoff
 from data.seed import is_empty, load_demo
 from data.timeutil import to_local, to_utc
 
-from .engine import Settings, Turn, respond
+from .engine import RecordedHooks, Settings, Turn, respond
 from .replies import Choices, Reply, to_plain
 
 EVAL_SECRET = "dialogs-evaluate-secret-key-0001"
 Parse = Callable[[str, datetime], dict[str, Any]]
-
-
-class Hooks:
-    """Records what the dialogs hand to the push layer."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-
-    def named(self, name: str) -> list[tuple[Any, ...]]:
-        return [a for n, a in self.calls if n == name]
-
-    def waitlist_promoted(self, signup_ids: list[int]) -> None:
-        self.calls.append(("waitlist_promoted", (signup_ids,)))
-
-    def handoff_requested(self, volunteer_id: int, coordinator_id: int | None, transcript: list[str],
-                          handoff_id: int | None = None) -> None:
-        self.calls.append(("handoff_requested", (volunteer_id, coordinator_id, transcript, handoff_id)))
-
-    def signup_needs_review(self, signup_id: int) -> None:
-        self.calls.append(("signup_needs_review", (signup_id,)))
-
-    def send_bind_code(self, volunteer_id: int, phone: str, code: str) -> None:
-        self.calls.append(("send_bind_code", (volunteer_id, phone, code)))
-
-    def signup_reviewed(self, signup_id: int, approved: bool) -> None:
-        self.calls.append(("signup_reviewed", (signup_id, approved)))
-
-    def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None:
-        self.calls.append(("send_team_notice", (coordinator_id, team_id, text)))
 
 
 @dataclass
@@ -259,7 +230,7 @@ def run_conversation(engine: Engine, conv: dict[str, Any], now: datetime, parse:
     problems: list[str] = []
     with rolled_back(engine) as session:
         store = MemoryStore()
-        hooks = Hooks()
+        hooks = RecordedHooks()
         volunteer, new_user = _volunteer(session, conv, channel, now, vault, n)
         clock = now
         for h in conv.get("has") or []:
@@ -320,7 +291,7 @@ def _bare_ack(replies: list[Reply]) -> bool:
     return first in ("好的。", "好的", "好的！")
 
 
-def _check_handoff(session: Session, v: Volunteer, hooks: Hooks, want: Any) -> list[str]:
+def _check_handoff(session: Session, v: Volunteer, hooks: RecordedHooks, want: Any) -> list[str]:
     """`handoff: true/false`, or the row the last hand-off left: `{team: 阳光社区, activity: 扫雪, route: waiting,
     callback: true}` (team and activity by a piece of the name; callback: a number or a time was noted)."""
     rows = list(session.scalars(select(Handoff).where(Handoff.volunteer_id == v.id).order_by(Handoff.id)))
@@ -345,7 +316,7 @@ def _check_handoff(session: Session, v: Volunteer, hooks: Hooks, want: Any) -> l
     return problems
 
 
-def _check(session: Session, v: Volunteer, hooks: Hooks, before: dict[int, tuple[int, int, Any]],
+def _check(session: Session, v: Volunteer, hooks: RecordedHooks, before: dict[int, tuple[int, int, Any]],
            expect: dict[str, Any], exchanges: list[Exchange]) -> list[str]:
     problems: list[str] = []
     session.expire_all()

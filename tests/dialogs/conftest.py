@@ -11,23 +11,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.pipeline import CollectingHooks
 from data.crypto import PhoneVault
 from data.kv import Store
 from data.models import ChannelIdentity, MessageLog, Place, Volunteer
 from data.timeutil import to_local
-from dialogs import Choices, Reply, Settings, Turn, respond, to_plain
+from dialogs import Choices, RecordedHooks, Reply, Settings, Turn, respond, to_plain
 from dialogs import state as states
 
-
-class RecordingHooks(CollectingHooks):
-    """Collects what the dialogs hand to the push layer (the pipeline's collector, never flushed)."""
-
-    def __init__(self) -> None:
-        super().__init__(target=None)
-
-    def named(self, name: str) -> list[tuple[Any, ...]]:
-        return [args for n, args in self.calls if n == name]
+RecordingHooks = RecordedHooks  # what the dialogs hand to the push layer, recorded and never sent
 
 
 def P(intent: str, text: str = "", **ents: Any) -> dict[str, Any]:  # noqa: N802 - reads like a literal
