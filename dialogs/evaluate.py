@@ -35,8 +35,7 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -48,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from data import services
 from data.crypto import PhoneVault
-from data.db import make_engine
+from data.db import make_engine, rolled_back
 from data.kv import MemoryStore
 from data.migrate import upgrade
 from data.models import (
@@ -150,35 +149,10 @@ def build_database(url: str, now: datetime, vault: PhoneVault) -> Engine:
     return eng
 
 
-@contextmanager
-def rolled_back(engine: Engine) -> Iterator[Session]:
-    """A session whose work is thrown away afterwards (each conversation starts from the same seed)."""
-    conn = engine.connect()
-    trans = conn.begin()
-    s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
-        yield s
-    finally:
-        s.close()
-        trans.rollback()
-        conn.close()
-
-
 def default_parser() -> Parse:
     from nlu import Parser
 
-    names: list[str] = []
-
-    def walk(nodes: list[dict[str, Any]]) -> None:
-        for n in nodes:
-            names.append(n["name"])
-            walk(n.get("children") or [])
-
-    from data.seed import SEED_DIR
-
-    walk(yaml.safe_load((SEED_DIR / "places.yaml").read_text(encoding="utf-8")))
-    parser = Parser.load(places=names)
-    return parser.parse  # type: ignore[no-any-return]
+    return Parser.load().parse  # type: ignore[no-any-return]  (it reads the demo places itself)
 
 
 # -- one conversation -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.runtime import bind_rq_prefix, rq_key_prefix
 from data.crypto import PhoneVault
-from data.db import make_engine
+from data.db import make_engine, rolled_back
 from data.kv import MemoryStore, RedisStore, Store
 from data.migrate import upgrade
 from data.seed import load_demo
@@ -184,15 +184,8 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
     """A session inside a transaction that is rolled back after the test (code may commit freely)."""
-    conn = engine.connect()
-    trans = conn.begin()
-    s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
+    with rolled_back(engine) as s:
         yield s
-    finally:
-        s.close()
-        trans.rollback()
-        conn.close()
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -111,26 +111,11 @@ _PARSER: list[Any] = []
 
 
 def real_parser() -> Any | None:
-    """The project's NLU when it is there (built by another issue); loaded once per test session."""
+    """The project's NLU (it reads the demo places itself); loaded once per test session."""
     if not _PARSER:
-        try:
-            from nlu import Parser  # type: ignore[attr-defined]
-        except ImportError:
-            _PARSER.append(None)
-        else:
-            import yaml
+        from nlu import Parser
 
-            from data.seed import SEED_DIR
-
-            names: list[str] = []
-
-            def walk(nodes: list[dict[str, Any]]) -> None:
-                for n in nodes:
-                    names.append(n["name"])
-                    walk(n.get("children") or [])
-
-            walk(yaml.safe_load((SEED_DIR / "places.yaml").read_text(encoding="utf-8")))
-            _PARSER.append(Parser.load(places=names))
+        _PARSER.append(Parser.load())
     return _PARSER[0]
 
 
