@@ -183,7 +183,7 @@ class Pipeline:
                                          .order_by(Activity.starts_at).limit(MAX_TITLES)).all()
             except Exception:  # noqa: BLE001 - places and categories are still corrected
                 log.exception("activity titles not read for the voice corrector")
-            corrector = Corrector(phrases, resources.pinyin_table())
+            corrector = Corrector(phrases, resources.pinyin_table(), resources.tone_table())
             self._corrector = (corrector, time.monotonic())
             return corrector
 

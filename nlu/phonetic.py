@@ -13,6 +13,8 @@ from nlu.lexicon import fuzzy
 #: Phrases of at least this many characters may differ in one syllable's sound too (rapidfuzz), not only in
 #: characters that sound alike: a long activity title misheard in one place is still that title.
 LONG = 4
+#: Phrases shorter than this must also keep each character's tone (two characters are easily a different word).
+SHORT_TONED = 3
 #: ... as long as this share of their (fuzzy) syllables match.
 SIMILARITY = 0.75
 
@@ -37,8 +39,16 @@ class Corrector:
     phrases are kept as they are and block overlapping corrections.
     """
 
-    def __init__(self, phrases: Iterable[str], pinyin: Mapping[str, tuple[str, ...]]) -> None:
+    def __init__(self, phrases: Iterable[str], pinyin: Mapping[str, tuple[str, ...]],
+                 tones: Mapping[str, str] | None = None) -> None:
+        """Args:
+            phrases: what we know (place names, category words, activity titles).
+            pinyin: every character's toneless readings (nlu.resources.pinyin_table()).
+            tones: each character's common reading with its tone (nlu.resources.tone_table()); a two-character
+                phrase is then only put in for characters of the same tone (唱个 stays, 少雪 → 扫雪).
+        """
         self.pinyin = pinyin
+        self.tones = tones or {}
         self._sounds: dict[str, frozenset[str]] = {}
         self._index: dict[tuple[str, str], list[str]] = {}
         self._phrases: set[str] = set()
@@ -114,8 +124,14 @@ class Corrector:
         parts.append(text[pos:])
         return "".join(parts)
 
+    def _tone(self, ch: str) -> str:
+        return self.tones.get(ch, "")[-1:]
+
     def _alike(self, heard: str, known: str) -> bool:
         matches = [bool(self.sounds(x) & self.sounds(y)) for x, y in zip(heard, known, strict=True)]
+        if len(known) < SHORT_TONED and self.tones:
+            return all(matches) and all(x == y or self._tone(x) == self._tone(y)
+                                        for x, y in zip(heard, known, strict=True))
         if all(matches):
             return True
         if len(known) < LONG:

@@ -176,9 +176,23 @@ def test_misheard_place_and_spoken_numbers_still_work(app: Flask, rt: Runtime, f
     recognizer.say("杨光社区最近有什么活动", "第二个")
     first = d.send(voice(d, speak_to(fake, "阳光社区最近有什么活动")))
     assert first.text == typed.text("阳光社区最近有什么活动").text
+    assert last_in(rt, d.openid) == "阳光社区最近有什么活动"  # what the dialogs read: the place put right
     second = d.send(voice(d, speak_to(fake, "第二个")))
     assert second.text == typed.text("2").text
     assert len(recognizer.heard) == 2
+
+
+def test_misheard_category_word_is_put_right(app: Flask, rt: Runtime, fake: FakeWechatAPI,
+                                             recognizer: FakeOpenAIRecognizer) -> None:
+    """扫雪 heard as 少雪 (sh/s): the search still looks for snow clearing (环境保护), as for the typed word."""
+    d, typed = driver(app), driver(app)
+    for who in (d, typed):
+        who.event("subscribe")
+        who.text("1")  # agreed to the privacy note
+    recognizer.say("下周有没有少雪的活动")
+    reply = d.send(voice(d, speak_to(fake, "下周有没有扫雪的活动")))
+    assert reply.text == typed.text("下周有没有扫雪的活动").text
+    assert last_in(rt, d.openid) == "下周有没有扫雪的活动"
 
 
 def test_recognizer_errors_get_the_kind_answer(app: Flask, rt: Runtime, fake: FakeWechatAPI,
