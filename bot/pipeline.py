@@ -22,8 +22,6 @@ from data.models import Activity, ChannelIdentity, MessageLog, Volunteer
 from data.timeutil import to_local, utcnow
 from dialogs import Choices, RecordedHooks, Reply, Settings, Text, Turn, respond, to_plain
 from dialogs.replies import from_data, to_data
-from nlu import resources
-from nlu.phonetic import Corrector
 
 from .runtime import Runtime
 
@@ -165,11 +163,11 @@ class Pipeline:
         self.settings: Settings = rt.config.dialogs
         self._held = threading.local()  # turn locks this thread holds (a channel may widen its turn)
         self.leases = Leases(rt.store)
-        self._corrector: tuple[Corrector, float] | None = None  # (corrector, built at time.monotonic())
+        self._corrector: tuple[Any, float] | None = None  # (corrector, built at time.monotonic())
         self._corrector_lock = threading.Lock()
 
     # -- what speech recognition misheard -------------------------------------------------------
-    def corrector(self, now: datetime) -> Corrector:
+    def corrector(self, now: datetime) -> Any:
         """Places, category words and the titles of current activities, by sound; rebuilt every few minutes
         so that a new activity's title is known."""
         with self._corrector_lock:
@@ -183,6 +181,10 @@ class Pipeline:
                                          .order_by(Activity.starts_at).limit(MAX_TITLES)).all()
             except Exception:  # noqa: BLE001 - places and categories are still corrected
                 log.exception("activity titles not read for the voice corrector")
+            # The NLU package loads jieba: not when this module is imported (tests/test_architecture.py).
+            from nlu import resources
+            from nlu.phonetic import Corrector
+
             corrector = Corrector(phrases, resources.pinyin_table(), resources.tone_table())
             self._corrector = (corrector, time.monotonic())
             return corrector
