@@ -3,6 +3,7 @@ fake media API serving it, our decoding, a loopback recognizer checking the audi
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -156,11 +157,15 @@ def numbered(text: str) -> bool:
 
 # -- the OpenAI-compatible recognizer (a team's own FunASR / faster-whisper server) --------------------
 def test_voice_is_heard_and_answered_as_if_typed(app: Flask, rt: Runtime, fake: FakeWechatAPI,
-                                                 recognizer: FakeOpenAIRecognizer) -> None:
+                                                 recognizer: FakeOpenAIRecognizer,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
     said = "明天有什么活动"
     recognizer.say(said)
     spoken, typed = driver(app), driver(app)
-    reply = spoken.send(voice(spoken, speak_to(fake, said)))
+    with caplog.at_level(logging.DEBUG):
+        reply = spoken.send(voice(spoken, speak_to(fake, said)))
+    assert any("recognized" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if said in r.getMessage()]  # logs never carry what people said
     assert len(recognizer.heard) == 1
     real_speech(recognizer.heard[0], said)
     assert recognizer.heard[0].model == MODEL
@@ -238,7 +243,16 @@ def test_media_download_refreshes_a_rejected_token_once(app: Flask, rt: Runtime,
     assert fake.requests.count("media/get") == 2 and fake.media_downloads == [media_id]
     with pytest.raises(wechat_api.WechatAPIError) as err:
         api.get_media("no-such-media")
-    assert err.value.errcode == 40007
+    assert err.value.errcode == 40007 and err.value.retry_after is None
+    fake.fail("media/get", errcode=-1)  # 系统繁忙
+    with pytest.raises(wechat_api.WechatAPIError) as err:
+        api.get_media(media_id)
+    assert err.value.errcode == -1 and err.value.retry_after
+    fake.fail("media/get", status=502)
+    with pytest.raises(wechat_api.WechatAPIError) as err:
+        api.get_media(media_id)
+    assert err.value.http_status == 502
+    assert api.get_media(media_id)[0] == data
 
 
 def test_no_recognizer_configured_downloads_nothing(app: Flask, rt: Runtime, fake: FakeWechatAPI,
