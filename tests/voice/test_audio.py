@@ -44,6 +44,14 @@ def test_other_containers_and_rates_come_out_the_same_way() -> None:
     assert pcm.rate == 16000 and abs(pcm.seconds - spoken_seconds(SAID)) < 0.05
 
 
+def test_opus_in_ogg_decodes_too() -> None:
+    """Opus in Ogg at 48 kHz (how many other apps record voice) comes out 16 kHz mono as well."""
+    ogg = encode(speak(SAID), codec="libopus", container="ogg", rate=48000, bit_rate=24000)
+    assert ogg.startswith(b"OggS")
+    pcm = audio.decode(ogg)
+    assert pcm.rate == 16000 and abs(pcm.seconds - spoken_seconds(SAID)) < 0.1
+
+
 def test_long_audio_is_cut_at_max_seconds() -> None:
     pcm = audio.decode(amr(SAID), max_seconds=1.5)
     assert pcm.seconds == pytest.approx(1.5, abs=0.001)
