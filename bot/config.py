@@ -212,6 +212,33 @@ class SmsConfig:
 
 
 @dataclass
+class AsrTencentConfig:
+    """Tencent Cloud 一句话识别 (SentenceRecognition, API 2019-06-14): audio up to 60 s, sent inline."""
+
+    secret_id: str | None = None  # TENCENT_ASR_SECRET_ID (falls back to TENCENT_SECRET_ID of sms.tencent)
+    secret_key: str | None = None  # TENCENT_ASR_SECRET_KEY (falls back to TENCENT_SECRET_KEY)
+    region: str = "ap-guangzhou"
+    endpoint: str = "asr.tencentcloudapi.com"
+    scheme: str = "https"
+    engine: str = "16k_zh"  # EngSerViceType: 16k_zh (Mandarin), 16k_zh_dialect (many dialects), 8k_zh
+
+
+@dataclass
+class AsrConfig:
+    """Speech recognition for WeChat voice messages that arrive without WeChat's own transcript."""
+
+    # auto: openai when `url` is set, else none | openai | tencent | none
+    provider: str = "auto"
+    url: str | None = None  # YINLING_ASR_URL: an OpenAI-compatible server (POST {url}/v1/audio/transcriptions)
+    model: str = "whisper-1"
+    api_key: str | None = None  # YINLING_ASR_API_KEY, sent as a Bearer token when set
+    language: str = "zh"
+    timeout_seconds: float = 3.0  # one recognition; the turn's 5-second window covers download + decode too
+    max_seconds: float = 60.0  # longer audio is cut (WeChat voice messages are at most 60 s)
+    tencent: AsrTencentConfig = field(default_factory=AsrTencentConfig)
+
+
+@dataclass
 class Config:
     app: AppConfig = field(default_factory=AppConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -223,6 +250,7 @@ class Config:
     admin: AdminConfig = field(default_factory=AdminConfig)
     recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
+    asr: AsrConfig = field(default_factory=AsrConfig)
     secret_key: str = ""
 
     @property
@@ -259,11 +287,18 @@ ENV_MAP: dict[str, str] = {
     "TENCENT_SECRET_KEY": "sms.tencent.secret_key",
     "ALIYUN_ACCESS_KEY_ID": "sms.aliyun.access_key_id",
     "ALIYUN_ACCESS_KEY_SECRET": "sms.aliyun.access_key_secret",
+    "YINLING_ASR_URL": "asr.url",
+    "YINLING_ASR_PROVIDER": "asr.provider",
+    "YINLING_ASR_MODEL": "asr.model",
+    "YINLING_ASR_API_KEY": "asr.api_key",
+    "TENCENT_ASR_SECRET_ID": "asr.tencent.secret_id",
+    "TENCENT_ASR_SECRET_KEY": "asr.tencent.secret_key",
 }
 SECRET_KEYS = {"wechat.app_secret", "wechat.aes_key", "wechat.token", "secret_key",
                "sms.webhook_secret", "sms.android.password", "sms.android.signing_key", "sms.gammu.sql_url",
                "sms.tencent.secret_id", "sms.tencent.secret_key",
-               "sms.aliyun.access_key_id", "sms.aliyun.access_key_secret"}
+               "sms.aliyun.access_key_id", "sms.aliyun.access_key_secret",
+               "asr.api_key", "asr.tencent.secret_id", "asr.tencent.secret_key"}
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:

@@ -8,17 +8,17 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
 
 from data.crypto import mask_numbers, mask_phone
 from data.errors import InvalidInput
-from data.models import ChannelIdentity, MessageLog, Volunteer
+from data.models import Activity, ChannelIdentity, MessageLog, Volunteer
 from data.timeutil import to_local, utcnow
 from dialogs import Choices, RecordedHooks, Reply, Settings, Text, Turn, respond, to_plain
 from dialogs.replies import from_data, to_data
@@ -34,6 +34,9 @@ SORRY = Choices(
 )
 INBOUND_STAMP_SECONDS = 60  # last_inbound_at is refreshed at most this often (it only ever errs early)
 _LOG_INSERT = insert(MessageLog.__table__)  # executed with a dict of values: compiled once, cached
+
+PHRASES_REFRESH_SECONDS = 300.0  # activity titles the voice corrector knows are read again this often
+MAX_TITLES = 2000
 
 BUSY = Text("您的上一条消息还在处理，请稍等几秒再发。回复0回主菜单。")
 TURN_WAIT = 15.0  # seconds a message waits for the same person's previous turn
@@ -160,6 +163,35 @@ class Pipeline:
         self.settings: Settings = rt.config.dialogs
         self._held = threading.local()  # turn locks this thread holds (a channel may widen its turn)
         self.leases = Leases(rt.store)
+        self._corrector: tuple[Any, float] | None = None  # (corrector, built at time.monotonic())
+        self._corrector_lock = threading.Lock()
+
+    # -- what speech recognition misheard -------------------------------------------------------
+    def corrector(self, now: datetime) -> Any:
+        """Places, category words and the titles of current activities, by sound; rebuilt every few minutes
+        so that a new activity's title is known."""
+        with self._corrector_lock:
+            cached = self._corrector
+            if cached is not None and time.monotonic() - cached[1] < PHRASES_REFRESH_SECONDS:
+                return cached[0]
+            phrases = list(getattr(self.rt.nlu, "phrases", list)())
+            try:
+                with self.rt.sessions() as s:
+                    phrases += s.scalars(select(Activity.title).where(Activity.ends_at >= now - timedelta(days=1))
+                                         .order_by(Activity.starts_at).limit(MAX_TITLES)).all()
+            except Exception:  # noqa: BLE001 - places and categories are still corrected
+                log.exception("activity titles not read for the voice corrector")
+            # The NLU package loads jieba: not when this module is imported (tests/test_architecture.py).
+            from nlu import resources
+            from nlu.phonetic import Corrector
+
+            corrector = Corrector(phrases, resources.pinyin_table(), resources.tone_table())
+            self._corrector = (corrector, time.monotonic())
+            return corrector
+
+    def heard(self, text: str, now: datetime) -> str:
+        """A voice transcript with misheard places, titles and category words put right (杨光社区 → 阳光社区)."""
+        return self.corrector(now).correct(text) if text.strip() else text
 
     # -- one turn at a time per person -------------------------------------------------------
     def turn_key(self, channel: str, sender: str) -> str:
@@ -273,13 +305,16 @@ class Pipeline:
 
     # -- the turn ----------------------------------------------------------------------------
     def handle(self, inbound: Inbound, now: datetime | None = None, dedup_ttl: int = 600,
-               dup_wait: float = 4.0, dedup_lease: float = DEDUP_LEASE_SECONDS) -> Outcome:
+               dup_wait: float = 4.0, dedup_lease: float = DEDUP_LEASE_SECONDS,
+               prepare: Callable[[Inbound], None] | None = None) -> Outcome:
         """Run one message through NLU and dialogs, after the same person's previous one. Failures answer
         politely. `now` defaults to the moment the turn starts (after the wait).
 
         A delivery is claimed on a short lease that this process renews while the turn runs; the stored
-        replies then answer every later delivery for `dedup_ttl` seconds.
+        replies then answer every later delivery for `dedup_ttl` seconds. `prepare` (a voice message's
+        recognition) runs once the delivery is claimed, so a provider's retry never runs it twice.
         """
+        now_given = now
         with self.one_turn_at_a_time(inbound.channel, inbound.sender, inbound.request_id, lease=dedup_lease):
             now = now or utcnow()
             rid = inbound.request_id
@@ -295,6 +330,12 @@ class Pipeline:
                         replies_before = previous if isinstance(previous, list) else [BUSY]
                         return Outcome(replies_before, duplicate=True, request_id=rid)
             try:
+                if prepare is not None:
+                    try:
+                        prepare(inbound)
+                    except Exception:  # noqa: BLE001 - the message is still answered (an empty voice kindly)
+                        log.exception("preparing the message failed request_id=%s", rid)
+                    now = utcnow() if now_given is None else now
                 return self._turn(inbound, now, rid, dedup_ttl)
             finally:
                 if inbound.dedup_key:
@@ -309,6 +350,8 @@ class Pipeline:
         try:
             # U+0000 can arrive in an SMS (JSON carries it) but PostgreSQL refuses it in text columns.
             text = (inbound.text or "").replace("\x00", "")
+            if inbound.kind == "voice":
+                text = self.heard(text, now)
             # Parse before the session opens: on SQLite a write transaction holds the database lock.
             parse = self.rt.nlu.parse(text, to_local(now).replace(tzinfo=None))
             with self.rt.sessions() as session:

@@ -80,6 +80,10 @@ class Lexicon:
                         bucket.append(term)
                         bucket.sort(key=lambda t: -len(t.surface))
 
+    def surfaces(self) -> list[str]:
+        """Every surface form known (place names and their short forms, category words, synonyms)."""
+        return list(self._surfaces)
+
     def add_all(self, terms: Iterable[Term]) -> None:
         """Add several terms."""
         for term in terms:

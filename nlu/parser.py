@@ -276,6 +276,10 @@ class Parser:
             return _result(text, [(FALLBACK, self.threshold), *ranking], entities)
         return _result(text, ranking, entities)
 
+    def phrases(self) -> list[str]:
+        """The place names, short forms, category words and synonyms the parser knows (for nlu.phonetic)."""
+        return self.lexicon.surfaces()
+
     def tokenize(self, text: str) -> list[Token]:
         """jieba tokens of the normalized ``text`` with offsets into the original ``text``."""
         norm = normalize(text, self.table)

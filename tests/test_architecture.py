@@ -48,6 +48,7 @@ def test_push_and_the_channel_clients_load_alone() -> None:
         "loaded = [m for m in ('flask', 'bot.web', 'bot.pipeline', 'bot.app') if m in sys.modules];"
         "assert not loaded, f'push loads {loaded}';"
         "import bot.channels.sms, bot.channels.wechat_api, bot.channels.wecom, bot.channels.asr;"
+        "import bot.channels.audio, bot.channels.asr_openai, bot.channels.asr_tencent;"
         "assert 'flask' not in sys.modules, 'a channel client loads Flask'"
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

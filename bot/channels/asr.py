@@ -1,24 +1,75 @@
-"""Speech recognition hook for WeChat voice messages that arrive without a transcript."""
+"""Speech recognition: one small interface, a registry of recognizers, and the choice made from config."""
 
 from __future__ import annotations
 
+import importlib
+import logging
+from typing import ClassVar
 
-def transcribe(media_id: str) -> str | None:
-    """Return the text spoken in a voice message, or None when it cannot be recognised.
+from ..config import AsrConfig, Config, ConfigError
 
-    WeChat is retiring the `Recognition` field of voice messages; when it is empty the webhook calls
-    this hook before the dialogs run. No recognizer is wired in yet, so this returns None and the
-    dialogs answer kindly that the voice was not understood and offer the numbered menu.
+log = logging.getLogger("yinling.asr")
 
-    A later issue fills this in: download the AMR/SPEEX audio with `/cgi-bin/media/get?media_id=...`
-    (valid for 3 days), send it to a Mandarin ASR service, then correct homophones against our
-    gazetteer with `pypinyin`/`rapidfuzz`. It runs in the turn's worker thread, so it shares the
-    webhook's 5-second budget; a slow recognizer only moves the reply to a customer-service message.
+# Recognizer registry: name → "module:Class", imported only when configured (an SDK is not small).
+RECOGNIZERS: dict[str, str] = {
+    "openai": "bot.channels.asr_openai:OpenAIRecognizer",
+    "tencent": "bot.channels.asr_tencent:TencentRecognizer",
+}
 
-    Args:
-        media_id: The voice message's `MediaId`.
 
-    Returns:
-        The transcript, or None.
-    """
-    return None
+class AsrError(Exception):
+    """Recognition failed: the service refused, timed out or answered nonsense. `retry`: a later try may work."""
+
+    def __init__(self, reason: str, retry: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry
+
+
+class Recognizer:
+    """One speech-to-text service. Gets 16 kHz mono 16-bit PCM, returns the words heard ("" for silence)."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, config: AsrConfig) -> None:
+        self.config = config
+
+    def recognize(self, pcm: bytes, rate: int) -> str:
+        """The transcript of `pcm` (mono, signed 16-bit little-endian, `rate` Hz).
+
+        Raises:
+            AsrError: the service could not be asked or did not answer with a transcript.
+        """
+        raise NotImplementedError
+
+
+def provider_name(config: Config) -> str | None:
+    """The configured recognizer's name, or None when voice is not recognized by us."""
+    name = config.asr.provider.strip().lower()
+    if name == "auto":
+        return "openai" if config.asr.url else None
+    if name in ("", "none", "off"):
+        return None
+    if name not in RECOGNIZERS:
+        raise ConfigError(f"asr.provider: {name!r} is not one of auto, none, {', '.join(RECOGNIZERS)}")
+    return name
+
+
+def build(config: Config) -> Recognizer | None:
+    """The recognizer config.yaml and the environment choose, or None (raises ConfigError when incomplete)."""
+    name = provider_name(config)
+    if name is None:
+        return None
+    asr = config.asr
+    if name == "openai" and not asr.url:
+        raise ConfigError("asr.url: set YINLING_ASR_URL to the recognizer's address (asr.provider is openai)")
+    if name == "tencent":
+        # One Tencent Cloud account often serves both SMS and ASR: its keys are used when ASR has none.
+        asr.tencent.secret_id = asr.tencent.secret_id or config.sms.tencent.secret_id
+        asr.tencent.secret_key = asr.tencent.secret_key or config.sms.tencent.secret_key
+        if not (asr.tencent.secret_id and asr.tencent.secret_key):
+            raise ConfigError("asr.tencent.secret_id: set TENCENT_ASR_SECRET_ID and TENCENT_ASR_SECRET_KEY")
+    module, _, cls_name = RECOGNIZERS[name].partition(":")
+    cls: type[Recognizer] = getattr(importlib.import_module(module), cls_name)
+    log.info("voice messages are recognized by %s", name)
+    return cls(asr)

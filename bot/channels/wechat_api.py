@@ -309,6 +309,36 @@ class WechatAPI:
             return self._failed(openid, exc)
         return SendResult("sent", provider_id=_msgid(result))
 
+    def get_media(self, media_id: str, timeout: float | None = None) -> tuple[bytes, str]:
+        """Download a temporary media file (a voice message's AMR): its bytes and Content-Type.
+
+        GET /cgi-bin/media/get answers the file itself, or JSON with an `errcode` (40007: no such media_id,
+        or older than three days). A rejected token is refreshed once and the download tried once more.
+        """
+        for attempt in (1, 2):
+            used = self.current_token()
+            try:
+                res = self._http.get(self.base + "/cgi-bin/media/get",
+                                     params={"access_token": used, "media_id": media_id},
+                                     timeout=timeout or self.cfg.http_timeout_seconds)
+            except requests.RequestException as exc:
+                raise WechatAPIError(None, type(exc).__name__) from exc
+            if res.status_code != 200:
+                raise WechatAPIError(None, res.reason or "", http_status=res.status_code)
+            ctype = str(res.headers.get("content-type", ""))
+            if "json" not in ctype and not ctype.startswith("text/") and not res.content.startswith(b"{"):
+                return res.content, ctype
+            try:
+                _checked(res.content)
+            except WechatAPIError as exc:
+                if exc.errcode in TOKEN_ERRORS and attempt == 1:
+                    log.info("wechat token rejected (errcode %s); refreshing once", exc.errcode)
+                    self._remember(self.token(refresh=True, failed=used))
+                    continue
+                raise
+            raise WechatAPIError(-1, "media/get answered without a file")
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def create_menu(self, buttons: list[dict[str, Any]]) -> None:
         """Install the custom menu. Raises WechatAPIError (or ValueError for a menu WeChat would refuse)."""
         check_menu(buttons)

@@ -28,7 +28,7 @@ from data.models import ChannelIdentity
 from data.timeutil import utcnow
 from dialogs import Reply
 
-from ..channels import asr
+from ..channels import asr, audio
 from ..channels.wechat_api import WechatAPI, WechatAPIError, check_menu, deliver_reply, render_text, short
 from ..pipeline import BUSY, SORRY, Inbound, Outcome, Pipeline
 from ..push import get_push
@@ -92,6 +92,7 @@ class WechatChannel:
         self.cfg = rt.config.wechat
         self.pipeline = pipeline or Pipeline(rt, push=get_push(rt))
         self.api = WechatAPI(self.cfg, rt.store)
+        self.recognizer = asr.build(rt.config)  # None: voice without WeChat's transcript is answered kindly
         self.crypto: WeChatCrypto | None = None
         if self.cfg.aes_key and self.cfg.token and self.cfg.app_id:
             self.crypto = WeChatCrypto(self.cfg.token, self.cfg.aes_key, self.cfg.app_id)
@@ -212,19 +213,38 @@ class WechatChannel:
 
     # -- the turn ----------------------------------------------------------------------------------
     def _handle(self, inbound: Inbound) -> Outcome:
-        if inbound.kind == "voice" and not inbound.text and inbound.media_id:
-            try:
-                inbound.text = asr.transcribe(inbound.media_id) or ""
-            except Exception:  # noqa: BLE001 - no transcript: the dialogs answer an empty voice kindly
-                log.exception("asr failed request_id=%s", inbound.request_id)
         # The pipeline runs one turn at a time per person (on a renewed lease), and takes "now" once the
-        # previous turn is done.
+        # previous turn is done. A voice message without WeChat's transcript is heard once the delivery is
+        # claimed: WeChat's retries of the same MsgId wait for that turn instead of recognizing it again.
+        hear = self.hear if inbound.kind == "voice" and not inbound.text.strip() and inbound.media_id else None
         outcome = self.pipeline.handle(inbound, dedup_ttl=self.cfg.dedup_ttl_seconds,
                                        dup_wait=self.cfg.reply_budget_seconds * 0.8,
-                                       dedup_lease=self.cfg.lease_seconds)
+                                       dedup_lease=self.cfg.lease_seconds, prepare=hear)
         if inbound.event == "unsubscribe" and not outcome.duplicate:
             self._opt_out(inbound.sender, utcnow())
         return outcome
+
+    def hear(self, inbound: Inbound) -> None:
+        """Download the voice message, decode it to 16 kHz mono and recognize it: `inbound.text` becomes the
+        transcript. Without a recognizer, or when any step fails, the text stays empty and the dialogs ask
+        kindly again, with the menu. Runs inside the turn, so inside the webhook's budget: a slow recognizer
+        moves the reply to a customer-service message."""
+        if self.recognizer is None or not inbound.media_id:
+            return
+        started = time.monotonic()
+        try:
+            data, _ctype = self.api.get_media(inbound.media_id, timeout=self.rt.config.asr.timeout_seconds)
+            pcm = audio.decode(data, self.rt.config.asr.max_seconds)
+            inbound.text = self.recognizer.recognize(pcm.data, pcm.rate)
+        except WechatAPIError as exc:
+            log.warning("voice not downloaded (%s) request_id=%s", exc.reason, inbound.request_id)
+        except audio.AudioError as exc:
+            log.warning("voice not decoded (%s) request_id=%s", exc, inbound.request_id)
+        except asr.AsrError as exc:
+            log.warning("voice not recognized (%s) request_id=%s", exc.reason, inbound.request_id)
+        else:
+            log.info("voice of %.1f s recognized in %.2f s request_id=%s", pcm.seconds,
+                     time.monotonic() - started, inbound.request_id)
 
     def _opt_out(self, openid: str, now: datetime) -> None:
         """Keep a trace that this openid left, if the dialogs kept the identity (they own data deletion)."""

@@ -41,7 +41,7 @@ def welcome(turn: Turn, st: State, notes: list[str] | None = None) -> Result:
         turn.volunteer.elder_mode = True
     name = intent(turn)
     about = _about_me(turn)
-    if name in _KEEP and turn.kind == "text" and not (about and name == "update_profile"):
+    if name in _KEEP and turn.kind in ("text", "voice") and not (about and name == "update_profile"):
         st.pending = {"kind": "parse", "parse": turn.parse, "text": turn.text}
     elif about:
         st.pending = {"kind": "about", **about}

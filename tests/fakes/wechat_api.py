@@ -18,6 +18,7 @@ APP_SECRET = "fake-app-secret"
 
 ERRMSG = {
     40001: "invalid credential, access_token is invalid or not latest",
+    40007: "invalid media_id",
     40013: "invalid appid",
     40125: "invalid appsecret",
     42001: "access_token expired",
@@ -31,7 +32,7 @@ ERRMSG = {
 
 
 class FakeWechatAPI:
-    """Implements /cgi-bin/stable_token, message/custom/send, message/template/send and menu/create.
+    """Implements /cgi-bin/stable_token, message/custom/send, message/template/send, menu/create and media/get.
 
     `fail(path, errcode=..., status=..., times=n)` makes the next n calls to `path` fail the way WeChat
     does: a 200 with `{"errcode": ..., "errmsg": ...}`, or an HTTP error status. Every accepted call is
@@ -54,6 +55,8 @@ class FakeWechatAPI:
         self.menus: list[dict[str, Any]] = []
         self.token_calls: list[bool] = []  # force_refresh of every stable_token call
         self.requests: list[str] = []  # every path called, in order
+        self.served_media: dict[str, tuple[bytes, str]] = {}  # media_id → (bytes, Content-Type) for media/get
+        self.media_downloads: list[str] = []  # media_id of every media/get answered with a file
         self._forced: dict[str, list[tuple[int | None, int]]] = {}
         self._tokens = (f"TOKEN-{n}" for n in itertools.count(1))
         self.token = next(self._tokens)
@@ -80,6 +83,11 @@ class FakeWechatAPI:
         """Make the next `times` calls to `path` (e.g. "message/custom/send") fail."""
         with self._lock:
             self._forced.setdefault(path, []).extend([(errcode, status)] * times)
+
+    def add_media(self, media_id: str, data: bytes, content_type: str = "audio/amr") -> None:
+        """A temporary media file (a voice message's AMR) that media/get serves until `reset`."""
+        with self._lock:
+            self.served_media[media_id] = (data, content_type)
 
     def expire_token(self) -> None:
         """The current token stops working (42001), as after 2 hours; stable_token hands out a new one."""
@@ -113,6 +121,8 @@ class FakeWechatAPI:
             if status != 200:
                 return Response("<html>upstream error</html>", status, content_type="text/html")
             return _json({"errcode": errcode, "errmsg": ERRMSG.get(errcode or 0, "error")})
+        if path == "media/get" and request.method == "GET":
+            return self._media_get(request)
         if request.method != "POST":
             return Response("not found", 404)
         try:
@@ -139,6 +149,21 @@ class FakeWechatAPI:
                 return _error(47001)
             return self._record(self.menus, body, {"errcode": 0, "errmsg": "ok"})
         return Response("not found", 404)
+
+    def _media_get(self, request: Request) -> Response:
+        """GET media/get: the file with its Content-Type, or errcode JSON (40007: unknown or expired id)."""
+        token, media_id = request.args.get("access_token", ""), request.args.get("media_id", "")
+        with self._lock:
+            if token not in self._valid:
+                return _error(42001 if token.startswith("TOKEN-") else 40001)
+            found = self.served_media.get(media_id)
+            if found is None:
+                return _error(40007)
+            self.media_downloads.append(media_id)
+        data, ctype = found
+        ext = "amr" if "amr" in ctype else "bin"
+        return Response(data, 200, content_type=ctype,
+                        headers={"Content-disposition": f'attachment; filename="{media_id}.{ext}"'})
 
     def _stable_token(self, body: dict[str, Any]) -> Response:
         if body.get("grant_type") != "client_credential" or body.get("appid") != self.app_id:
