@@ -212,6 +212,38 @@ class SmsConfig:
 
 
 @dataclass
+class TtsTencentConfig:
+    """Tencent Cloud 语音合成 (TextToVoice, API 2019-08-23)."""
+
+    secret_id: str | None = None  # TENCENT_TTS_SECRET_ID
+    secret_key: str | None = None  # TENCENT_TTS_SECRET_KEY
+    region: str = "ap-guangzhou"
+    endpoint: str = "tts.tencentcloudapi.com"
+    scheme: str = "https"
+    voice_type: int = 101001
+    speed: float = -1.0  # -2 (0.6x) .. 6; a little slower than normal for older listeners
+
+
+@dataclass
+class TtsConfig:
+    """Replies read aloud (念给我听): which speech synthesizer, and how much of a reply becomes voice."""
+
+    backend: str = "espeak"  # espeak | openai | tencent | off
+    fallback: str = "espeak"  # takes over when the backend fails; off = none
+    url: str = ""  # YINLING_TTS_URL: an OpenAI-compatible server (POST {url}/v1/audio/speech)
+    model: str = "tts-1"  # YINLING_TTS_MODEL
+    voice: str = "alloy"  # YINLING_TTS_VOICE
+    api_key: str | None = None  # YINLING_TTS_API_KEY
+    timeout_seconds: float = 10.0
+    espeak_path: str = "espeak-ng"
+    espeak_voice: str = "cmn"
+    espeak_speed: int = 140  # words per minute (espeak's default is 175)
+    max_chars: int = 120  # characters per voice message (WeChat plays at most 60 s; espeak: ~2.5 a second)
+    max_messages: int = 2  # voice messages per reading (each counts against the customer-service quota)
+    tencent: TtsTencentConfig = field(default_factory=TtsTencentConfig)
+
+
+@dataclass
 class Config:
     app: AppConfig = field(default_factory=AppConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -223,6 +255,7 @@ class Config:
     admin: AdminConfig = field(default_factory=AdminConfig)
     recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
     secret_key: str = ""
 
     @property
@@ -248,6 +281,13 @@ ENV_MAP: dict[str, str] = {
     "WECHAT_APP_SECRET": "wechat.app_secret",
     "WECHAT_AES_KEY": "wechat.aes_key",
     "WECHAT_API_BASE": "wechat.api_base",
+    "YINLING_TTS_BACKEND": "tts.backend",
+    "YINLING_TTS_URL": "tts.url",
+    "YINLING_TTS_MODEL": "tts.model",
+    "YINLING_TTS_VOICE": "tts.voice",
+    "YINLING_TTS_API_KEY": "tts.api_key",
+    "TENCENT_TTS_SECRET_ID": "tts.tencent.secret_id",
+    "TENCENT_TTS_SECRET_KEY": "tts.tencent.secret_key",
     "YINLING_SECRET_KEY": "secret_key",
     "SMS_WEBHOOK_SECRET": "sms.webhook_secret",
     "SMS_ANDROID_URL": "sms.android.base_url",
@@ -263,7 +303,8 @@ ENV_MAP: dict[str, str] = {
 SECRET_KEYS = {"wechat.app_secret", "wechat.aes_key", "wechat.token", "secret_key",
                "sms.webhook_secret", "sms.android.password", "sms.android.signing_key", "sms.gammu.sql_url",
                "sms.tencent.secret_id", "sms.tencent.secret_key",
-               "sms.aliyun.access_key_id", "sms.aliyun.access_key_secret"}
+               "sms.aliyun.access_key_id", "sms.aliyun.access_key_secret",
+               "tts.api_key", "tts.tencent.secret_id", "tts.tencent.secret_key"}
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -389,6 +430,9 @@ def load_config(
                           " (it starts every Redis key of the deployment, RQ's included)")
     if cfg.nlu.backend not in ("builtin", "rasa"):
         raise ConfigError(f"nlu.backend: {cfg.nlu.backend!r} must be builtin or rasa")
+    for name, value in (("tts.backend", cfg.tts.backend), ("tts.fallback", cfg.tts.fallback)):
+        if value not in ("espeak", "openai", "tencent", "off", ""):
+            raise ConfigError(f"{name}: {value!r} must be espeak, openai, tencent or off")
     if not cfg.secret_key:
         if cfg.app.env == "production":
             raise ConfigError("secret_key: set YINLING_SECRET_KEY in the environment (production)")
