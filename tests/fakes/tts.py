@@ -10,6 +10,7 @@ import itertools
 import json
 import re
 import subprocess
+import threading
 import time
 import uuid
 import wave
@@ -63,6 +64,7 @@ class FakeWechatMedia(FakeWechatAPI):
 
     def reset(self) -> None:
         super().reset()
+        self.gate: threading.Event | None = None  # set: uploads wait for it (a slow WeChat)
         self.uploads: dict[str, bytes] = {}
         self._media_ids = (f"MEDIA-{n}" for n in itertools.count(1))
 
@@ -95,7 +97,10 @@ class FakeWechatMedia(FakeWechatAPI):
             if request.args.get("access_token", "") not in self._valid:
                 return _error(40001)
         if path == "media/upload":
-            return self._upload(request)
+            try:
+                return self._upload(request)
+            finally:
+                request.close()  # the multipart parser's temporary files
         body = json.loads(request.get_data())
         media_id = (body.get("voice") or {}).get("media_id")
         if not body.get("touser") or media_id not in self.uploads:
@@ -103,6 +108,9 @@ class FakeWechatMedia(FakeWechatAPI):
         return self._record(self.custom, body, {"errcode": 0, "errmsg": "ok"})
 
     def _upload(self, request: Request) -> Response:
+        gate = self.gate
+        if gate is not None:
+            gate.wait(30)
         if request.method != "POST" or request.args.get("type") != "voice":
             return _json({"errcode": 40004, "errmsg": "invalid media type"})
         media = request.files.get("media")
