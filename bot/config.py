@@ -430,6 +430,8 @@ def load_config(
                           " (it starts every Redis key of the deployment, RQ's included)")
     if cfg.nlu.backend not in ("builtin", "rasa"):
         raise ConfigError(f"nlu.backend: {cfg.nlu.backend!r} must be builtin or rasa")
+    if not (cfg.tts.tencent.secret_id or cfg.tts.tencent.secret_key):  # one Tencent Cloud account for all
+        cfg.tts.tencent.secret_id, cfg.tts.tencent.secret_key = cfg.sms.tencent.secret_id, cfg.sms.tencent.secret_key
     for name, value in (("tts.backend", cfg.tts.backend), ("tts.fallback", cfg.tts.fallback)):
         if value not in ("espeak", "openai", "tencent", "off", ""):
             raise ConfigError(f"{name}: {value!r} must be espeak, openai, tencent or off")

@@ -292,7 +292,9 @@ class WechatChannel:
                          name="wechat-late-reply", daemon=True).start()
 
     def read_aloud(self, openid: str, replies: list[Reply], request_id: str) -> None:
-        """念给我听: the replies also as voice, after the text (an RQ job, or a thread without Redis)."""
+        """念给我听: the replies also as voice, after the text (an RQ job, or a thread without Redis).
+
+        Never raises: the text reply must go out whatever happens to its voice."""
         text = to_plain(replies)
         if self.rt.redis is not None and self.rt.config.redis.url:
             try:
@@ -301,8 +303,12 @@ class WechatChannel:
                 return
             except Exception:  # noqa: BLE001 - Redis unavailable: this process speaks it itself
                 log.exception("read aloud not queued; speaking from this process request_id=%s", request_id)
-        threading.Thread(target=read_aloud.read_aloud, name="wechat-read-aloud", daemon=True,
-                         args=(self.api, read_aloud.speaker(self.rt.config.tts), openid, text, request_id)).start()
+        try:
+            threading.Thread(target=read_aloud.read_aloud, name="wechat-read-aloud", daemon=True,
+                             args=(self.api, read_aloud.speaker(self.rt.config.tts), openid, text,
+                                   request_id)).start()
+        except Exception:  # noqa: BLE001
+            log.exception("read aloud not started request_id=%s", request_id)
 
     def _rq_queue(self) -> Any:
         with self._queue_lock:

@@ -160,3 +160,11 @@ def test_config_from_environment_and_secrets_only_there(tmp_path: pytest.TempPat
     bad.write_text("tts:\n  api_key: sk-in-the-file\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="YINLING_TTS_API_KEY"):
         load_config(bad, env={})
+
+
+def test_tencent_tts_uses_the_sms_account_unless_given_its_own() -> None:
+    shared = load_config(env={"TENCENT_SECRET_ID": "AKIDsms", "TENCENT_SECRET_KEY": "k1"})
+    assert (shared.tts.tencent.secret_id, shared.tts.tencent.secret_key) == ("AKIDsms", "k1")
+    own = load_config(env={"TENCENT_SECRET_ID": "AKIDsms", "TENCENT_SECRET_KEY": "k1",
+                           "TENCENT_TTS_SECRET_ID": "AKIDtts", "TENCENT_TTS_SECRET_KEY": "k2"})
+    assert (own.tts.tencent.secret_id, own.tts.tencent.secret_key) == ("AKIDtts", "k2")

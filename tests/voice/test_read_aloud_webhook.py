@@ -5,6 +5,7 @@ preference kept in the database; WeChat's errors answered politely. SQLite/Postg
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -266,3 +267,22 @@ def test_read_aloud_before_the_privacy_answer_reads_the_question(app: Flask, rt:
     spoken(rt, app)
     assert len(fake.voices()) >= 1
     assert not read_aloud_pref(rt, d.openid)
+
+
+def test_a_late_turn_sends_the_text_then_the_voice(app: Flask, rt: Runtime, fake: FakeWechatMedia) -> None:
+    d = person(app)
+    d.text("找活动")
+    cfg = channel(app).cfg
+    budget = cfg.reply_budget_seconds
+    cfg.reply_budget_seconds = 0.0  # every turn misses the window: answered empty, delivered later
+    try:
+        assert d.text("念给我听").empty
+        deadline = time.monotonic() + 30
+        while (not fake.texts() or not fake.voices()) and time.monotonic() < deadline:
+            spoken(rt, app)  # the late turn queues its text and its voice when it ends
+            time.sleep(0.05)
+    finally:
+        cfg.reply_budget_seconds = budget
+    texts = fake.texts()
+    assert len(texts) == 1 and texts[0].startswith(T.READ_ALOUD_COMING)
+    assert len(fake.voices()) >= 1
