@@ -286,3 +286,12 @@ def test_a_late_turn_sends_the_text_then_the_voice(app: Flask, rt: Runtime, fake
     texts = fake.texts()
     assert len(texts) == 1 and texts[0].startswith(T.READ_ALOUD_COMING)
     assert len(fake.voices()) >= 1
+
+
+def test_a_menu_button_reads_aloud_too(app: Flask, rt: Runtime, fake: FakeWechatMedia) -> None:
+    d = person(app)
+    d.text("找活动")
+    reply = d.event("CLICK", key="MENU_READ").text
+    assert reply.startswith(T.READ_ALOUD_COMING)
+    spoken(rt, app)
+    assert len(fake.voices()) >= 1
