@@ -66,7 +66,7 @@ class FakeWechatMedia(FakeWechatAPI):
         super().reset()
         self.gate: threading.Event | None = None  # set: uploads wait for it (a slow WeChat)
         self.uploads: dict[str, bytes] = {}
-        self._media_ids = (f"MEDIA-{n}" for n in itertools.count(1))
+        self._media_ids = (f"MEDIA-{n}-{uuid.uuid4().hex[:8]}" for n in itertools.count(1))  # never reused
 
     def voices(self) -> list[dict[str, Any]]:
         return [m for m in self.custom if m.get("msgtype") == "voice"]

@@ -74,3 +74,16 @@ def test_an_unknown_media_id_is_answered_with_the_apology(api: WechatAPI, fake: 
     fake.fail("message/custom/send", 40007)
     assert read_aloud(api, ESPEAK, USER, "您好", "rid") == "failed"
     assert fake.texts() == [READ_ALOUD_FAILED]
+
+
+def test_the_same_text_is_uploaded_once_and_again_when_wechat_forgot_it(api: WechatAPI, fake: FakeWechatMedia,
+                                                                         store: Store) -> None:
+    menu = "请问您想做什么？请回复数字：\n1. 找活动\n2. 我的服务时长"
+    assert read_aloud(api, ESPEAK, USER, menu, "rid-1") == "sent"
+    assert read_aloud(api, ESPEAK, USER, menu, "rid-2") == "sent"
+    assert len(fake.uploads) == 1 and len(fake.voices()) == 2
+    assert read_aloud(api, ESPEAK, USER, menu + "\n回复0回主菜单。", "rid-3") == "sent"  # another text
+    assert len(fake.uploads) == 2
+    fake.uploads.clear()  # three days later WeChat no longer has them: 40007
+    assert read_aloud(api, ESPEAK, USER, menu, "rid-4") == "sent"
+    assert len(fake.uploads) == 1 and len(fake.voices()) == 4 and fake.texts() == []
