@@ -236,6 +236,35 @@ class AsrConfig:
     timeout_seconds: float = 3.0  # one recognition; the turn's 5-second window covers download + decode too
     max_seconds: float = 60.0  # longer audio is cut (WeChat voice messages are at most 60 s)
     tencent: AsrTencentConfig = field(default_factory=AsrTencentConfig)
+class TtsTencentConfig:
+    """Tencent Cloud 语音合成 (TextToVoice, API 2019-08-23)."""
+
+    secret_id: str | None = None  # TENCENT_TTS_SECRET_ID
+    secret_key: str | None = None  # TENCENT_TTS_SECRET_KEY
+    region: str = "ap-guangzhou"
+    endpoint: str = "tts.tencentcloudapi.com"
+    scheme: str = "https"
+    voice_type: int = 101001
+    speed: float = -1.0  # -2 (0.6x) .. 6; a little slower than normal for older listeners
+
+
+@dataclass
+class TtsConfig:
+    """Replies read aloud (念给我听): which speech synthesizer, and how much of a reply becomes voice."""
+
+    backend: str = "espeak"  # espeak | openai | tencent | off
+    fallback: str = "espeak"  # takes over when the backend fails; off = none
+    url: str = ""  # YINLING_TTS_URL: an OpenAI-compatible server (POST {url}/v1/audio/speech)
+    model: str = "tts-1"  # YINLING_TTS_MODEL
+    voice: str = "alloy"  # YINLING_TTS_VOICE
+    api_key: str | None = None  # YINLING_TTS_API_KEY
+    timeout_seconds: float = 10.0
+    espeak_path: str = "espeak-ng"
+    espeak_voice: str = "cmn"
+    espeak_speed: int = 140  # words per minute (espeak's default is 175)
+    max_chars: int = 120  # characters per voice message (WeChat plays at most 60 s; espeak: ~2.5 a second)
+    max_messages: int = 2  # voice messages per reading (each counts against the customer-service quota)
+    tencent: TtsTencentConfig = field(default_factory=TtsTencentConfig)
 
 
 @dataclass
@@ -251,6 +280,7 @@ class Config:
     recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
     secret_key: str = ""
 
     @property
@@ -276,6 +306,13 @@ ENV_MAP: dict[str, str] = {
     "WECHAT_APP_SECRET": "wechat.app_secret",
     "WECHAT_AES_KEY": "wechat.aes_key",
     "WECHAT_API_BASE": "wechat.api_base",
+    "YINLING_TTS_BACKEND": "tts.backend",
+    "YINLING_TTS_URL": "tts.url",
+    "YINLING_TTS_MODEL": "tts.model",
+    "YINLING_TTS_VOICE": "tts.voice",
+    "YINLING_TTS_API_KEY": "tts.api_key",
+    "TENCENT_TTS_SECRET_ID": "tts.tencent.secret_id",
+    "TENCENT_TTS_SECRET_KEY": "tts.tencent.secret_key",
     "YINLING_SECRET_KEY": "secret_key",
     "SMS_WEBHOOK_SECRET": "sms.webhook_secret",
     "SMS_ANDROID_URL": "sms.android.base_url",
@@ -298,7 +335,8 @@ SECRET_KEYS = {"wechat.app_secret", "wechat.aes_key", "wechat.token", "secret_ke
                "sms.webhook_secret", "sms.android.password", "sms.android.signing_key", "sms.gammu.sql_url",
                "sms.tencent.secret_id", "sms.tencent.secret_key",
                "sms.aliyun.access_key_id", "sms.aliyun.access_key_secret",
-               "asr.api_key", "asr.tencent.secret_id", "asr.tencent.secret_key"}
+               "asr.api_key", "asr.tencent.secret_id", "asr.tencent.secret_key",
+               "tts.api_key", "tts.tencent.secret_id", "tts.tencent.secret_key"}
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -424,6 +462,11 @@ def load_config(
                           " (it starts every Redis key of the deployment, RQ's included)")
     if cfg.nlu.backend not in ("builtin", "rasa"):
         raise ConfigError(f"nlu.backend: {cfg.nlu.backend!r} must be builtin or rasa")
+    if not (cfg.tts.tencent.secret_id or cfg.tts.tencent.secret_key):  # one Tencent Cloud account for all
+        cfg.tts.tencent.secret_id, cfg.tts.tencent.secret_key = cfg.sms.tencent.secret_id, cfg.sms.tencent.secret_key
+    for name, value in (("tts.backend", cfg.tts.backend), ("tts.fallback", cfg.tts.fallback)):
+        if value not in ("espeak", "openai", "tencent", "off", ""):
+            raise ConfigError(f"{name}: {value!r} must be espeak, openai, tencent or off")
     if not cfg.secret_key:
         if cfg.app.env == "production":
             raise ConfigError("secret_key: set YINLING_SECRET_KEY in the environment (production)")

@@ -124,6 +124,7 @@ class Outcome:
     volunteer_id: int | None = None
     duplicate: bool = False
     request_id: str = ""
+    speak: list[Reply] | None = None  # also to be sent as voice (念给我听), if the channel can
 
 
 def replies_to_json(replies: list[Reply]) -> str:
@@ -347,6 +348,7 @@ class Pipeline:
         failed = False
         replies: list[Reply]
         volunteer_id: int | None = None
+        speak: list[Reply] | None = None
         try:
             # U+0000 can arrive in an SMS (JSON carries it) but PostgreSQL refuses it in text columns.
             text = (inbound.text or "").replace("\x00", "")
@@ -368,6 +370,7 @@ class Pipeline:
                             kind=inbound.kind, event=inbound.event, event_key=inbound.event_key,
                             location=inbound.location, new_user=is_new, vault=self.rt.vault)
                 replies = respond(turn)
+                speak = turn.speak
                 if replies and volunteer.deleted_at is None:  # a silent event gets no answer; 删除我的信息 no log
                     session.execute(_LOG_INSERT, {
                         "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "out",
@@ -378,6 +381,7 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - the user gets a polite answer, the log gets the trace
             log.exception("turn failed channel=%s request_id=%s", inbound.channel, rid)
             replies = [SORRY]
+            speak = None
             failed = True
             hooks.calls.clear()
         hooks.flush()
@@ -388,4 +392,4 @@ class Pipeline:
             self.rt.store.delete(f"dedup:{inbound.channel}:{inbound.dedup_key}")
         elif inbound.dedup_key:
             self.rt.store.set(f"dedup:{inbound.channel}:{inbound.dedup_key}", replies_to_json(replies), dedup_ttl)
-        return Outcome(replies, volunteer_id, False, rid)
+        return Outcome(replies, volunteer_id, False, rid, speak=speak)

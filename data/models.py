@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     column,
+    false,
     func,
     text,
 )
@@ -151,6 +152,8 @@ class Volunteer(Base):
     recommend_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     notices_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     elder_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 以后都念给我听: every WeChat reply also goes out as a voice message (bot/channels/tts.py).
+    read_aloud: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     last_lat: Mapped[float | None]
     last_lon: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -184,6 +184,7 @@ def forget_volunteer(session: Session, volunteer: Volunteer, channel: str | None
     volunteer.last_lat = None
     volunteer.last_lon = None
     volunteer.notices_opt_out = True
+    volunteer.read_aloud = False
     volunteer.recommend_opt_out = True
     volunteer.deleted_at = now
     for ident in list(volunteer.identities):

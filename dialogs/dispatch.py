@@ -59,8 +59,8 @@ def dispatch(turn: Turn, st: State) -> Result:
             return out
     name = intent(turn)
     if CHECKS["needs_welcome"](turn, st):
-        # 9 reaches a person and 退订/TD stops messages even before the privacy question.
-        if name in ("human_handoff", "unsubscribe"):
+        # 9 reaches a person, 退订/TD stops messages and 念给我听 reads the question even before the privacy answer.
+        if name in ("human_handoff", "unsubscribe", "read_aloud"):
             st.misses = 0
             return ANYWHERE.get(name, ENTRIES.get(name))(turn, st)  # type: ignore[misc]
         return SPECIAL["welcome"](turn, st)

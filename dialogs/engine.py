@@ -117,6 +117,9 @@ class Turn:
     reading: Any = None
     # A reply that may use three SMS segments (activity details: what you do and where exactly).
     long_reply: bool = False
+    # Replies the channel should also send as voice (念给我听); every reply when the volunteer asked for
+    # it always (volunteers.read_aloud). A channel that cannot send voice ignores it.
+    speak: list[Reply] | None = None
 
 
 # Channel events no person typed (WeChat's periodic location report, a click on a link in the menu):
@@ -149,6 +152,8 @@ def respond(turn: Turn) -> list[Reply]:
     if turn.long_reply and turn.channel == "sms":
         budget = max(budget, min(turn.settings.wechat_budget_chars, SMS_THREE_SEGMENTS))
     replies = fit(replies, budget)
+    if turn.speak is None and turn.volunteer.read_aloud and turn.volunteer.deleted_at is None:
+        turn.speak = replies
     st.last = to_data(replies)
     st.seen = turn.now.isoformat()
     if forget:

@@ -16,6 +16,9 @@ A file (YAML) holds a fixed local `now` and a list of conversations::
           cancelled: [书法课]       # sign-ups of `has` that must be gone
           kept: [书法课]            # sign-ups of `has` that must still be live (with their party, if given)
           opted_out: true           # notices switched off
+          read_aloud: true          # 以后都念给我听 saved (volunteers.read_aloud)
+          spoken: [2]               # messages (1-based) whose reply the channel also reads aloud
+          not_spoken: [3]           # ... and those whose reply it does not
           handoff: true             # a hand-off was recorded; or the row it left, by pieces of names:
                                     # {team: 阳光社区, activity: 扫雪, route: waiting, callback: true}
           consent: true             # the privacy consent given (false: refused, none: never asked)
@@ -77,6 +80,7 @@ class Exchange:
     reply: str
     understood: bool
     at: str | None
+    spoken: str | None = None  # what the channel also sends as voice (念给我听), if anything
 
 
 @dataclass
@@ -242,7 +246,8 @@ def run_conversation(engine: Engine, conv: dict[str, Any], now: datetime, parse:
 
             st = states.load(store, volunteer.id)
             understood = turn.understood and not _bare_ack(replies)
-            exchanges.append(Exchange(text, out, understood, st.at))
+            exchanges.append(Exchange(text, out, understood, st.at,
+                                      to_plain(turn.speak) if turn.speak is not None else None))
             if first_question is None and ((p.get("intent") or {}).get("name") == "search_activities" or (
                     st.list_kind == "activity" and any(isinstance(r, Choices) and r.options for r in replies))):
                 first_question = i
@@ -323,6 +328,14 @@ def _check(session: Session, v: Volunteer, hooks: RecordedHooks, before: dict[in
             problems.append(f"lost: {piece}")
         elif party is not None and hit[0].party_size != int(party):
             problems.append(f"{piece}: party {hit[0].party_size}, expected {party}")
+    if "read_aloud" in expect and bool(v.read_aloud) != bool(expect["read_aloud"]):
+        problems.append(f"read_aloud is {v.read_aloud}")
+    for i in expect.get("spoken") or []:  # 1-based numbers of the messages whose reply is also spoken
+        if not 1 <= int(i) <= len(exchanges) or not exchanges[int(i) - 1].spoken:
+            problems.append(f"reply {i} not read aloud")
+    for i in expect.get("not_spoken") or []:
+        if 1 <= int(i) <= len(exchanges) and exchanges[int(i) - 1].spoken:
+            problems.append(f"reply {i} read aloud")
     if "opted_out" in expect and bool(v.notices_opt_out) != bool(expect["opted_out"]):
         problems.append(f"notices_opt_out is {v.notices_opt_out}")
     if "handoff" in expect:

@@ -338,6 +338,28 @@ class WechatAPI:
                 raise
             raise WechatAPIError(-1, "media/get answered without a file")
         raise AssertionError("unreachable")  # pragma: no cover
+    def upload_voice(self, amr: bytes, filename: str = "reply.amr") -> str:
+        """Upload an AMR file as temporary voice media (kept 3 days by WeChat); returns its media_id.
+
+        Raises WechatAPIError (40004 invalid media type, 40007 invalid media id, 45009 daily quota ...)."""
+        result = self.call(lambda c: c.media.upload("voice", (filename, amr, "audio/amr")))
+        media_id = result.get("media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise WechatAPIError(-1, "media/upload answered without media_id")
+        return media_id
+
+    def send_voice(self, openid: str, media_id: str) -> SendResult:
+        """A customer-service voice message, inside the user's 48-hour window and quota (like `send_text`)."""
+        reason = self.unreachable_reason(openid)
+        if reason:
+            return SendResult("unreachable", reason)
+        window = self.store.get(f"wechat:window:{openid}") or "0"
+        try:
+            result = self.call(lambda c: c.message.send_voice(openid, media_id))
+        except WechatAPIError as exc:
+            return self._failed(openid, exc)
+        self.store.incr(f"wechat:cs_sent:{openid}:{window}", self._window_seconds)
+        return SendResult("sent", provider_id=_msgid(result))
 
     def create_menu(self, buttons: list[dict[str, Any]]) -> None:
         """Install the custom menu. Raises WechatAPIError (or ValueError for a menu WeChat would refuse)."""
@@ -741,6 +763,11 @@ def _runtime() -> Any:
 
             _job_runtime = build_runtime()
         return _job_runtime
+
+
+def job_runtime() -> Any:
+    """The runtime jobs of this process use (bound by `bind_job_runtime`, else built from the environment)."""
+    return _runtime()
 
 
 def deliver_reply(openid: str, text: str, request_id: str) -> str:

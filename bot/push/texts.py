@@ -10,6 +10,9 @@ from data.models import Activity, Team
 from data.models_push import Notice
 from data.timeutil import format_when
 
+# A reply read aloud (念给我听) whose voice could not be made or uploaded; its text went out already.
+READ_ALOUD_FAILED = "对不起，这次语音没有发出去，文字已经在上面了。您可以过一会儿再说“念给我听”，或者回复9找人工。"
+
 ROUTE_NAMES = {"wechat_custom": "微信消息", "wechat_template": "微信模板消息", "sms": "短信"}
 STATUS_NAMES = {
     "queued": "排队中", "sending": "发送中", "retry": "等待重试", "sent": "已送达",

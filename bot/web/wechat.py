@@ -26,12 +26,12 @@ from wechatpy.replies import TextReply
 
 from data.models import ChannelIdentity
 from data.timeutil import utcnow
-from dialogs import Reply
+from dialogs import Reply, to_plain
 
 from ..channels import asr, audio
 from ..channels.wechat_api import WechatAPI, WechatAPIError, check_menu, deliver_reply, render_text, short
 from ..pipeline import BUSY, SORRY, Inbound, Outcome, Pipeline
-from ..push import get_push
+from ..push import get_push, read_aloud
 from ..runtime import Runtime
 
 log = logging.getLogger("yinling.wechat")
@@ -275,6 +275,8 @@ class WechatChannel:
         if outcome.duplicate:
             if self.rt.store.get(f"wechat:late:{inbound.dedup_key}") or outcome.replies == [BUSY]:
                 return None  # the first delivery's reply goes out as a customer-service message
+        elif outcome.speak and inbound.event not in SILENT_EVENTS:
+            self.read_aloud(inbound.sender, outcome.speak, inbound.request_id)
         return outcome.replies
 
     def _finished(self, turn: _Turn, future: Future[Outcome], inbound: Inbound) -> None:
@@ -287,6 +289,8 @@ class WechatChannel:
                 return
             self.deliver_late(inbound.sender, render_text(outcome.replies, self.cfg.max_reply_bytes),
                               inbound.request_id)
+            if outcome.speak:
+                self.read_aloud(inbound.sender, outcome.speak, inbound.request_id)
         except Exception:  # noqa: BLE001 - runs in a pool thread; nobody else would see it
             log.exception("late reply not delivered request_id=%s", inbound.request_id)
 
@@ -306,6 +310,25 @@ class WechatChannel:
                 log.exception("late reply not queued; sending from this process request_id=%s", request_id)
         threading.Thread(target=self._deliver_in_thread, args=(openid, text, request_id),
                          name="wechat-late-reply", daemon=True).start()
+
+    def read_aloud(self, openid: str, replies: list[Reply], request_id: str) -> None:
+        """念给我听: the replies also as voice, after the text (an RQ job, or a thread without Redis).
+
+        Never raises: the text reply must go out whatever happens to its voice."""
+        text = to_plain(replies)
+        if self.rt.redis is not None and self.rt.config.redis.url:
+            try:
+                self._rq_queue().enqueue("bot.push.read_aloud.speak_job", openid, text, request_id,
+                                         job_timeout=120, result_ttl=3600, failure_ttl=7 * 86400)
+                return
+            except Exception:  # noqa: BLE001 - Redis unavailable: this process speaks it itself
+                log.exception("read aloud not queued; speaking from this process request_id=%s", request_id)
+        try:
+            threading.Thread(target=read_aloud.read_aloud, name="wechat-read-aloud", daemon=True,
+                             args=(self.api, read_aloud.speaker(self.rt.config.tts), openid, text,
+                                   request_id)).start()
+        except Exception:  # noqa: BLE001
+            log.exception("read aloud not started request_id=%s", request_id)
 
     def _rq_queue(self) -> Any:
         with self._queue_lock:

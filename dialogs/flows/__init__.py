@@ -19,6 +19,7 @@ from . import (
     mine,
     onboarding,
     profile,
+    read_aloud,
     recommend,
     reminder,
     search,
@@ -29,7 +30,7 @@ from . import (
 )
 
 _MODULES = (help, search, signup, cancel, change, mine, hours, profile, onboarding, recommend, subscribe,
-            smalltalk, undo, coordinator, reminder, location)
+            smalltalk, undo, coordinator, reminder, location, read_aloud)
 for _m in _MODULES:
     if _m.FLOW.name not in FLOWS:
         register(_m.FLOW)

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 # WeChat custom-menu CLICK keys → the intent they stand for.
 MENU_KEYS = {"MENU_FIND": "search_activities", "MENU_MINE": "my_signups", "MENU_HUMAN": "human_handoff",
-             "MENU_HOURS": "my_hours", "MENU_RECOMMEND": "recommend", "MENU_HELP": "help"}
+             "MENU_HOURS": "my_hours", "MENU_RECOMMEND": "recommend", "MENU_HELP": "help",
+             "MENU_READ": "read_aloud"}
 
 
 def handle(turn: Turn, st: State) -> Result:
