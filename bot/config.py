@@ -236,6 +236,9 @@ class AsrConfig:
     timeout_seconds: float = 3.0  # one recognition; the turn's 5-second window covers download + decode too
     max_seconds: float = 60.0  # longer audio is cut (WeChat voice messages are at most 60 s)
     tencent: AsrTencentConfig = field(default_factory=AsrTencentConfig)
+
+
+@dataclass
 class TtsTencentConfig:
     """Tencent Cloud 语音合成 (TextToVoice, API 2019-08-23)."""
 

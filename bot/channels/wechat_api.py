@@ -338,6 +338,7 @@ class WechatAPI:
                 raise
             raise WechatAPIError(-1, "media/get answered without a file")
         raise AssertionError("unreachable")  # pragma: no cover
+
     def upload_voice(self, amr: bytes, filename: str = "reply.amr") -> str:
         """Upload an AMR file as temporary voice media (kept 3 days by WeChat); returns its media_id.
 
