@@ -224,6 +224,12 @@ class Config:
     recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     secret_key: str = ""
+    secret_key_old: str = ""  # YINLING_SECRET_KEY_OLD: previous keys, comma-separated, during a key rotation
+
+    @property
+    def old_secret_keys(self) -> list[str]:
+        """The previous secrets still read (never written) while `python -m bot keys rotate` moves rows."""
+        return [k.strip() for k in self.secret_key_old.split(",") if k.strip()]
 
     @property
     def var_path(self) -> Path:
@@ -249,6 +255,7 @@ ENV_MAP: dict[str, str] = {
     "WECHAT_AES_KEY": "wechat.aes_key",
     "WECHAT_API_BASE": "wechat.api_base",
     "YINLING_SECRET_KEY": "secret_key",
+    "YINLING_SECRET_KEY_OLD": "secret_key_old",
     "SMS_WEBHOOK_SECRET": "sms.webhook_secret",
     "SMS_ANDROID_URL": "sms.android.base_url",
     "SMS_ANDROID_USERNAME": "sms.android.username",
@@ -260,7 +267,7 @@ ENV_MAP: dict[str, str] = {
     "ALIYUN_ACCESS_KEY_ID": "sms.aliyun.access_key_id",
     "ALIYUN_ACCESS_KEY_SECRET": "sms.aliyun.access_key_secret",
 }
-SECRET_KEYS = {"wechat.app_secret", "wechat.aes_key", "wechat.token", "secret_key",
+SECRET_KEYS = {"wechat.app_secret", "wechat.aes_key", "wechat.token", "secret_key", "secret_key_old",
                "sms.webhook_secret", "sms.android.password", "sms.android.signing_key", "sms.gammu.sql_url",
                "sms.tencent.secret_id", "sms.tencent.secret_key",
                "sms.aliyun.access_key_id", "sms.aliyun.access_key_secret"}
@@ -395,6 +402,8 @@ def load_config(
         cfg.secret_key = _dev_secret(cfg.var_path)
     elif len(cfg.secret_key) < 16:
         raise ConfigError("secret_key: YINLING_SECRET_KEY must be at least 16 characters")
+    if any(len(k) < 16 for k in cfg.old_secret_keys):
+        raise ConfigError("secret_key_old: each key in YINLING_SECRET_KEY_OLD must be at least 16 characters")
     return cfg
 
 
