@@ -83,11 +83,6 @@ class PhoneVault:
         self._fernet = MultiFernet([self._current, *(_fernet_for(s) for s in secrets_[1:])])
         self._hash_keys = [_hash_key_for(s) for s in secrets_]
 
-    @property
-    def rotating(self) -> bool:
-        """True while previous keys are configured (YINLING_SECRET_KEY_OLD)."""
-        return len(self._hash_keys) > 1
-
     def lookup_hash(self, phone: str) -> str:
         """The keyed hash under the current key: what is written, and what a finished rotation stores."""
         return hmac.new(self._hash_keys[0], normalize_phone(phone).encode(), hashlib.sha256).hexdigest()

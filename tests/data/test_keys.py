@@ -155,11 +155,12 @@ def test_rows_no_key_reads_are_reported_and_left_alone(stored: Stored) -> None:
 
 
 def test_a_row_the_service_rewrote_meanwhile_is_not_overwritten(stored: Stored) -> None:
+    """Between batches: the person binds another number (written with the new key); the rotation keeps it."""
     rotating = PhoneVault(NEW, [OLD])
     target = max(stored.phones)
 
     def service_writes(table: str, rows: int) -> None:
-        if table == "volunteers":  # after the first batch, the person binds another number (new key)
+        if table == "volunteers":
             with stored.sessions.begin() as s:
                 v = s.get(Volunteer, target)
                 assert v is not None
@@ -169,3 +170,32 @@ def test_a_row_the_service_rewrote_meanwhile_is_not_overwritten(stored: Stored) 
     with stored.sessions() as s:
         v = s.get(Volunteer, target)
         assert v is not None and PhoneVault(NEW).decrypt(v.phone_enc or "") == "13500003333"
+
+
+def test_a_row_rewritten_inside_a_batch_is_left_as_the_service_wrote_it(stored: Stored) -> None:
+    """The rotation has read a row and is about to write it when the service commits a new number for it:
+    its update names the value it read, finds none, and counts the row as changed instead of overwriting."""
+    if stored.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite lets one writer in at a time: the service waits for the batch, nothing races")
+    target = min(stored.phones)
+
+    class Racing(PhoneVault):
+        raced = False
+
+        def encrypt(self, phone: str) -> str:
+            if not self.raced and phone == stored.phones[target]:
+                self.raced = True  # the service, in its own transaction, commits first
+                with stored.sessions.begin() as s:
+                    v = s.get(Volunteer, target)
+                    assert v is not None
+                    v.phone_enc, v.phone_hash = super().encrypt("13500003333"), self.lookup_hash("13500003333")
+            return super().encrypt(phone)
+
+    racing = Racing(NEW, [OLD])
+    report = rotate_keys(stored.sessions, racing, batch_size=3)
+    assert racing.raced and report.tables["volunteers"].changed == 1
+    with stored.sessions() as s:
+        v = s.get(Volunteer, target)
+        assert v is not None and PhoneVault(NEW).decrypt(v.phone_enc or "") == "13500003333"
+        assert v.phone_hash == PhoneVault(NEW).lookup_hash("13500003333")
+    assert not any(pending(stored.sessions, PhoneVault(NEW)).values())
