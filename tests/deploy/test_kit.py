@@ -85,6 +85,17 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     assert result.returncode == 0 and not complaints, result.stdout + result.stderr
 
 
+def test_services_are_hardened(tmp_path: Path) -> None:
+    """systemd's own exposure score (0 = locked down, 10 = none), each service at most 2.0 ("OK")."""
+    analyze = tool("systemd-analyze")
+    units = render_units(tmp_path)
+    for name in UNITS[:3]:
+        result = run([analyze, "security", "--offline=true", "--no-pager", f"./{name}"], cwd=units)
+        m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", result.stdout + result.stderr)
+        assert m is not None, result.stdout + result.stderr
+        assert float(m.group(1)) <= 2.0, (name, m.group(1))
+
+
 def test_a_broken_unit_is_caught(tmp_path: Path) -> None:
     """The check above can fail: a misspelt hardening option and a missing program are reported."""
     analyze = tool("systemd-analyze")
