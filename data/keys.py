@@ -3,7 +3,7 @@
 The vault given holds the new secret and the old ones (YINLING_SECRET_KEY_OLD). Rows are read in batches
 in id order, each batch in its own transaction; a row already under the new key is left alone, so an
 interrupted rotation is resumed by running it again. Each update names the value it read
-(`WHERE id = :id AND phone_enc = :read`): a row the running service rewrote meanwhile (with the new key,
+(`WHERE id = :id AND phone_enc IS NOT DISTINCT FROM :read`, one statement per batch): a row the running service rewrote meanwhile (with the new key,
 since it encrypts with the current one) is skipped, never overwritten with a stale value.
 
 What is stored, and where:
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, and_, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from .crypto import PhoneVault
@@ -104,6 +104,7 @@ def rotate_keys(sessions: sessionmaker[Session], vault: PhoneVault, *, batch_siz
     vols = report.tables.setdefault("volunteers", TableCount())
 
     def volunteers(s: Session, rows: list[Any]) -> None:
+        changes: list[dict[str, Any]] = []
         for row in rows:
             phone = read(row.phone_enc, vols)
             if phone is None:
@@ -111,10 +112,10 @@ def rotate_keys(sessions: sessionmaker[Session], vault: PhoneVault, *, batch_siz
             if not _needs(vault, row.phone_enc, row.phone_hash, phone):
                 vols.current += 1
                 continue
-            new_hash = vault.lookup_hash(phone) if row.phone_hash is not None else None
-            _apply(s, Volunteer, row.id, vols,
-                   [(Volunteer.phone_enc, row.phone_enc), (Volunteer.phone_hash, row.phone_hash)],
-                   {"phone_enc": vault.encrypt(phone), "phone_hash": new_hash})
+            changes.append({"id": row.id, "phone_enc": (row.phone_enc, vault.encrypt(phone)),
+                            "phone_hash": (row.phone_hash,
+                                           vault.lookup_hash(phone) if row.phone_hash is not None else None)})
+        _apply(s, Volunteer, changes, vols)
 
     _walk(sessions, lambda last: select(Volunteer.id, Volunteer.phone_enc, Volunteer.phone_hash)
           .where(Volunteer.id > last, Volunteer.phone_enc.is_not(None)).order_by(Volunteer.id).limit(batch_size),
@@ -125,6 +126,7 @@ def rotate_keys(sessions: sessionmaker[Session], vault: PhoneVault, *, batch_siz
     ci = ChannelIdentity
 
     def identities(s: Session, rows: list[Any]) -> None:
+        changes: list[dict[str, Any]] = []
         for row in rows:
             phone = read(row.address_enc, idents)
             if phone is None:
@@ -133,11 +135,10 @@ def rotate_keys(sessions: sessionmaker[Session], vault: PhoneVault, *, batch_siz
             if not _needs(vault, row.address_enc, row.external_id if keyed else None, phone):
                 idents.current += 1
                 continue
-            values = {"address_enc": vault.encrypt(phone)}
-            if keyed:
-                values["external_id"] = vault.lookup_hash(phone)
-            _apply(s, ci, row.id, idents, [(ci.address_enc, row.address_enc), (ci.external_id, row.external_id)],
-                   values)
+            changes.append({"id": row.id, "address_enc": (row.address_enc, vault.encrypt(phone)),
+                            "external_id": (row.external_id,
+                                            vault.lookup_hash(phone) if keyed else row.external_id)})
+        _apply(s, ci, changes, idents)
 
     _walk(sessions, lambda last: select(ci.id, ci.channel, ci.address_enc, ci.external_id)
           .where(ci.id > last, ci.address_enc.is_not(None)).order_by(ci.id).limit(batch_size),
@@ -147,6 +148,7 @@ def rotate_keys(sessions: sessionmaker[Session], vault: PhoneVault, *, batch_siz
     calls = report.tables.setdefault("handoffs", TableCount())
 
     def handoffs(s: Session, rows: list[Any]) -> None:
+        changes: list[dict[str, Any]] = []
         for row in rows:
             phone = read(row.callback_enc, calls)
             if phone is None:
@@ -154,8 +156,8 @@ def rotate_keys(sessions: sessionmaker[Session], vault: PhoneVault, *, batch_siz
             if vault.is_current(row.callback_enc):
                 calls.current += 1
                 continue
-            _apply(s, Handoff, row.id, calls, [(Handoff.callback_enc, row.callback_enc)],
-                   {"callback_enc": vault.encrypt(phone)})
+            changes.append({"id": row.id, "callback_enc": (row.callback_enc, vault.encrypt(phone))})
+        _apply(s, Handoff, changes, calls)
 
     _walk(sessions, lambda last: select(Handoff.id, Handoff.callback_enc)
           .where(Handoff.id > last, Handoff.callback_enc.is_not(None)).order_by(Handoff.id).limit(batch_size),
@@ -188,16 +190,26 @@ def rotate_keys(sessions: sessionmaker[Session], vault: PhoneVault, *, batch_siz
     return report
 
 
-def _apply(s: Session, model: Any, row_id: int, count: TableCount,
-           read_values: list[tuple[Column[Any] | Any, Any]], values: dict[str, Any]) -> None:
-    """Update one row only if it still holds what was read (the service may have rewritten it meanwhile)."""
-    same: list[ColumnElement[bool]] = [col.is_(None) if v is None else col == v for col, v in read_values]
-    result = s.execute(update(model).where(and_(model.id == row_id, *same)).values(**values)
-                       .execution_options(synchronize_session=False))
-    if getattr(result, "rowcount", 0) == 1:
-        count.rotated += 1
-    else:
-        count.changed += 1
+def _apply(s: Session, model: Any, changes: list[dict[str, Any]], count: TableCount) -> None:
+    """One batch's updates in one round trip: `changes` are {"id": …, column: (value read, new value)}.
+
+    Each row is updated only if it still holds what was read: a row the service rewrote meanwhile (with the
+    new key, since it writes with the current one) matches nothing, and is counted as changed, not overwritten.
+    """
+    if not changes:
+        return
+    table = model.__table__
+    columns = [c for c in changes[0] if c != "id"]
+    stmt = (update(table)
+            .where(table.c.id == bindparam("row_id"),
+                   *(table.c[c].is_not_distinct_from(bindparam(f"read_{c}")) for c in columns))
+            .values({c: bindparam(f"new_{c}") for c in columns}))
+    params = [{"row_id": ch["id"], **{f"read_{c}": ch[c][0] for c in columns},
+               **{f"new_{c}": ch[c][1] for c in columns}} for ch in changes]
+    result = s.execute(stmt, params)
+    done = int(getattr(result, "rowcount", 0))
+    count.rotated += done
+    count.changed += len(changes) - done
 
 
 def pending(sessions: sessionmaker[Session], vault: PhoneVault) -> dict[str, int]:
