@@ -29,27 +29,11 @@ from data.db import make_engine
 from data.migrate import upgrade
 from data.models import Base
 from data.seed import load_demo
-from tests.conftest import REQUIRE, new_database_url
+from tests.conftest import new_database_url
+from tests.deploy.kit import DEPLOY, ROOT, render_nginx, run, tool
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
 UNITS = ["yinling-web.service", "yinling-worker.service", "yinling-backup.service", "yinling-backup.timer"]
 SECRET = "deploy-test-secret-0123456789"
-
-
-def tool(name: str) -> str:
-    """The checker's path; missing is a failure in CI (.ci/run installs it), a skip elsewhere."""
-    path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.access(p, os.X_OK)),
-                                      None)
-    if path is None:
-        if REQUIRE:
-            pytest.fail(f"{name} is required in CI (.ci/run installs it)")
-        pytest.skip(f"{name} not installed")
-    return path
-
-
-def run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False, **kw)
 
 
 def production_config(env: dict[str, str] | None = None) -> Any:
@@ -131,41 +115,6 @@ def test_units_start_what_exists_and_are_hardened() -> None:
 
 
 # -- nginx -------------------------------------------------------------------------------------------------
-def self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "yinling.example.org")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(datetime(2020, 1, 1)).not_valid_after(datetime(2100, 1, 1))  # fixed: no clock
-            .sign(key, hashes.SHA256()))
-    crt, pem = tmp_path / "fullchain.pem", tmp_path / "privkey.pem"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
-    return crt, pem
-
-
-def render_nginx(tmp_path: Path, site: str | None = None) -> Path:
-    crt, pem = self_signed(tmp_path)
-    (tmp_path / "logs").mkdir(exist_ok=True)
-    body = site if site is not None else (DEPLOY / "nginx" / "yinling.conf").read_text(encoding="utf-8")
-    body = (body.replace("/etc/letsencrypt/live/yinling.example.org/fullchain.pem", str(crt))
-            .replace("/etc/letsencrypt/live/yinling.example.org/privkey.pem", str(pem))
-            .replace("/var/log/nginx/", f"{tmp_path}/logs/").replace("/var/www/letsencrypt", f"{tmp_path}/www"))
-    (tmp_path / "site.conf").write_text(body, encoding="utf-8")
-    temp = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi",
-                                                                       "uwsgi", "scgi"))
-    main = tmp_path / "nginx.conf"
-    main.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/logs/error.log;\nevents {{}}\n"
-                    f"http {{\n  {temp}\n  include {tmp_path}/site.conf;\n}}\n", encoding="utf-8")
-    return main
-
-
 def nginx_t(tmp_path: Path, main: Path) -> subprocess.CompletedProcess[str]:
     return run([tool("nginx"), "-t", "-p", str(tmp_path), "-c", str(main), "-e", f"{tmp_path}/logs/error.log"])
 
