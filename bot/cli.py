@@ -110,6 +110,40 @@ def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
     return 0
 
 
+def cmd_keys_generate(args: argparse.Namespace, rt: Runtime) -> int:
+    import secrets
+
+    print(secrets.token_urlsafe(48))
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace, rt: Runtime) -> int:
+    from data.keys import rotate_keys
+
+    def progress(table: str, rows: int) -> None:
+        print(f"  {table}：又检查了 {rows} 行", file=sys.stderr)
+
+    report = rotate_keys(rt.sessions, rt.vault, batch_size=args.batch_size, after_batch=progress)
+    for table, c in report.tables.items():
+        print(f"{table}：换成新密钥 {c.rotated}，本来就是新密钥 {c.current}，服务同时改过 {c.changed}，"
+              f"解不开 {c.unreadable}")
+    if report.unreadable:
+        print(f"有 {report.unreadable} 个号码用给出的密钥都解不开，没有改动它们。请把旧密钥放进 YINLING_SECRET_KEY_OLD"
+              "（多个用英文逗号分隔）后再运行一次。", file=sys.stderr)
+        return 1
+    print("全部号码已在新密钥下。再运行一次 python -m bot keys status 确认；之后从环境里去掉 YINLING_SECRET_KEY_OLD，"
+          "重启网页和工作进程。")
+    return 0
+
+
+def cmd_keys_status(args: argparse.Namespace, rt: Runtime) -> int:
+    from data.keys import pending
+
+    left = pending(rt.sessions, rt.vault)
+    print("还没换成当前密钥的行：" + "，".join(f"{k} {v}" for k, v in left.items()))
+    return 1 if any(left.values()) else 0
+
+
 # Subcommand registry: (path, help, arguments, handler). Other modules append with one line.
 COMMANDS: list[tuple[tuple[str, ...], str, Callable[[argparse.ArgumentParser], None], Handler]] = [
     (("serve",), "启动网页服务（开发用；生产请用 gunicorn 'bot.wsgi:app'）",
@@ -121,6 +155,11 @@ COMMANDS: list[tuple[tuple[str, ...], str, Callable[[argparse.ArgumentParser], N
      lambda p: p.add_argument("file") and None, cmd_activities_import),
     (("activities", "list"), "列出活动",
      lambda p: p.add_argument("--all", action="store_true", help="包括已结束的") and None, cmd_activities_list),
+    (("keys", "generate"), "生成一个新的 YINLING_SECRET_KEY", lambda p: None, cmd_keys_generate),
+    (("keys", "rotate"), "把所有手机号换成新密钥加密（旧密钥放在 YINLING_SECRET_KEY_OLD）",
+     lambda p: p.add_argument("--batch-size", type=int, default=500, help="每个事务处理多少行") and None,
+     cmd_keys_rotate),
+    (("keys", "status"), "还有多少手机号没换成当前密钥（全部换好时退出码为 0）", lambda p: None, cmd_keys_status),
 ]
 
 
@@ -162,4 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.getLogger().setLevel(rt.config.app.log_level)
     handler: Handler = args.handler
-    return handler(args, rt)
+    try:
+        return handler(args, rt)
+    finally:
+        rt.engine.dispose()  # a command's connections end with it (tests call main() many times)

@@ -285,6 +285,12 @@ class Config:
     asr: AsrConfig = field(default_factory=AsrConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
     secret_key: str = ""
+    secret_key_old: str = ""  # YINLING_SECRET_KEY_OLD: previous keys, comma-separated, during a key rotation
+
+    @property
+    def old_secret_keys(self) -> list[str]:
+        """The previous secrets still read (never written) while `python -m bot keys rotate` moves rows."""
+        return [k.strip() for k in self.secret_key_old.split(",") if k.strip()]
 
     @property
     def var_path(self) -> Path:
@@ -317,6 +323,7 @@ ENV_MAP: dict[str, str] = {
     "TENCENT_TTS_SECRET_ID": "tts.tencent.secret_id",
     "TENCENT_TTS_SECRET_KEY": "tts.tencent.secret_key",
     "YINLING_SECRET_KEY": "secret_key",
+    "YINLING_SECRET_KEY_OLD": "secret_key_old",
     "SMS_WEBHOOK_SECRET": "sms.webhook_secret",
     "SMS_ANDROID_URL": "sms.android.base_url",
     "SMS_ANDROID_USERNAME": "sms.android.username",
@@ -334,7 +341,7 @@ ENV_MAP: dict[str, str] = {
     "TENCENT_ASR_SECRET_ID": "asr.tencent.secret_id",
     "TENCENT_ASR_SECRET_KEY": "asr.tencent.secret_key",
 }
-SECRET_KEYS = {"wechat.app_secret", "wechat.aes_key", "wechat.token", "secret_key",
+SECRET_KEYS = {"wechat.app_secret", "wechat.aes_key", "wechat.token", "secret_key", "secret_key_old",
                "sms.webhook_secret", "sms.android.password", "sms.android.signing_key", "sms.gammu.sql_url",
                "sms.tencent.secret_id", "sms.tencent.secret_key",
                "sms.aliyun.access_key_id", "sms.aliyun.access_key_secret",
@@ -476,6 +483,8 @@ def load_config(
         cfg.secret_key = _dev_secret(cfg.var_path)
     elif len(cfg.secret_key) < 16:
         raise ConfigError("secret_key: YINLING_SECRET_KEY must be at least 16 characters")
+    if any(len(k) < 16 for k in cfg.old_secret_keys):
+        raise ConfigError("secret_key_old: each key in YINLING_SECRET_KEY_OLD must be at least 16 characters")
     return cfg
 
 

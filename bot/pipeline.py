@@ -264,14 +264,16 @@ class Pipeline:
         """Find or create the volunteer behind a channel address; returns (volunteer, is_new, shown address)."""
         if inbound.channel == "sms":
             external = self.rt.vault.lookup_hash(inbound.sender)
+            known = self.rt.vault.lookup_hashes(inbound.sender)  # and the old key's, during a key rotation
             shown = mask_phone(inbound.sender)
         else:
             external = inbound.sender
+            known = [external]
             shown = inbound.sender
         found = session.execute(
             select(Volunteer, ChannelIdentity.id, ChannelIdentity.last_inbound_at)
             .join(ChannelIdentity, ChannelIdentity.volunteer_id == Volunteer.id)
-            .where(ChannelIdentity.channel == inbound.channel, ChannelIdentity.external_id == external)
+            .where(ChannelIdentity.channel == inbound.channel, ChannelIdentity.external_id.in_(known))
         ).first()
         if found is not None:
             volunteer, ident_id, last = found
@@ -284,7 +286,7 @@ class Pipeline:
         volunteer = None
         if inbound.channel == "sms":
             # The number may already belong to a volunteer (bound from WeChat, or imported).
-            volunteer = session.scalars(select(Volunteer).where(Volunteer.phone_hash == external)).first()
+            volunteer = session.scalars(select(Volunteer).where(Volunteer.phone_hash.in_(known))).first()
         is_new = volunteer is None
         if volunteer is None:
             volunteer = Volunteer(created_at=now, skills=[], categories=[], availability=0, max_load=2)

@@ -125,4 +125,4 @@ def build_runtime(config: Config | None = None, overrides: dict[str, Any] | None
     else:
         log.info("no Redis configured: using the in-process store (single process only)")
         store = MemoryStore()
-    return Runtime(cfg, engine, make_sessionmaker(engine), store, PhoneVault(cfg.secret_key))
+    return Runtime(cfg, engine, make_sessionmaker(engine), store, PhoneVault(cfg.secret_key, cfg.old_secret_keys))

@@ -7,8 +7,9 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from collections.abc import Sequence
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from .errors import InvalidInput
 
@@ -57,24 +58,53 @@ def mask_numbers(text: str) -> str:
     return _TYPED_PHONE.sub(phone, text)
 
 
-class PhoneVault:
-    """Encrypts, decrypts and hashes phone numbers with keys derived from one secret."""
+def _fernet_for(secret: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"yinling-phone-enc:" + secret.encode()).digest()))
 
-    def __init__(self, secret: str) -> None:
-        if len(secret) < 16:
+
+def _hash_key_for(secret: str) -> bytes:
+    return hashlib.sha256(b"yinling-phone-hash:" + secret.encode()).digest()
+
+
+class PhoneVault:
+    """Encrypts, decrypts and hashes phone numbers with keys derived from one secret.
+
+    During a key rotation (`python -m bot keys rotate`) the vault also holds the previous secrets: it
+    encrypts and hashes with the current one only, decrypts with any of them (MultiFernet), and gives every
+    lookup hash a number may still be stored under (`lookup_hashes`), so the service keeps working while the
+    stored rows move to the new key.
+    """
+
+    def __init__(self, secret: str, old_secrets: Sequence[str] = ()) -> None:
+        secrets_ = [secret, *(s for s in old_secrets if s and s != secret)]
+        if any(len(s) < 16 for s in secrets_):
             raise ValueError("YINLING_SECRET_KEY must be at least 16 characters")
-        digest = hashlib.sha256(b"yinling-phone-enc:" + secret.encode()).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
-        self._hash_key = hashlib.sha256(b"yinling-phone-hash:" + secret.encode()).digest()
+        self._current = _fernet_for(secret)
+        self._fernet = MultiFernet([self._current, *(_fernet_for(s) for s in secrets_[1:])])
+        self._hash_keys = [_hash_key_for(s) for s in secrets_]
 
     def lookup_hash(self, phone: str) -> str:
-        return hmac.new(self._hash_key, normalize_phone(phone).encode(), hashlib.sha256).hexdigest()
+        """The keyed hash under the current key: what is written, and what a finished rotation stores."""
+        return hmac.new(self._hash_keys[0], normalize_phone(phone).encode(), hashlib.sha256).hexdigest()
+
+    def lookup_hashes(self, phone: str) -> list[str]:
+        """Every hash a stored number may carry: the current key's first, then each previous key's."""
+        digits = normalize_phone(phone).encode()
+        return [hmac.new(k, digits, hashlib.sha256).hexdigest() for k in self._hash_keys]
 
     def encrypt(self, phone: str) -> str:
-        return self._fernet.encrypt(normalize_phone(phone).encode()).decode()
+        return self._current.encrypt(normalize_phone(phone).encode()).decode()
 
     def decrypt(self, token: str) -> str:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
             raise InvalidInput("phone ciphertext does not match the key") from exc
+
+    def is_current(self, token: str) -> bool:
+        """Whether a ciphertext is already under the current key (a rotation skips it)."""
+        try:
+            self._current.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True

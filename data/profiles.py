@@ -5,6 +5,7 @@ Like the services, these flush but never commit; the caller owns the transaction
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -298,5 +299,7 @@ def merge_volunteers(session: Session, keep: Volunteer, other: Volunteer, now: d
     session.expire(other, ["identities"])
 
 
-def volunteer_by_phone_hash(session: Session, phone_hash: str) -> Volunteer | None:
-    return session.scalars(select(Volunteer).where(Volunteer.phone_hash == phone_hash)).first()
+def volunteer_by_phone_hash(session: Session, phone_hash: str | Sequence[str]) -> Volunteer | None:
+    """The volunteer with this keyed phone hash (or any of these: the current and old keys' during a rotation)."""
+    hashes = [phone_hash] if isinstance(phone_hash, str) else list(phone_hash)
+    return session.scalars(select(Volunteer).where(Volunteer.phone_hash.in_(hashes))).first()

@@ -341,7 +341,7 @@ def is_resume(text: str) -> bool:
 def sms_identity(session: Session, vault: PhoneVault, phone: str) -> ChannelIdentity | None:
     return session.scalars(
         select(ChannelIdentity).where(
-            ChannelIdentity.channel == "sms", ChannelIdentity.external_id == vault.lookup_hash(phone)
+            ChannelIdentity.channel == "sms", ChannelIdentity.external_id.in_(vault.lookup_hashes(phone))
         )
     ).first()
 
@@ -349,14 +349,14 @@ def sms_identity(session: Session, vault: PhoneVault, phone: str) -> ChannelIden
 def notify_block_reason(session: Session, phone: str, vault: PhoneVault) -> str | None:
     """Why no notice may be sent to this number (`opted_out`, `notices_off`, `bad_number`), or None."""
     try:
-        h = vault.lookup_hash(phone)
+        hashes = vault.lookup_hashes(phone)
     except InvalidInput:
         return "bad_number"
     ident = sms_identity(session, vault, phone)
     if ident is not None and ident.opted_out_at is not None:
         return "opted_out"
     volunteer = ident.volunteer if ident is not None else session.scalars(
-        select(Volunteer).where(Volunteer.phone_hash == h)).first()
+        select(Volunteer).where(Volunteer.phone_hash.in_(hashes))).first()
     if volunteer is not None and volunteer.notices_opt_out:
         return "notices_off"
     return None

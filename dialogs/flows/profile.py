@@ -285,7 +285,8 @@ def link_phone(turn: Turn, phone: str) -> bool:
         raise InvalidInput("no phone vault configured")
     me = turn.volunteer
     digest = vault.lookup_hash(phone)
-    other = profiles.volunteer_by_phone_hash(turn.session, digest)
+    known = vault.lookup_hashes(phone)  # the current key's first; the old key's too during a key rotation
+    other = profiles.volunteer_by_phone_hash(turn.session, known)
     merged = False
     if other is not None and other.id != me.id:
         profiles.merge_volunteers(turn.session, me, other, turn.now)
@@ -295,7 +296,7 @@ def link_phone(turn: Turn, phone: str) -> bool:
     me.phone_masked = mask_phone(phone)
     turn.session.flush()
     has_sms = turn.session.scalars(select(ChannelIdentity).where(
-        ChannelIdentity.channel == "sms", ChannelIdentity.external_id == digest)).first()
+        ChannelIdentity.channel == "sms", ChannelIdentity.external_id.in_(known))).first()
     if has_sms is None:
         turn.session.add(ChannelIdentity(volunteer_id=me.id, channel="sms", external_id=digest,
                                          address_enc=vault.encrypt(phone), created_at=turn.now))
