@@ -70,6 +70,10 @@ class PhoneVault:
     def lookup_hash(self, phone: str) -> str:
         return hmac.new(self._hash_key, normalize_phone(phone).encode(), hashlib.sha256).hexdigest()
 
+    def keyed_hash(self, purpose: str, value: str) -> str:
+        """A keyed hash of a short secret that is not a phone number (a family code), per purpose."""
+        return hmac.new(self._hash_key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
     def encrypt(self, phone: str) -> str:
         return self._fernet.encrypt(normalize_phone(phone).encode()).decode()
 
