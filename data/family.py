@@ -179,6 +179,8 @@ def forget(session: Session, volunteer_id: int) -> list[int]:
     return others
 
 
-def parent_title(parent: Volunteer) -> str:
-    """How a helper's copy names the parent: 母亲, 父亲, or 家人 when we do not know."""
+def parent_title(parent: Volunteer, link: FamilyLink | None = None) -> str:
+    """How a helper's copy names the parent: the helper's own word (母亲), else by gender, else 家人."""
+    if link is not None and link.elder_word:
+        return link.elder_word
     return {"女": "母亲", "男": "父亲"}.get(parent.gender or "", "家人")

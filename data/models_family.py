@@ -20,7 +20,8 @@ class LinkState(enum.StrEnum):
 class FamilyLink(Base):
     """One parent–helper link. The code is kept only as its keyed hash, single use, for 24 hours.
 
-    `relation` is the parent's word for the helper (儿子, 女儿); `helper_name` a name the parent gave.
+    `relation` is the parent's word for the helper (儿子, 女儿); `helper_name` a name the parent gave;
+    `elder_word` the helper's word for the parent, learnt from what they say (我妈 → 母亲).
     `consent_at`/`consent_channel` record the parent's yes; `ended_by` who ended it (a volunteer id).
     """
 
@@ -31,6 +32,7 @@ class FamilyLink(Base):
     helper_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"), index=True)
     relation: Mapped[str | None] = mapped_column(String(16))
     helper_name: Mapped[str | None] = mapped_column(String(64))
+    elder_word: Mapped[str | None] = mapped_column(String(16))  # the helper's word for the parent (母亲)
     state: Mapped[LinkState] = mapped_column(_enum(LinkState, "family_link_state"), default=LinkState.PENDING)
     code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     code_expires_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -43,6 +43,8 @@ class Hooks(Protocol):
 
     def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None: ...
 
+    def tell_family(self, volunteer_ids: list[int], title: str, body: str, key: str) -> None: ...
+
 
 class RecordedHooks:
     """The Hooks protocol as a record of calls `(name, args)`: the pipeline hands them on after the commit,
@@ -72,6 +74,9 @@ class RecordedHooks:
 
     def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None:
         self.calls.append(("send_team_notice", (coordinator_id, team_id, text)))
+
+    def tell_family(self, volunteer_ids: list[int], title: str, body: str, key: str) -> None:
+        self.calls.append(("tell_family", (volunteer_ids, title, body, key)))
 
 
 @dataclass
@@ -117,6 +122,8 @@ class Turn:
     reading: Any = None
     # A reply that may use three SMS segments (activity details: what you do and where exactly).
     long_reply: bool = False
+    # 亲情助手: the family helper acting for `volunteer` (the parent) in this turn (dialogs.flows.family).
+    helper: Volunteer | None = None
 
 
 # Channel events no person typed (WeChat's periodic location report, a click on a link in the menu):

@@ -244,6 +244,14 @@ class PushService:
         self.notify(title=title, body=body, audience=audience, kind="bind_code",
                     key=f"bind:{volunteer_id}:{self.rt.vault.lookup_hash(phone)[:12]}:{code}")
 
+    def tell_family(self, volunteer_ids: list[int], title: str, body: str, key: str) -> None:
+        """亲情助手: a parent asked to agree, a helper told of the answer, a parent told of a sign-up made for
+        them, helpers given a copy (dialogs.flows.family). The dialog wrote the words; sent now."""
+        ids = sorted({int(i) for i in volunteer_ids})
+        if ids:
+            self.notify(title=title, body=body, audience={"kind": "volunteers", "ids": ids}, kind="family",
+                        key=f"family:{key}")
+
     def signup_reviewed(self, signup_id: int, approved: bool) -> None:
         """A coordinator decided in the chat (data.review.decide): tell the volunteer."""
         now = utcnow()

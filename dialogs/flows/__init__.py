@@ -13,6 +13,7 @@ from . import (
     change,
     coordinator,
     events,
+    family,
     help,
     hours,
     location,
@@ -29,7 +30,7 @@ from . import (
 )
 
 _MODULES = (help, search, signup, cancel, change, mine, hours, profile, onboarding, recommend, subscribe,
-            smalltalk, undo, coordinator, reminder, location)
+            smalltalk, undo, coordinator, reminder, location, family)
 for _m in _MODULES:
     if _m.FLOW.name not in FLOWS:
         register(_m.FLOW)

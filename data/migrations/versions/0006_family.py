@@ -23,6 +23,7 @@ def upgrade() -> None:
     sa.Column('helper_id', sa.Integer(), nullable=True),
     sa.Column('relation', sa.String(length=16), nullable=True),
     sa.Column('helper_name', sa.String(length=64), nullable=True),
+    sa.Column('elder_word', sa.String(length=16), nullable=True),
     sa.Column('state', sa.Enum('pending', 'active', 'unlinked', name='family_link_state', native_enum=False,
                                length=20), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=True),

@@ -1,0 +1,125 @@
+"""亲情助手 in the dialogs: a parent asks, the child sends the code, the parent says yes; the child signs the
+parent up through the usual screens; the parent is told and can undo; unlinking; what a helper cannot reach."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from data import family
+from data.crypto import PhoneVault
+from data.kv import Store
+from data.models import Consent, Signup, SignupStatus
+from data.models_family import FamilyLink, LinkState
+
+from .conftest import Chat, new_volunteer
+
+
+@pytest.fixture
+def son(session: Session, store: Store, now: datetime, vault: PhoneVault, zhang: Chat, parser: object) -> Chat:
+    v = new_volunteer(session, now, "李明")
+    session.add(Consent(volunteer_id=v.id, kind="privacy", granted=True, channel="wechat", at=now))
+    session.flush()
+    return Chat(session, store, v, now, parser=parser.parse, vault=vault, hooks=zhang.hooks)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def mum(zhang: Chat, parser: object) -> Chat:
+    zhang.parser = parser.parse  # type: ignore[attr-defined]
+    return zhang
+
+
+def _code(reply: str) -> str:
+    m = re.search(r"家人(\d{6})", reply)
+    assert m, reply
+    return m.group(1)
+
+
+def _told(chat: Chat, volunteer_id: int) -> list[str]:
+    return [args[2] for args in chat.hooks.named("tell_family") if volunteer_id in args[0]]
+
+
+def link(mum: Chat, son: Chat) -> None:
+    out = mum.send("叫我儿子帮我弄")
+    son.now = mum.now
+    out = son.send(f"家人{_code(out)}")
+    assert "确认" in out
+    mum.now = son.now
+    assert mum.at == "family.consent"
+    out = mum.send("1")
+    assert "可以帮您了" in out
+
+
+def test_link_needs_the_parents_yes(mum: Chat, son: Chat, session: Session) -> None:
+    out = mum.send("叫我儿子帮我弄")
+    code = _code(out)
+    assert "看不到您的手机号" in out
+    out = son.send(f"家人 {code}")
+    asked = _told(mum, mum.volunteer.id)
+    assert asked and "您的儿子（李明）" in asked[-1] and "同意" in asked[-1]
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is None
+    out = mum.send("不同意")
+    assert "没有绑定" in out
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is None
+    assert any("没有同意" in t for t in _told(mum, son.volunteer.id))
+    # the code was used up: sending it again links nothing
+    out = son.send(f"家人{code}")
+    assert "不对" in out
+
+
+def test_child_signs_the_parent_up_and_the_parent_can_undo(mum: Chat, son: Chat, session: Session) -> None:
+    link(mum, son)
+    row = session.scalars(select(FamilyLink).where(FamilyLink.parent_id == mum.volunteer.id)).one()
+    assert row.state == LinkState.ACTIVE and row.consent_channel == "wechat"
+    out = son.send("帮我妈看看明天有啥活")
+    assert "为您母亲张桂兰办理" in out, out
+    out = son.send("送棉衣的那个")
+    out = son.send("报名")
+    out = son.send("1")
+    assert "报好了" in out and "已告诉您母亲张桂兰" in out, out
+    signup = session.scalars(select(Signup).where(Signup.volunteer_id == mum.volunteer.id,
+                                                  Signup.made_by_helper_id == son.volunteer.id)).one()
+    assert "棉衣" in signup.activity.title and signup.status == SignupStatus.CONFIRMED
+    assert not session.scalars(select(Signup).where(Signup.volunteer_id == son.volunteer.id)).all()
+    told = _told(mum, mum.volunteer.id)
+    assert told and "帮您报了名" in told[-1] and "撤销" in told[-1]
+    mum.now = son.now + timedelta(minutes=2)
+    out = mum.send("撤销")
+    session.refresh(signup)
+    assert signup.status == SignupStatus.CANCELLED, out
+    assert any("撤回了您代报" in t for t in _told(mum, son.volunteer.id))
+
+
+def test_unlinked_helper_cannot_act(mum: Chat, son: Chat, session: Session) -> None:
+    out = son.send("给我妈报名明天送棉衣的")
+    assert "还没有绑定" in out
+    assert not session.scalars(select(Signup).where(Signup.volunteer_id == mum.volunteer.id,
+                                                    Signup.made_by_helper_id.is_not(None))).all()
+    link(mum, son)
+    out = son.send("解除家人")
+    out = son.send("1")
+    assert "已解除" in out
+    assert any("解除了和您的家人绑定" in t for t in _told(mum, mum.volunteer.id))
+    out = son.send("给我妈报名明天送棉衣的")
+    assert "还没有绑定" in out
+
+
+def test_guessing_codes_is_limited(mum: Chat, son: Chat) -> None:
+    out = mum.send("绑定家人")
+    code = _code(out)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(family_guesses()):
+        assert "不对" in son.send(f"家人{wrong}")
+    out = son.send(f"家人{code}")  # even the right one, after too many tries
+    assert "太多" in out
+    assert family.between(son.session, son.volunteer.id, mum.volunteer.id) is None
+
+
+def family_guesses() -> int:
+    from dialogs.flows.family import GUESSES_PER_PERSON
+
+    return GUESSES_PER_PERSON
