@@ -53,6 +53,9 @@ def followed(turn: Turn, st: State) -> Result:
 
 def unfollowed(turn: Turn, st: State) -> Result:
     """Stop notices and delete personal data; free the places of upcoming sign-ups."""
+    from .family import tell_forgotten
+
+    tell_forgotten(turn)  # the other side of each family link, before the links go
     cancelled = profiles.forget_volunteer(turn.session, turn.volunteer, turn.channel, turn.now)
     promoted: list[int] = []
     for activity_id in sorted({s.activity_id for s in cancelled}):

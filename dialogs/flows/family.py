@@ -337,6 +337,19 @@ def _parent_undo(turn: Turn, st: State) -> Result:
     return replies, target
 
 
+def tell_forgotten(turn: Turn) -> None:
+    """删除我的信息 / unfollowing: the other side of each active link is told (the links go with the data)."""
+    me = turn.volunteer
+    for link in family.links_of(turn.session, me.id):
+        if link.parent_id == me.id and link.helper_id is not None:
+            _tell(turn, [link.helper_id], T.FAMILY_ASK_TITLE,
+                  T.FAMILY_FORGOTTEN.format(other=_parent_words(me, link)), f"forgotten:{link.id}")
+        elif link.helper_id == me.id:
+            _tell(turn, [link.parent_id], T.FAMILY_ASK_TITLE,
+                  T.FAMILY_FORGOTTEN.format(other=_helper_words(link, me).removeprefix("您的")),
+                  f"forgotten:{link.id}")
+
+
 # -- the early check: codes, the parent's answer, acting ------------------------------------------
 def early(turn: Turn, st: State) -> Result | None:
     if turn.helper is not None:

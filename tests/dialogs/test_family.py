@@ -123,3 +123,31 @@ def family_guesses() -> int:
     from dialogs.flows.family import GUESSES_PER_PERSON
 
     return GUESSES_PER_PERSON
+
+
+def test_forgetting_either_side_removes_the_link_and_tells_the_other(mum: Chat, son: Chat,
+                                                                     session: Session) -> None:
+    link(mum, son)
+    son.send("删除我的信息")
+    son.send("1")
+    assert session.scalars(select(FamilyLink).where(FamilyLink.parent_id == mum.volunteer.id)).all() == []
+    assert any("家人绑定已经解除" in t for t in _told(mum, mum.volunteer.id))
+
+
+def test_a_helper_never_sees_the_parents_phone_hours_or_conversation(mum: Chat, son: Chat) -> None:
+    link(mum, son)
+    hours = mum.send("我的服务时长")
+    records = [line.strip() for line in hours.splitlines() if re.search(r"月\d+日.*\d小时", line)]
+    assert records, hours
+    seen = [son.send(t) for t in ("帮我妈看看明天有啥活", "我妈的服务时长", "给我妈报名明天下午读报的", "1",
+                                  "我妈报了啥", "再说一遍")]
+    phone = mum.volunteer.phone_masked or "139****0001"
+    for out in seen:
+        assert phone not in out and "13900000001" not in out
+        assert not any(r in out for r in records), out
+    assert "13900000001" not in "".join(str(args) for args in son.hooks.named("tell_family"))
+
+
+def test_welcome_says_what_a_helper_sees(newbie: Chat) -> None:
+    out = newbie.send("你好", parse={"text": "你好", "intent": {"name": "greet", "confidence": 1.0}, "entities": []})
+    assert "家人只看到您报名的活动和提醒" in out
