@@ -26,7 +26,9 @@ MENU_KEYS = {"MENU_FIND": "search_activities", "MENU_MINE": "my_signups", "MENU_
 def handle(turn: Turn, st: State) -> Result:
     event = (turn.event or "").lower()
     if event in ("subscribe", "scan"):
-        return followed(turn, st)
+        from .family import scanned
+
+        return scanned(turn, st) or followed(turn, st)
     if event == "unsubscribe":
         return unfollowed(turn, st)
     if event == "click" and turn.event_key in MENU_KEYS:

@@ -133,6 +133,29 @@ def _ask_parent(turn: Turn, link: FamilyLink) -> None:
     _tell(turn, [link.parent_id], T.FAMILY_ASK_TITLE, to_plain([question]), f"ask:{link.id}")
 
 
+_SCENE = re.compile(r"(?:qrscene_)?family_(\d{6})")
+
+
+def scene(code: str) -> str:
+    """The QR-code scene (scene_str of a temporary WeChat QR code) that sends `code` for whoever scans it."""
+    return f"family_{code}"
+
+
+def scanned(turn: Turn, st: State) -> Result | None:
+    """A family code's QR scene, scanned by the helper sitting beside the parent (follow or scan event)."""
+    m = _SCENE.fullmatch(turn.event_key or "")
+    if m is None:
+        return None
+    if not profiles.consent_state(turn.session, turn.volunteer.id, "privacy"):
+        from .onboarding import welcome
+
+        replies, target = welcome(turn, st)
+        st.pending = {"kind": "parse", "parse": {"intent": {"name": "family_link"}, "entities": []},
+                      "text": f"家人{m.group(1)}"}
+        return replies, target
+    return claim_code(turn, st, m.group(1))
+
+
 # -- the parent answers -----------------------------------------------------------------------------
 def on_consent(turn: Turn, st: State) -> Result | None:
     link_id = st.data.get("link_id")

@@ -151,3 +151,36 @@ def test_a_helper_never_sees_the_parents_phone_hours_or_conversation(mum: Chat, 
 def test_welcome_says_what_a_helper_sees(newbie: Chat) -> None:
     out = newbie.send("你好", parse={"text": "你好", "intent": {"name": "greet", "confidence": 1.0}, "entities": []})
     assert "家人只看到您报名的活动和提醒" in out
+
+
+def test_a_child_beside_the_parent_scans_the_code(mum: Chat, son: Chat, newbie: Chat, parser: object,
+                                                  session: Session) -> None:
+    from dialogs.flows.family import scene
+
+    code = _code(mum.send("绑定家人"))
+    newbie.parser = parser.parse  # type: ignore[attr-defined]
+    out = newbie.send("", kind="event", event="subscribe", event_key="qrscene_" + scene(code))
+    assert "同意" in out  # first the privacy question, the code kept for afterwards
+    out = newbie.send("同意")
+    assert "确认" in out, out
+    link = family.awaiting(session, mum.volunteer.id)
+    assert link is not None and link.helper_id == newbie.volunteer.id
+    code2 = _code(mum.send("绑定家人"))
+    out = son.send("", kind="event", event="SCAN", event_key=scene(code2))  # already following
+    assert "确认" in out, out
+
+
+def test_the_parents_own_sign_up_and_cancel_are_copied_to_helpers(mum: Chat, son: Chat) -> None:
+    link(mum, son)
+    son.send("给我妈看看明天有啥")  # the helper's word for her: 母亲
+    mum.send("明天有啥活")
+    mum.send("送棉衣的那个")
+    mum.send("报名")
+    out = mum.send("1")
+    assert "报好了" in out
+    copies = _told(mum, son.volunteer.id)
+    assert any(t.startswith("您母亲张桂兰：报好了") for t in copies), copies
+    mum.send("取消送棉衣的")
+    mum.send("1")
+    copies = _told(mum, son.volunteer.id)
+    assert any(t.startswith("您母亲张桂兰：") and "取消" in t for t in copies), copies
