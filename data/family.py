@@ -96,6 +96,23 @@ def claim(session: Session, code: str, helper_id: int, now: datetime, digest: Di
     return Claim(link)
 
 
+def request_by_phone(session: Session, parent: Volunteer, helper_id: int, now: datetime,
+                     elder_word: str | None = None) -> Claim:
+    """A helper names the parent by phone number (a parent with a basic phone): a link waiting for the
+    parent's yes, asked by SMS. Same rules as a code: not oneself, not twice, at most MAX_HELPERS."""
+    if parent.id == helper_id:
+        return Claim(None, "self")
+    if between(session, helper_id, parent.id) is not None:
+        return Claim(None, "already")
+    if active_count(session, parent.id) >= MAX_HELPERS:
+        return Claim(None, "full")
+    link = FamilyLink(parent_id=parent.id, helper_id=helper_id, state=LinkState.PENDING, elder_word=elder_word,
+                      claimed_at=now, ring_on_handoff=False, created_at=now)
+    session.add(link)
+    session.flush()
+    return Claim(link)
+
+
 def awaiting(session: Session, parent_id: int) -> FamilyLink | None:
     """The latest link a helper has claimed and the parent has not answered yet."""
     return session.scalars(select(FamilyLink).where(

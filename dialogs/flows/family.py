@@ -14,6 +14,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from data import family, profiles, services
+from data.crypto import mask_phone, normalize_phone
+from data.errors import InvalidInput
 from data.models import Activity, Signup, Volunteer
 from data.models_family import FamilyLink
 
@@ -79,6 +81,9 @@ def start_link(turn: Turn, st: State) -> Result:
     gate = needs_consent(turn, st, {"kind": "parse", "parse": turn.parse, "text": turn.text})
     if gate is not None:
         return gate
+    phone = _phone(turn)
+    if phone is not None:
+        return by_phone(turn, st, phone)
     rel = entity(turn, "relation", "younger")
     relation = str(rel["value"]) if rel else None
     try:
@@ -87,6 +92,46 @@ def start_link(turn: Turn, st: State) -> Result:
         return with_menu(turn, T.FAMILY_TOO_MANY), "help.menu"
     who = relation if relation and relation != "家人" else "家人"
     return [Text(say(turn, T.FAMILY_CODE, T.FAMILY_CODE_SHORT, who=who, code=code) + exits(turn))], None
+
+
+# -- a helper names a parent with a basic phone -----------------------------------------------------
+PHONE_WINDOW = 86400
+PHONE_PER_HELPER = 3
+PHONE_PER_NUMBER = 3
+
+
+def _phone(turn: Turn) -> str | None:
+    pe = entity(turn, "phone")
+    if pe is None or not pe.get("value"):
+        return None
+    try:
+        return normalize_phone(str(pe["value"]))
+    except InvalidInput:
+        return None
+
+
+def by_phone(turn: Turn, st: State, phone: str) -> Result:
+    """绑定我妈 13912345678: the parent is asked by SMS (the push layer's route for an SMS-only person)
+    and replies 1. Counted per helper and per number (by its keyed hash), like verification codes."""
+    word = _relation(turn)
+    rel = word or "家人"
+    masked = mask_phone(phone)
+    digest = turn.vault.lookup_hash(phone) if turn.vault is not None else masked
+    mine = turn.store.incr(f"family:phone:by:{turn.volunteer.id}", PHONE_WINDOW)
+    theirs = turn.store.incr(f"family:phone:to:{digest}", PHONE_WINDOW)
+    if mine > PHONE_PER_HELPER or theirs > PHONE_PER_NUMBER:
+        return with_menu(turn, T.FAMILY_PHONE_LIMIT), "help.menu"
+    parent = profiles.volunteer_by_phone_hash(turn.session, digest) if turn.vault is not None else None
+    if parent is None or parent.deleted_at is not None:
+        return with_menu(turn, T.FAMILY_PHONE_UNKNOWN.format(masked=masked, rel=rel)), "help.menu"
+    got = family.request_by_phone(turn.session, parent, turn.volunteer.id, turn.now, word)
+    if got.link is None:
+        text = {"self": T.FAMILY_CODE_SELF,
+                "already": T.FAMILY_ALREADY.format(parent=_parent_words(parent)),
+                "full": T.FAMILY_FULL.format(parent=_parent_words(parent))}[got.problem or "self"]
+        return with_menu(turn, text), "help.menu"
+    _ask_parent(turn, got.link)
+    return with_menu(turn, T.FAMILY_PHONE_SENT.format(masked=masked, rel=rel)), "help.menu"
 
 
 # -- the helper sends it ----------------------------------------------------------------------------
@@ -387,6 +432,8 @@ def early(turn: Turn, st: State) -> Result | None:
         if link is not None:
             st.data["link_id"] = link.id
             return on_consent(turn, st)
+    if name in ("bind_phone", "family_link") and _phone(turn) is not None and _relation(turn) is not None:
+        return start_link(turn, st)  # 绑定我妈 139…: the parent's number, not one's own
     if name == "undo" and st.undo and st.undo.get("helper_id"):
         return _parent_undo(turn, st)
     if name == "undo" and st.undo and st.undo.get("family_for"):

@@ -184,3 +184,33 @@ def test_the_parents_own_sign_up_and_cancel_are_copied_to_helpers(mum: Chat, son
     mum.send("1")
     copies = _told(mum, son.volunteer.id)
     assert any(t.startswith("您母亲张桂兰：") and "取消" in t for t in copies), copies
+
+
+def test_a_parent_with_a_basic_phone_agrees_by_sms(session: Session, store: Store, now: datetime,
+                                                   vault: PhoneVault, son: Chat, parser: object) -> None:
+    """The child names the parent's number; the parent gets the question by SMS and replies 1."""
+    dad = new_volunteer(session, now, "李建国")
+    phone = "13912340000"
+    dad.phone_hash, dad.phone_enc, dad.phone_masked = vault.lookup_hash(phone), vault.encrypt(phone), "139****0000"
+    session.add(Consent(volunteer_id=dad.id, kind="privacy", granted=True, channel="sms", at=now))
+    session.flush()
+    out = son.send(f"绑定我爸 {phone}")
+    assert "139****0000" in out and phone not in out, out
+    asked = _told(son, dad.id)
+    assert asked and "同意" in asked[-1]
+    assert family.between(session, son.volunteer.id, dad.id) is None
+    sms = Chat(session, store, dad, son.now, parser=parser.parse, channel="sms", vault=vault,  # type: ignore[attr-defined]
+               hooks=son.hooks)
+    out = sms.send("1")
+    assert "可以帮您了" in out, out
+    row = family.between(session, son.volunteer.id, dad.id)
+    assert row is not None and row.consent_channel == "sms"
+    assert any("同意了" in t for t in _told(son, son.volunteer.id))
+
+
+def test_an_unknown_number_links_nobody_and_numbers_are_limited(son: Chat, session: Session) -> None:
+    for i in range(3):
+        out = son.send(f"绑定我妈 1391234{i:04d}")
+        assert "还没有用过" in out
+    assert "太多" in son.send("绑定我妈 13912349999")
+    assert not session.scalars(select(FamilyLink).where(FamilyLink.helper_id == son.volunteer.id)).all()
