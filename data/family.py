@@ -182,6 +182,22 @@ def mark_made_by(session: Session, signup_id: int, helper_id: int, parent_id: in
     return signup
 
 
+def contacts(session: Session, parent_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """Family contacts for a roster: parent id → [(the parent's word for the helper, masked phone)], only
+    helpers who left a number; never the full number."""
+    out: dict[int, list[tuple[str, str]]] = {}
+    if not parent_ids:
+        return out
+    rows = session.execute(select(FamilyLink.parent_id, FamilyLink.relation, Volunteer.phone_masked)
+                           .join(Volunteer, Volunteer.id == FamilyLink.helper_id)
+                           .where(FamilyLink.parent_id.in_(parent_ids), FamilyLink.state == LinkState.ACTIVE,
+                                  Volunteer.phone_masked.is_not(None))
+                           .order_by(FamilyLink.id)).all()
+    for parent_id, relation, masked in rows:
+        out.setdefault(parent_id, []).append((relation or "家人", masked))
+    return out
+
+
 def forget(session: Session, volunteer_id: int) -> list[int]:
     """删除我的信息 on either side: every link of the person is removed; returns who was on the other side
     of an active link (to be told)."""
