@@ -194,7 +194,7 @@ def contacts(session: Session, parent_ids: list[int]) -> dict[int, list[tuple[st
                                   Volunteer.phone_masked.is_not(None))
                            .order_by(FamilyLink.id)).all()
     for parent_id, relation, masked in rows:
-        out.setdefault(parent_id, []).append((relation or "家人", masked))
+        out.setdefault(parent_id, []).append((relation or "家人", masked or ""))
     return out
 
 
