@@ -568,3 +568,4 @@ FAMILY_PHONE_UNKNOWN = ("号码{masked}还没有用过银龄志愿助手。请{r
                         "或者在{rel}身边让{rel}回复“绑定家人”拿一个家人码。")
 FAMILY_PHONE_LIMIT = "今天发的绑定短信太多了，请明天再试。"
 FAMILY_FULL = "{parent}已经有3位家人帮忙了，最多3位。"
+FAMILY_RESTORED_HELPER = "{parent}撤回了您代办的取消，“{title}”还报着。"

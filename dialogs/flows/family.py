@@ -399,8 +399,8 @@ def _parent_undo(turn: Turn, st: State) -> Result:
     replies, target = undo(turn, st)
     helper_id = int(u.get("helper_id") or 0)
     if signup is not None and helper_id and st.undo is None:
-        _tell(turn, [helper_id], T.FAMILY_MADE_TITLE,
-              T.FAMILY_UNDONE_HELPER.format(parent=_parent_words(turn.volunteer), title=title),
+        words = T.FAMILY_UNDONE_HELPER if u.get("kind") == "signup" else T.FAMILY_RESTORED_HELPER
+        _tell(turn, [helper_id], T.FAMILY_MADE_TITLE, words.format(parent=_parent_words(turn.volunteer), title=title),
               f"undone:{signup.id}:{turn.now:%Y%m%d%H%M%S}")
     return replies, target
 

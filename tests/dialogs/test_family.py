@@ -214,3 +214,14 @@ def test_an_unknown_number_links_nobody_and_numbers_are_limited(son: Chat, sessi
         assert "还没有用过" in out
     assert "太多" in son.send("绑定我妈 13912349999")
     assert not session.scalars(select(FamilyLink).where(FamilyLink.helper_id == son.volunteer.id)).all()
+
+
+def test_a_change_of_party_is_copied_to_helpers(mum: Chat, son: Chat) -> None:
+    link(mum, son)
+    for text in ("明天有啥活", "送棉衣的那个", "报名", "1"):
+        out = mum.send(text)
+    assert "报好了" in out
+    out = mum.send("送棉衣那个改成两个人")
+    out = mum.send("1")
+    assert "2人" in out, out
+    assert any("2人" in t and t.startswith("您") for t in _told(mum, son.volunteer.id)), _told(mum, son.volunteer.id)
