@@ -148,6 +148,16 @@ def unlink(session: Session, link_id: int, by_id: int, now: datetime) -> FamilyL
     return link
 
 
+def set_ring(session: Session, link_id: int, parent_id: int, on: bool) -> FamilyLink:
+    """The parent's choice: a hand-off (`9`) also tells this helper."""
+    link = session.get(FamilyLink, link_id)
+    if link is None or link.parent_id != parent_id or link.state != LinkState.ACTIVE:
+        raise NotFound(f"family link {link_id}")
+    link.ring_on_handoff = on
+    session.flush()
+    return link
+
+
 def helpers_of(session: Session, parent_id: int) -> list[FamilyLink]:
     return list(session.scalars(select(FamilyLink).where(
         FamilyLink.parent_id == parent_id, FamilyLink.state == LinkState.ACTIVE).order_by(FamilyLink.id)))

@@ -569,3 +569,7 @@ FAMILY_PHONE_UNKNOWN = ("号码{masked}还没有用过银龄志愿助手。请{r
 FAMILY_PHONE_LIMIT = "今天发的绑定短信太多了，请明天再试。"
 FAMILY_FULL = "{parent}已经有3位家人帮忙了，最多3位。"
 FAMILY_RESTORED_HELPER = "{parent}撤回了您代办的取消，“{title}”还报着。"
+FAMILY_RING_ASK = "您回复9找人工时，也告诉{helper}吗？"
+FAMILY_RING_OPTIONS = ("也告诉家人", "不用")
+FAMILY_RING_ON = "好的，您找人工时，也会告诉{helper}。"
+FAMILY_RING_OFF = "好的，找人工时不告诉家人。"

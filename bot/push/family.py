@@ -50,3 +50,12 @@ def add_copies(s: Session, notice: Notice, now: datetime, batch_size: int) -> in
     if new:
         s.execute(insert(D), new)
     return len(new)
+
+
+def ring_helpers(s: Session, parent_id: int) -> list[tuple[int, str]]:
+    """A parent asked for a person (`9`): the helpers the parent chose to tell, with the words for each."""
+    rows = s.execute(select(FamilyLink, Volunteer).join(Volunteer, Volunteer.id == FamilyLink.parent_id).where(
+        FamilyLink.parent_id == parent_id, FamilyLink.state == LinkState.ACTIVE,
+        FamilyLink.ring_on_handoff.is_(True), FamilyLink.helper_id.isnot(None)).order_by(FamilyLink.id)).all()
+    return [(int(link.helper_id), texts.family_handoff(parent_title(parent, link), parent.name or ""))
+            for link, parent in rows if link.helper_id is not None]

@@ -30,6 +30,7 @@ from data.timeutil import utcnow
 
 from . import texts
 from .audience import Preview, preview
+from .family import ring_helpers
 from .jobs import PushContext, fanout_job_key, job_id, set_context
 from .queue import JobSpec
 
@@ -206,6 +207,15 @@ class PushService:
         the person's teams' coordinators, else the operators."""
         now = utcnow()
         team_id: int | None = None
+        with self.rt.sessions() as s:
+            v = s.get(Volunteer, volunteer_id)
+            if v is None:
+                return
+            ring = ring_helpers(s, volunteer_id)  # 亲情助手: helpers the person chose to have told
+        for helper_id, words in ring:
+            self.notify(title="家人找人工", body=words, audience={"kind": "volunteers", "ids": [helper_id]},
+                        kind="family", key=f"family-ring:{handoff_id or volunteer_id}:{helper_id}:{now:%Y%m%d%H%M}",
+                        now=now)
         with self.rt.sessions() as s:
             v = s.get(Volunteer, volunteer_id)
             if v is None:

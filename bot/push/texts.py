@@ -125,3 +125,8 @@ HANDOFF_SEE_PAGE = "\n完整号码和方便接电话的时间在管理页“等�
 def family_copy(title: str, name: str, body: str) -> str:
     """A parent's message copied to a family helper, naming the parent: 您母亲张桂兰：明天上午9点…"""
     return f"您{title}{name}：{body}"
+
+
+def family_handoff(title: str, name: str) -> str:
+    """A parent pressed 9 and chose to have this helper told."""
+    return f"您{title}{name}刚才回复9找人工，协调员会联系。您也可以打个电话问问。"

@@ -226,10 +226,30 @@ def on_consent(turn: Turn, st: State) -> Result | None:
         _tell(turn, [link.helper_id], T.FAMILY_ASK_TITLE,
               T.FAMILY_LINKED_HELPER.format(parent=parent, title=family.parent_title(turn.volunteer)),
               f"linked:{link.id}")
-        return with_menu(turn, T.FAMILY_LINKED.format(helper=words)), "help.menu"
+        st.data["link_id"] = link.id
+        return [Text(T.FAMILY_LINKED.format(helper=words)),
+                yes_no(turn, T.FAMILY_RING_ASK.format(helper=words.removeprefix("您的")), T.FAMILY_RING_OPTIONS)], \
+            "family.ring"
     _tell(turn, [link.helper_id], T.FAMILY_ASK_TITLE, T.FAMILY_DECLINED_HELPER.format(parent=parent),
           f"declined:{link.id}")
     return with_menu(turn, T.FAMILY_DECLINED.format(helper=words)), "help.menu"
+
+
+def on_ring(turn: Turn, st: State) -> Result | None:
+    """Whether a hand-off (`9`) also tells the helper just linked."""
+    if is_yes(turn):
+        on = True
+    elif is_no(turn):
+        on = False
+    else:
+        return None
+    try:
+        link = family.set_ring(turn.session, int(st.data.get("link_id") or 0), turn.volunteer.id, on)
+    except family.NotFound:
+        return with_menu(turn, T.FAMILY_NONE), "help.menu"
+    text = T.FAMILY_RING_ON.format(helper=_helper_words(link, link.helper).removeprefix("您的")) if on \
+        else T.FAMILY_RING_OFF
+    return with_menu(turn, text), "help.menu"
 
 
 # -- unlinking, from either side ------------------------------------------------------------------
@@ -455,6 +475,7 @@ def early(turn: Turn, st: State) -> Result | None:
 FLOW = Flow(
     name="family",
     steps={"consent": Step(on_consent, expects=(YESNO,)),
+           "ring": Step(on_ring, expects=(YESNO,)),
            "unlink_pick": Step(on_unlink_pick, expects=(NUMBER,)),
            "unlink_confirm": Step(on_unlink_confirm, expects=(YESNO,))},
     entries={"family_link": start_link, "family_unlink": start_unlink},

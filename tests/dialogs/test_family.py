@@ -225,3 +225,12 @@ def test_a_change_of_party_is_copied_to_helpers(mum: Chat, son: Chat) -> None:
     out = mum.send("1")
     assert "2人" in out, out
     assert any("2人" in t and t.startswith("您") for t in _told(mum, son.volunteer.id)), _told(mum, son.volunteer.id)
+
+
+def test_the_parent_chooses_whether_9_tells_the_helper(mum: Chat, son: Chat, session: Session) -> None:
+    link(mum, son)
+    assert mum.at == "family.ring"
+    out = mum.send("1")
+    assert "也会告诉" in out
+    row = family.between(session, son.volunteer.id, mum.volunteer.id)
+    assert row is not None and row.ring_on_handoff

@@ -74,3 +74,24 @@ def test_tell_family_reaches_the_person(push: PushService, fake: FakeApis) -> No
     push.ctx.clock = lambda: now
     push.ctx.queue.drain()  # type: ignore[attr-defined]
     assert sum(v for (_, addr), v in fake.sent.items() if addr == "oMum2") == 1
+
+
+def test_a_hand_off_tells_the_helpers_the_parent_chose(push: PushService, fake: FakeApis) -> None:
+    now = _now()
+    with push.rt.sessions() as s:
+        mum = person(s, push.rt, now, "张桂兰", openid="oMum3", in_window=True)
+        told = person(s, push.rt, now, "李明", openid="oTold", in_window=True)
+        quiet = person(s, push.rt, now, "李亮", openid="oQuiet", in_window=True)
+        for helper, ring in ((told, True), (quiet, False)):
+            _, code = family.issue_code(s, mum.id, now, family.plain_digest)
+            link = family.claim(s, code, helper.id, now, family.plain_digest).link
+            assert link is not None
+            family.decide(s, link.id, mum.id, True, "wechat", now)
+            family.set_ring(s, link.id, mum.id, ring)
+        s.commit()
+        mum_id = mum.id
+    push.handoff_requested(mum_id, None, ["9"])
+    push.ctx.clock = lambda: now
+    push.ctx.queue.drain()  # type: ignore[attr-defined]
+    sent = {addr for (_, addr), v in fake.sent.items() if v}
+    assert "oTold" in sent and "oQuiet" not in sent and "oMum3" not in sent
