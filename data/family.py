@@ -72,6 +72,16 @@ class Claim:
     problem: str | None = None  # unknown | self | already | full
 
 
+def find_code(session: Session, code: str, now: datetime, digest: Digest) -> FamilyLink | None:
+    """The open link this code belongs to, if it is live (nothing changes)."""
+    link = session.scalars(select(FamilyLink).where(
+        FamilyLink.code_hash == digest(code), FamilyLink.state == LinkState.PENDING,
+        FamilyLink.helper_id.is_(None))).first()
+    if link is None or link.code_expires_at is None or link.code_expires_at <= now:
+        return None
+    return link
+
+
 def claim(session: Session, code: str, helper_id: int, now: datetime, digest: Digest) -> Claim:
     """A helper sent a code: the link waits for the parent's yes; the code is used up either way."""
     link = session.scalars(select(FamilyLink).where(

@@ -143,14 +143,14 @@ def _guess_allowed(turn: Turn) -> bool:
     return mine <= GUESSES_PER_PERSON and everyone <= GUESSES_GLOBAL
 
 
-def claim_code(turn: Turn, st: State, code: str) -> Result:
+def claim_code(turn: Turn, st: State, code: str, counted: bool = False) -> Result:
     from .signup import needs_consent
 
     gate = needs_consent(turn, st, {"kind": "parse", "parse": {"intent": {"name": "family_link"}, "entities": []},
                                     "text": f"家人{code}"})
     if gate is not None:
         return gate
-    if not _guess_allowed(turn):
+    if not counted and not _guess_allowed(turn):
         return with_menu(turn, T.FAMILY_CODE_LIMIT), "help.menu"
     got = family.claim(turn.session, code, turn.volunteer.id, turn.now, _digest(turn))
     if got.link is None:
@@ -163,6 +163,19 @@ def claim_code(turn: Turn, st: State, code: str) -> Result:
     link = got.link
     _ask_parent(turn, link)
     return with_menu(turn, T.FAMILY_CLAIMED.format(parent=_parent_words(link.parent))), "help.menu"
+
+
+def _bare_code(turn: Turn, st: State, code: str) -> Result | None:
+    """Six digits alone: a family code when one matches (counted like any code), else not for this flow
+    (a late phone verification code, a number typed by mistake)."""
+    if not profiles.consent_state(turn.session, turn.volunteer.id, "privacy"):
+        return None
+    if not _guess_allowed(turn):
+        return with_menu(turn, T.FAMILY_CODE_LIMIT), "help.menu"
+    link = family.find_code(turn.session, code, turn.now, _digest(turn))
+    if link is None:
+        return None
+    return claim_code(turn, st, code, counted=True)
 
 
 def _ask_parent(turn: Turn, link: FamilyLink) -> None:
@@ -445,8 +458,10 @@ def early(turn: Turn, st: State) -> Result | None:
     name = intent(turn)
     text = turn.text or ""
     m = _CODE.match(text)
-    if m is not None and (_CODE_WORD.search(text) or st.at is None or st.flow == "family"):
+    if m is not None and _CODE_WORD.search(text):
         return claim_code(turn, st, m.group(1))
+    if m is not None and (st.at is None or st.flow in ("help", "family")):
+        return _bare_code(turn, st, m.group(1))
     if st.at is None and yes_no_words(turn) is not None:
         link = family.awaiting(turn.session, turn.volunteer.id)
         if link is not None:

@@ -234,3 +234,15 @@ def test_the_parent_chooses_whether_9_tells_the_helper(mum: Chat, son: Chat, ses
     assert "也会告诉" in out
     row = family.between(session, son.volunteer.id, mum.volunteer.id)
     assert row is not None and row.ring_on_handoff
+
+
+def test_a_bare_code_works_and_a_bare_wrong_number_is_not_taken_for_one(mum: Chat, son: Chat,
+                                                                        session: Session) -> None:
+    code = _code(mum.send("加个家人"))
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    out = son.send(wrong)
+    assert "家人码" not in out  # six digits that are no live code: not answered as a family code
+    out = son.send(code)
+    assert "确认" in out
+    link = family.awaiting(session, mum.volunteer.id)
+    assert link is not None and link.helper_id == son.volunteer.id
