@@ -166,6 +166,8 @@ class Parser:
                 add(m.start, m.end, "place", m.term.value, conf, "relative")
             else:
                 add(m.start, m.end, m.term.entity, m.term.value, conf)
+        for r in relations.find(t, taken, owned_only=True):  # 我家老爷子 is a parent, not 助老
+            add(r.start, r.end, "relation", r.value, 1.0, r.role)
         if not any(item["entity"] == "category" for _, _, item in found):
             kind = kinds.find(t, taken)  # a kind of work in plain words: 给老人念念报纸, 扫扫大街
             if kind is not None:

@@ -37,6 +37,14 @@ _RE = re.compile("|".join(sorted(map(re.escape, _WORDS), key=len, reverse=True))
 _WORDS["外孙女"] = ("外孙女", "younger")
 
 
+# 带我妈, 和我爸, 我妈也去, 我爸一起: the person comes along, nobody acts for them
+_ALONG_BEFORE = re.compile(r"(?:带|和|跟|陪|同|领|叫上|带上|领着|带着)$")
+_ALONG_AFTER = re.compile(r"^(?:也|一起|一块|一同|都)")
+# 老爷子 and 老太太 alone are old people in general (助老); with 我家, 俺, 咱 they are one's parents
+_OWNED = re.compile(r"(?:我们家|我家|俺家|咱家|我|俺|咱)$")
+AMBIGUOUS = frozenset({"老爷子", "老太太"})
+
+
 @dataclass(frozen=True)
 class Relation:
     start: int
@@ -45,13 +53,23 @@ class Relation:
     role: str  # elder (the person is helped) | younger (the person helps)
 
 
-def find(text: str, taken: bytearray | None = None) -> list[Relation]:
-    """Relation words in `text` not already taken by another entity, left to right."""
+def find(text: str, taken: bytearray | None = None, owned_only: bool = False, strict: bool = False) -> list[Relation]:
+    """Relation words in `text` not already taken by another entity, left to right. `owned_only`: only
+    老爷子/老太太 right after 我家, 俺, 咱 (run before the kinds of work, which read them as old people);
+    `strict`: those two only with such an owner, among the other words (text read without the pipeline)."""
     out: list[Relation] = []
     for m in _RE.finditer(text):
+        word = m.group(0)
         if taken is not None and any(taken[m.start() : m.end()]):
             continue
-        value, role = _WORDS[m.group(0)]
+        if owned_only and word not in AMBIGUOUS:
+            continue
+        if (owned_only or strict) and word in AMBIGUOUS and not _OWNED.search(text[: m.start()]):
+            continue
+        if _ALONG_BEFORE.search(text[max(0, m.start() - 3) : m.start()].removesuffix("我").removesuffix("俺")) \
+                or _ALONG_AFTER.match(text[m.end() :]):
+            continue
+        value, role = _WORDS[word]
         out.append(Relation(m.start(), m.end(), value, role))
         if taken is not None:
             taken[m.start() : m.end()] = b"\x01" * (m.end() - m.start())

@@ -343,7 +343,7 @@ def _relation(turn: Turn) -> str | None:
         return None  # 我和我妈两个人报名: she comes along, nobody acts for her
     from nlu.relations import find  # the package's parser (jieba) is not loaded by importing dialogs
 
-    found = [r for r in find(turn.text or "") if r.role == "elder"]
+    found = [r for r in find(turn.text or "", strict=True) if r.role == "elder"]
     return found[0].value if found else None
 
 
