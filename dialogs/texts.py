@@ -563,11 +563,9 @@ FAMILY_UNDONE_HELPER = "{parent}撤回了您代报的“{title}”。"
 FAMILY_COPY = "您{title}{name}：{text}"
 FAMILY_COPY_TITLE = "家人报名"
 FAMILY_FORGOTTEN = "{other}和您的家人绑定已经解除了。"
-FAMILY_PHONE_SENT = "已给{masked}发了短信，请{rel}回复1同意。同意后就绑好了，到时告诉您。"
-FAMILY_PHONE_UNKNOWN = ("号码{masked}还没有用过银龄志愿助手。请{rel}先用这个手机给我们发一条短信“你好”，"
-                        "或者在{rel}身边让{rel}回复“绑定家人”拿一个家人码。")
+FAMILY_PHONE_SENT = ("好的。如果{masked}在银龄志愿助手登记过，{rel}会收到一条短信，回复1同意就绑好了，到时告诉您。"
+                     "没登记过的话，请在{rel}身边让{rel}回复“绑定家人”拿一个家人码。")
 FAMILY_PHONE_LIMIT = "今天发的绑定短信太多了，请明天再试。"
-FAMILY_FULL = "{parent}已经有3位家人帮忙了，最多3位。"
 FAMILY_RESTORED_HELPER = "{parent}撤回了您代办的取消，“{title}”还报着。"
 FAMILY_RING_ASK = "您回复9找人工时，也告诉{helper}吗？"
 FAMILY_RING_OPTIONS = ("也告诉家人", "不用")

@@ -21,7 +21,7 @@ from data.models_family import FamilyLink
 
 from .. import state as states
 from .. import texts as T
-from ..common import entity, exits, intent, is_no, is_yes, say, with_menu, yes_no
+from ..common import entity, exits, intent, is_no, is_yes, menu, say, with_menu, yes_no
 from ..dispatch import dispatch
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text, to_data, to_plain
@@ -122,16 +122,18 @@ def by_phone(turn: Turn, st: State, phone: str) -> Result:
     if mine > PHONE_PER_HELPER or theirs > PHONE_PER_NUMBER:
         return with_menu(turn, T.FAMILY_PHONE_LIMIT), "help.menu"
     parent = profiles.volunteer_by_phone_hash(turn.session, digest) if turn.vault is not None else None
+    # The same answer whether the number is known, full or not: nobody learns who uses the service.
+    sent = [Text(T.FAMILY_PHONE_SENT.format(masked=masked, rel=rel)), menu(turn)], "help.menu"
     if parent is None or parent.deleted_at is not None:
-        return with_menu(turn, T.FAMILY_PHONE_UNKNOWN.format(masked=masked, rel=rel)), "help.menu"
+        return sent
     got = family.request_by_phone(turn.session, parent, turn.volunteer.id, turn.now, word)
-    if got.link is None:
-        text = {"self": T.FAMILY_CODE_SELF,
-                "already": T.FAMILY_ALREADY.format(parent=_parent_words(parent)),
-                "full": T.FAMILY_FULL.format(parent=_parent_words(parent))}[got.problem or "self"]
-        return with_menu(turn, text), "help.menu"
-    _ask_parent(turn, got.link)
-    return with_menu(turn, T.FAMILY_PHONE_SENT.format(masked=masked, rel=rel)), "help.menu"
+    if got.problem == "self":
+        return with_menu(turn, T.FAMILY_CODE_SELF), "help.menu"
+    if got.problem == "already":
+        return with_menu(turn, T.FAMILY_ALREADY.format(parent=_parent_words(parent))), "help.menu"
+    if got.link is not None:
+        _ask_parent(turn, got.link)
+    return sent
 
 
 # -- the helper sends it ----------------------------------------------------------------------------

@@ -196,6 +196,7 @@ def test_a_parent_with_a_basic_phone_agrees_by_sms(session: Session, store: Stor
     session.flush()
     out = son.send(f"绑定我爸 {phone}")
     assert "139****0000" in out and phone not in out, out
+    assert "登记过" in out  # the same words as for a number nobody uses
     asked = _told(son, dad.id)
     assert asked and "同意" in asked[-1]
     assert family.between(session, son.volunteer.id, dad.id) is None
@@ -209,11 +210,13 @@ def test_a_parent_with_a_basic_phone_agrees_by_sms(session: Session, store: Stor
 
 
 def test_an_unknown_number_links_nobody_and_numbers_are_limited(son: Chat, session: Session) -> None:
+    """Known or not, the answer is the same (nobody learns who uses the service); nothing is sent."""
     for i in range(3):
         out = son.send(f"绑定我妈 1391234{i:04d}")
-        assert "还没有用过" in out
+        assert "登记过" in out
     assert "太多" in son.send("绑定我妈 13912349999")
     assert not session.scalars(select(FamilyLink).where(FamilyLink.helper_id == son.volunteer.id)).all()
+    assert not son.hooks.named("tell_family")
 
 
 def test_a_change_of_party_is_copied_to_helpers(mum: Chat, son: Chat) -> None:
