@@ -57,6 +57,9 @@ class ConsolePush:
     def tell_family(self, volunteer_ids: list[int], title: str, body: str, key: str) -> None:
         self._say(f"告诉家人 {volunteer_ids}：{body[:30]}")
 
+    def offer_family_qr(self, volunteer_id: int, scene: str) -> None:
+        self._say(f"家人绑定二维码（场景 {scene}）")
+
 
 def _sms_sender(rt: Runtime, user: str) -> str:
     """The phone number to chat as over SMS: the user's own, a demo volunteer's, or a made-up one."""

@@ -45,6 +45,8 @@ class Hooks(Protocol):
 
     def tell_family(self, volunteer_ids: list[int], title: str, body: str, key: str) -> None: ...
 
+    def offer_family_qr(self, volunteer_id: int, scene: str) -> None: ...
+
 
 class RecordedHooks:
     """The Hooks protocol as a record of calls `(name, args)`: the pipeline hands them on after the commit,
@@ -77,6 +79,9 @@ class RecordedHooks:
 
     def tell_family(self, volunteer_ids: list[int], title: str, body: str, key: str) -> None:
         self.calls.append(("tell_family", (volunteer_ids, title, body, key)))
+
+    def offer_family_qr(self, volunteer_id: int, scene: str) -> None:
+        self.calls.append(("offer_family_qr", (volunteer_id, scene)))
 
 
 @dataclass

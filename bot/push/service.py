@@ -262,6 +262,22 @@ class PushService:
             self.notify(title=title, body=body, audience={"kind": "volunteers", "ids": ids}, kind="family",
                         key=f"family:{key}")
 
+    def offer_family_qr(self, volunteer_id: int, scene: str) -> None:
+        """亲情助手: a temporary WeChat QR code for the family code (a helper beside the parent scans it);
+        nothing when WeChat is not configured or refuses (the code itself still works)."""
+        wechat = self.ctx.senders.get("wechat")
+        api = getattr(wechat, "api", None)
+        if api is None:
+            return
+        try:
+            url = api.qr_scene_url(scene, 86400)
+        except Exception:  # noqa: BLE001 - the code in the reply works without the picture
+            log.warning("family QR code for volunteer %s not made", volunteer_id, exc_info=True)
+            return
+        title, body = texts.family_qr(url)
+        self.notify(title=title, body=body, audience={"kind": "volunteers", "ids": [volunteer_id]}, kind="family",
+                    key=f"family-qr:{volunteer_id}:{scene}")
+
     def signup_reviewed(self, signup_id: int, approved: bool) -> None:
         """A coordinator decided in the chat (data.review.decide): tell the volunteer."""
         now = utcnow()

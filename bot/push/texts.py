@@ -130,3 +130,8 @@ def family_copy(title: str, name: str, body: str) -> str:
 def family_handoff(title: str, name: str) -> str:
     """A parent pressed 9 and chose to have this helper told."""
     return f"您{title}{name}刚才回复9找人工，协调员会联系。您也可以打个电话问问。"
+
+
+def family_qr(url: str) -> tuple[str, str]:
+    """The family code as a QR code, for a son or daughter sitting beside the parent."""
+    return "家人扫码绑定", f"家人在您身边时，请点开下面的地址，让家人用微信扫一扫（24小时内有效）：\n{url}"

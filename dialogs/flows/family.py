@@ -91,6 +91,8 @@ def start_link(turn: Turn, st: State) -> Result:
     except family.TooManyHelpers:
         return with_menu(turn, T.FAMILY_TOO_MANY), "help.menu"
     who = relation if relation and relation != "家人" else "家人"
+    if turn.channel == "wechat":
+        turn.hooks.offer_family_qr(turn.volunteer.id, scene(code))  # for a helper sitting beside them
     return [Text(say(turn, T.FAMILY_CODE, T.FAMILY_CODE_SHORT, who=who, code=code) + exits(turn))], None
 
 

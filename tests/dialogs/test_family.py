@@ -58,6 +58,7 @@ def test_link_needs_the_parents_yes(mum: Chat, son: Chat, session: Session) -> N
     out = mum.send("叫我儿子帮我弄")
     code = _code(out)
     assert "看不到您的手机号" in out
+    assert mum.hooks.named("offer_family_qr") == [(mum.volunteer.id, f"family_{code}")]  # the same code as a QR
     out = son.send(f"家人 {code}")
     asked = _told(mum, mum.volunteer.id)
     assert asked and "您的儿子（李明）" in asked[-1] and "同意" in asked[-1]

@@ -3,6 +3,7 @@ naming the parent), never an unlinked one; the dialogs' tell_family hook reaches
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -95,3 +96,30 @@ def test_a_hand_off_tells_the_helpers_the_parent_chose(push: PushService, fake: 
     push.ctx.queue.drain()  # type: ignore[attr-defined]
     sent = {addr for (_, addr), v in fake.sent.items() if v}
     assert "oTold" in sent and "oQuiet" not in sent and "oMum3" not in sent
+
+
+def test_the_family_code_comes_as_a_qr_code_too(push: PushService, fake: FakeApis) -> None:
+    now = _now()
+    with push.rt.sessions() as s:
+        mum = person(s, push.rt, now, "张桂兰", openid="oMumQR", in_window=True)
+        s.commit()
+        mum_id = mum.id
+    push.ctx.senders["wechat"].api.note_inbound("oMumQR")  # type: ignore[attr-defined]  # she just wrote
+    push.offer_family_qr(mum_id, "family_123456")
+    push.ctx.clock = lambda: now
+    push.ctx.queue.drain()  # type: ignore[attr-defined]
+    assert [q["action_info"]["scene"]["scene_str"] for q in fake.qrcodes] == ["family_123456"]
+    assert fake.qrcodes[0]["expire_seconds"] == 86400
+    sent = [body for kind, body in fake.requests if body.get("to") == "oMumQR"]
+    assert len(sent) == 1 and "showqrcode?ticket=" in json.dumps(sent[0], ensure_ascii=False)
+
+
+def test_no_qr_code_when_wechat_refuses(push: PushService, fake: FakeApis) -> None:
+    now = _now()
+    with push.rt.sessions() as s:
+        mum = person(s, push.rt, now, "张桂兰", openid="oMumQR2", in_window=True)
+        s.commit()
+        mum_id = mum.id
+    push.offer_family_qr(mum_id, "family_" + "9" * 70)  # too long a scene: WeChat answers errcode 40053
+    push.ctx.queue.drain()  # type: ignore[attr-defined]
+    assert fake.qrcodes == [] and not [b for _, b in fake.requests if b.get("to") == "oMumQR2"]
