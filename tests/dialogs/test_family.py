@@ -250,3 +250,24 @@ def test_a_bare_code_works_and_a_bare_wrong_number_is_not_taken_for_one(mum: Cha
     assert "确认" in out
     link = family.awaiting(session, mum.volunteer.id)
     assert link is not None and link.helper_id == son.volunteer.id
+
+
+def test_acting_for_a_parent_who_is_a_coordinator_never_runs_their_commands(
+        session: Session, store: Store, now: datetime, vault: PhoneVault, son: Chat, parser: object) -> None:
+    """The screens about activities only: 名单/通知 typed by the helper are not the coordinator's commands."""
+    from data.models import Coordinator, Volunteer
+
+    coord = session.scalars(select(Coordinator).where(Coordinator.name == "李建国")).one()
+    dad_v = session.get(Volunteer, coord.volunteer_id)
+    assert dad_v is not None
+    if not session.scalars(select(Consent).where(Consent.volunteer_id == dad_v.id, Consent.kind == "privacy")).first():
+        session.add(Consent(volunteer_id=dad_v.id, kind="privacy", granted=True, channel="wechat", at=now))
+        session.flush()
+    dad = Chat(session, store, dad_v, now, parser=parser.parse, vault=vault, hooks=son.hooks)  # type: ignore[attr-defined]
+    link(dad, son)
+    out = son.send("帮我爸看看明天有啥活")
+    assert "为您" in out
+    for text in ("通知 阳光社区：明天停", "1", "审核"):
+        out = son.send(text)
+        assert son.state.data.get("coord_id") is None and not son.hooks.named("send_team_notice"), out
+        assert son.state.flow != "coordinator", out
