@@ -54,6 +54,12 @@ class ConsolePush:
     def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None:
         self._say(f"队伍 {team_id} 群发通知：{text[:30]}")
 
+    def tell_family(self, volunteer_ids: list[int], title: str, body: str, key: str) -> None:
+        self._say(f"告诉家人 {volunteer_ids}：{body[:30]}")
+
+    def offer_family_qr(self, volunteer_id: int, scene: str) -> None:
+        self._say(f"家人绑定二维码（场景 {scene}）")
+
 
 def _sms_sender(rt: Runtime, user: str) -> str:
     """The phone number to chat as over SMS: the user's own, a demo volunteer's, or a made-up one."""

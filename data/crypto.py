@@ -92,6 +92,11 @@ class PhoneVault:
         digits = normalize_phone(phone).encode()
         return [hmac.new(k, digits, hashlib.sha256).hexdigest() for k in self._hash_keys]
 
+    def keyed_hash(self, purpose: str, value: str) -> str:
+        """A keyed hash of a short secret that is not a phone number (a family code), per purpose. Under the
+        current key only: a code given before a key rotation is asked for again (codes last a day)."""
+        return hmac.new(self._hash_keys[0], f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
     def encrypt(self, phone: str) -> str:
         return self._current.encrypt(normalize_phone(phone).encode()).decode()
 

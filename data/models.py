@@ -317,9 +317,11 @@ class Signup(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id", ondelete="SET NULL"))
+    # 家人代报: the family helper (data.models_family) who made this sign-up for the volunteer.
+    made_by_helper_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id", ondelete="SET NULL"))
 
     activity: Mapped[Activity] = relationship()
-    volunteer: Mapped[Volunteer] = relationship()
+    volunteer: Mapped[Volunteer] = relationship(foreign_keys=[volunteer_id])
 
     __table_args__ = (
         Index(

@@ -198,6 +198,9 @@ def forget_volunteer(session: Session, volunteer: Volunteer, channel: str | None
     session.execute(delete(Delivery).where(Delivery.volunteer_id == vid))
     session.execute(delete(Notice).where(Notice.kind == "bind_code", Notice.key.startswith(f"bind:{vid}:")))
     session.execute(update(Coordinator).where(Coordinator.volunteer_id == vid).values(volunteer_id=None))
+    from .family import forget as forget_family  # family links of either side (亲情助手)
+
+    forget_family(session, vid)
     session.expire(volunteer, ["consents", "identities"])
     cancelled = list(
         session.scalars(

@@ -66,7 +66,7 @@ def dispatch(turn: Turn, st: State) -> Result:
         return SPECIAL["welcome"](turn, st)
     if CHECKS["wants_forget"](turn, st):
         return SPECIAL["forget"](turn, st)
-    if turn.kind in ("text", "voice"):
+    if turn.kind in ("text", "voice") and turn.helper is None:  # a family helper acting: activities only
         for early in EARLY:
             out = early(turn, st)
             if out is not None:

@@ -43,6 +43,10 @@ class Hooks(Protocol):
 
     def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None: ...
 
+    def tell_family(self, volunteer_ids: list[int], title: str, body: str, key: str) -> None: ...
+
+    def offer_family_qr(self, volunteer_id: int, scene: str) -> None: ...
+
 
 class RecordedHooks:
     """The Hooks protocol as a record of calls `(name, args)`: the pipeline hands them on after the commit,
@@ -72,6 +76,12 @@ class RecordedHooks:
 
     def send_team_notice(self, coordinator_id: int, team_id: int, text: str) -> None:
         self.calls.append(("send_team_notice", (coordinator_id, team_id, text)))
+
+    def tell_family(self, volunteer_ids: list[int], title: str, body: str, key: str) -> None:
+        self.calls.append(("tell_family", (volunteer_ids, title, body, key)))
+
+    def offer_family_qr(self, volunteer_id: int, scene: str) -> None:
+        self.calls.append(("offer_family_qr", (volunteer_id, scene)))
 
 
 @dataclass
@@ -120,6 +130,8 @@ class Turn:
     # Replies the channel should also send as voice (念给我听); every reply when the volunteer asked for
     # it always (volunteers.read_aloud). A channel that cannot send voice ignores it.
     speak: list[Reply] | None = None
+    # 亲情助手: the family helper acting for `volunteer` (the parent) in this turn (dialogs.flows.family).
+    helper: Volunteer | None = None
 
 
 # Channel events no person typed (WeChat's periodic location report, a click on a link in the menu):

@@ -29,6 +29,18 @@ A file (YAML) holds a fixed local `now` and a list of conversations::
           at: search.detail         # the screen the conversation ends on (null: idle)
           understood: true          # every message understood
 
+A conversation between people (a parent and the family helper in their own WeChat) names them in `people`
+and each message's speaker; `{code}` in a message stands for the last family code anybody was given, and
+`expect` holds one block per person, with `told` (pieces of what the push layer was asked to send them),
+`made_by` (the helper who made each booked sign-up) and `helpers` (their active family helpers)::
+
+      - name: 儿子帮妈报名
+        people: {妈: 张桂兰, 儿子: returning}   # as `who`; or {who: returning, channel: sms, home: ...}
+        say: [{妈: 叫我儿子帮我弄}, {儿子: "家人{code}"}, {妈: "1"}, {儿子: 帮我妈看看明天有啥活}]
+        expect:
+          妈: {booked: {棉衣: 1}, made_by: 儿子, told: [帮您报了名], helpers: [儿子]}
+          儿子: {booked: {}, told: [同意了]}
+
 The runner reports conversations that end right, messages not understood per 100 (a turn that ended in
 "对不起，我没听明白" or a bare acknowledgement) and the median number of messages from the first question to
 the sign-up. `python -m dialogs evaluate FILE.yml [--now "2026-12-05 09:00"] [--db URL] [-v]`.
@@ -36,6 +48,7 @@ the sign-up. `python -m dialogs evaluate FILE.yml [--now "2026-12-05 09:00"] [--
 
 from __future__ import annotations
 
+import re
 import statistics
 import tempfile
 from collections.abc import Callable
@@ -63,6 +76,7 @@ from data.models import (
     Signup,
     Volunteer,
 )
+from data.models_family import FamilyLink, LinkState
 from data.models_push import Handoff
 from data.seed import is_empty, load_demo
 from data.timeutil import to_local, to_utc
@@ -263,6 +277,86 @@ def run_conversation(engine: Engine, conv: dict[str, Any], now: datetime, parse:
     return Result(name, not problems, problems, exchanges, to_signup)
 
 
+_CODE = re.compile(r"家人(\d{6})")
+
+
+def run_people(engine: Engine, conv: dict[str, Any], now: datetime, parse: Parse, vault: PhoneVault,
+               n: int = 0, settings: Settings | None = None) -> Result:
+    """A conversation of several people, each in their own chat, on one database and one store."""
+    name = str(conv.get("name") or f"#{n}")
+    settings = settings or Settings()
+    exchanges: list[Exchange] = []
+    problems: list[str] = []
+    with rolled_back(engine) as session:
+        store = MemoryStore()
+        hooks = RecordedHooks()
+        people: dict[str, tuple[Volunteer, str]] = {}
+        fresh: dict[str, bool] = {}
+        for i, (label, spec) in enumerate((conv.get("people") or {}).items(), 1):
+            spec = spec if isinstance(spec, dict) else {"who": spec}
+            channel = str(spec.get("channel") or "wechat")
+            v, new_user = _volunteer(session, spec, channel, now, vault, n * 100 + i)
+            people[str(label)], fresh[str(label)] = (v, channel), new_user
+        befores = {label: {aid: (s.id, s.party_size, s.status) for aid, s in _live(session, v.id).items()}
+                   for label, (v, _) in people.items()}
+        mine: dict[str, list[Exchange]] = {label: [] for label in people}
+        clock, code = now, ""
+        for item in conv.get("say") or []:
+            label, text = next(iter(item.items())) if isinstance(item, dict) else str(item).split(":", 1)
+            label, text = str(label).strip(), str(text).strip().replace("{code}", code)
+            if label not in people:
+                raise ValueError(f"{name}: nobody called {label}")
+            v, channel = people[label]
+            p = parse(text, to_local(clock).replace(tzinfo=None))
+            turn = Turn(parse=p, text=text, volunteer=v, session=session, store=store, now=clock, channel=channel,
+                        hooks=hooks, settings=settings, new_user=fresh[label], vault=vault)
+            fresh[label] = False
+            seen = len(hooks.calls)
+            replies = respond(turn)
+            out = to_plain(replies)
+            session.add(MessageLog(volunteer_id=v.id, channel=channel, direction="in", text=text, created_at=clock))
+            session.add(MessageLog(volunteer_id=v.id, channel=channel, direction="out", text=out, created_at=clock))
+            session.flush()
+            from . import state as states
+
+            for said in [out] + [str(args[2]) for nm, args in hooks.calls[seen:] if nm == "tell_family"]:
+                found = _CODE.search(said)
+                code = found.group(1) if found else code
+            ex = Exchange(f"{label}: {text}", out, turn.understood and not _bare_ack(replies),
+                          states.load(store, v.id).at)
+            exchanges.append(ex)
+            mine[label].append(ex)
+            clock += timedelta(seconds=30)
+        ids = {label: v.id for label, (v, _) in people.items()}
+        for label, want in (conv.get("expect") or {}).items():
+            v = people[str(label)][0]
+            want = dict(want or {})
+            got = [f"{label}: {p}" for p in _check(session, v, hooks, befores[str(label)], want, mine[str(label)])]
+            got += [f"{label}: {p}" for p in _check_family(session, v, hooks, befores[str(label)], want, ids)]
+            problems += got
+    return Result(name, not problems, problems, exchanges)
+
+
+def _check_family(session: Session, v: Volunteer, hooks: RecordedHooks, before: dict[int, tuple[int, int, Any]],
+                  want: dict[str, Any], ids: dict[str, int]) -> list[str]:
+    problems: list[str] = []
+    if "told" in want:
+        told = "\n".join(str(args[2]) for args in hooks.named("tell_family") if v.id in args[0])
+        problems += [f"never told: {piece}" for piece in want["told"] or [] if str(piece) not in told]
+    if "made_by" in want:
+        helper = ids.get(str(want["made_by"])) if want["made_by"] else None
+        for aid, signup in _live(session, v.id).items():
+            if aid not in before and signup.made_by_helper_id != helper:
+                problems.append(f"sign-up {aid} made by {signup.made_by_helper_id}, expected {want['made_by']}")
+    if "helpers" in want:
+        have = set(session.scalars(select(FamilyLink.helper_id).where(
+            FamilyLink.parent_id == v.id, FamilyLink.state == LinkState.ACTIVE)))
+        expected = {ids[str(x)] for x in want["helpers"] or []}
+        if have != expected:
+            problems.append(f"family helpers {sorted(have)}, expected {sorted(expected)}")
+    return problems
+
+
 def _bare_ack(replies: list[Reply]) -> bool:
     """"好的。" with nothing else said: an acknowledgement that tells nothing."""
     text = to_plain(replies).strip()
@@ -394,7 +488,8 @@ def evaluate(doc: dict[str, Any], engine: Engine | None = None, now: Any = None,
     report = Report()
     try:
         for n, conv in enumerate(doc.get("conversations") or [], 1):
-            report.results.append(run_conversation(engine, conv, when + timedelta(minutes=5), parse, vault, n))
+            run = run_people if conv.get("people") else run_conversation
+            report.results.append(run(engine, conv, when + timedelta(minutes=5), parse, vault, n))
     finally:
         if tmp is not None:
             engine.dispose()

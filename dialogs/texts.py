@@ -60,6 +60,7 @@ IMAGE_SHORT = "看不懂图片，请打字或回数字："
 WELCOME = ("您好，欢迎来到银龄志愿助手！我帮您找志愿活动、报名、查服务时长。\n"
            "先说一下您的信息：我们只保存您的称呼、住的社区、手机号和报名记录，用来帮您报名和提醒您；"
            "您不再参加后保存两年，志愿服务记录按规定保存。"
+           "您同意让家人帮忙后，家人只看到您报名的活动和提醒，看不到您的手机号和服务时长。"
            "随时可以说“删除我的信息”或“退订”。")
 WELCOME_SHORT = ("欢迎来到银龄志愿助手！我们只存您的称呼、社区、手机号和报名记录，"
                  "用于报名和提醒，随时可说“退订”。")
@@ -531,3 +532,52 @@ NOT_SWITCHED = "好的，没有换，原来的报名还在。"
 CORRECT_ASK = "要撤销刚才报的“{title}”吗？"
 CORRECT_OPTIONS = ("撤销这个报名", "不撤销")
 NOTHING_CHANGED = "好的，什么也没改。"
+
+# -- family helpers (亲情助手) --------------------------------------------------------------------
+FAMILY_SEES = "家人能帮您找活动、报名、取消，也会收到您报名和提醒的副本；看不到您的手机号、服务时长和聊天记录。"
+FAMILY_CODE = ("好的。请您的{who}用自己的微信关注本公众号，发送：\n家人{code}\n"
+               "这个码24小时内有效，只能用一次。" + FAMILY_SEES)
+FAMILY_CODE_SHORT = "请您的{who}用自己的微信给本公众号发：家人{code}（24小时内有效）。家人看不到您的手机号和时长。"
+FAMILY_TOO_MANY = "您已经有3位家人帮忙了，最多3位。要换人，请先回复“解除家人”。"
+FAMILY_CLAIMED = "收到。已请{parent}确认，{parent}同意后就绑好了，到时告诉您。"
+FAMILY_CODE_WRONG = "这个家人码不对，或者已经用过、过期了。请家人回复“绑定家人”再拿一个码发给您。"
+FAMILY_CODE_LIMIT = "家人码试错太多次了，请过1小时再试。"
+FAMILY_CODE_SELF = "这是您自己的家人码，请让家人用他自己的微信发送。"
+FAMILY_ALREADY = "您已经在帮{parent}了，不用再绑定。"
+FAMILY_ASK = "{helper}想帮您报名活动。" + FAMILY_SEES + "\n您同意吗？"
+FAMILY_ASK_OPTIONS = ("同意", "不同意")
+FAMILY_ASK_TITLE = "家人绑定"
+FAMILY_LINKED = "好的，{helper}可以帮您了。不想让家人帮了，随时回复“解除家人”。"
+FAMILY_LINKED_HELPER = ("{parent}同意了，您可以帮{parent}了。您可以说“给我{title}报名明天的活动”，"
+                        "或“帮我{title}看看这周末有啥活”。")
+FAMILY_DECLINED = "好的，没有绑定，{helper}不能帮您报名。"
+FAMILY_DECLINED_HELPER = "{parent}没有同意绑定，您不能替{parent}报名。"
+FAMILY_NONE = "您现在没有绑定家人。想让家人帮忙，请回复“绑定家人”。"
+FAMILY_UNLINK_ASK = "要解除和{other}的家人绑定吗？解除后{other_side}。"
+FAMILY_UNLINK_PARENT_SIDE = "家人不能再替您报名，也收不到您的提醒副本"
+FAMILY_UNLINK_HELPER_SIDE = "您不能再替{other}报名，也收不到{other}的提醒副本"
+FAMILY_UNLINK_OPTIONS = ("解除", "不解除")
+FAMILY_UNLINK_PICK = "要解除和哪位家人的绑定？"
+FAMILY_UNLINKED = "已解除和{other}的家人绑定。"
+FAMILY_UNLINKED_OTHER = "{other}解除了和您的家人绑定。想再绑定，请回复“绑定家人”。"
+FAMILY_UNLINK_KEPT = "好的，没有解除，还和{other}绑定着。"
+FAMILY_NOT_LINKED = ("您还没有绑定{rel}，不能替{rel}报名。请{rel}给本公众号发“绑定家人”，"
+                     "把拿到的家人码发给您。")
+FAMILY_FOR = "为{parent}办理："
+FAMILY_PARENT_NO_CONSENT = "{parent}还没有同意隐私说明，现在不能替{parent}报名。请{parent}先给本公众号回复“同意”。"
+FAMILY_MADE_TITLE = "家人代报"
+FAMILY_MADE = "您的{helper}帮您报了名：{card}\n不想去，请在10分钟内回复“撤销”。"
+FAMILY_CANCELLED = "您的{helper}帮您取消了报名：{title}，{when}。10分钟内回复“撤销”可以恢复。"
+FAMILY_TOLD = "已告诉{parent}。"
+FAMILY_UNDONE_HELPER = "{parent}撤回了您代报的“{title}”。"
+FAMILY_COPY = "您{title}{name}：{text}"
+FAMILY_COPY_TITLE = "家人报名"
+FAMILY_FORGOTTEN = "{other}和您的家人绑定已经解除了。"
+FAMILY_PHONE_SENT = ("好的。如果{masked}在银龄志愿助手登记过，{rel}会收到一条短信，回复1同意就绑好了，到时告诉您。"
+                     "没登记过的话，请在{rel}身边让{rel}回复“绑定家人”拿一个家人码。")
+FAMILY_PHONE_LIMIT = "今天发的绑定短信太多了，请明天再试。"
+FAMILY_RESTORED_HELPER = "{parent}撤回了您代办的取消，“{title}”还报着。"
+FAMILY_RING_ASK = "您回复9找人工时，也告诉{helper}吗？"
+FAMILY_RING_OPTIONS = ("也告诉家人", "不用")
+FAMILY_RING_ON = "好的，您找人工时，也会告诉{helper}。"
+FAMILY_RING_OFF = "好的，找人工时不告诉家人。"

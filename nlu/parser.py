@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from nlu import kinds, rasa_data, resources, timeparse
+from nlu import kinds, rasa_data, relations, resources, timeparse
 from nlu import numbers as num
 from nlu import places as pl
 from nlu.classifier import IntentClassifier, LogisticRegression
@@ -40,7 +40,8 @@ _PARTY_ROLES = frozenset({"party_size", "party_add"})
 _RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue005\d]+")
 _LATIN_RE = re.compile(r"[a-z]+")
 _UNIT_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue005]|[^\W\d_\u3400-\u4dbf\u4e00-\u9fff\ue000-\ue005]+|\d+")
-_EXTRACTOR = {"time": "time_rules", "place": "gazetteer", "category": "lexicon", "number": "regex", "phone": "regex"}
+_EXTRACTOR = {"time": "time_rules", "place": "gazetteer", "category": "lexicon", "number": "regex", "phone": "regex",
+              "relation": "regex"}
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[0零〇]"), "menu"),
@@ -165,6 +166,8 @@ class Parser:
                 add(m.start, m.end, "place", m.term.value, conf, "relative")
             else:
                 add(m.start, m.end, m.term.entity, m.term.value, conf)
+        for r in relations.find(t, taken, owned_only=True):  # 我家老爷子 is a parent, not 助老
+            add(r.start, r.end, "relation", r.value, 1.0, r.role)
         if not any(item["entity"] == "category" for _, _, item in found):
             kind = kinds.find(t, taken)  # a kind of work in plain words: 给老人念念报纸, 扫扫大街
             if kind is not None:
@@ -174,6 +177,8 @@ class Parser:
             add(start, end, "place", name, 0.7, "unknown")
         for f in num.numbers(t, taken):
             add(f.start, f.end, "number", f.value, 1.0, f.role)
+        for r in relations.find(t, taken):  # after party sizes: 带我闺女 is a party, 给我妈报名 a relation
+            add(r.start, r.end, "relation", r.value, 1.0, r.role)
         found.sort(key=lambda x: x[0])
         return [item for _, _, item in found]
 
@@ -219,6 +224,8 @@ class Parser:
             parts: list[str] = []
             pos = 0
             for e in entities:
+                if e["entity"] not in _MASK:  # a relation stays as words for the classifier
+                    continue
                 parts.append(t[pos : e["start"]])
                 parts.append(_PARTY_MASK if e.get("role") in _PARTY_ROLES else _MASK[e["entity"]])
                 pos = e["end"]

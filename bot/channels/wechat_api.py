@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 from wechatpy import WeChatClient
+from wechatpy.client.api.qrcode import WeChatQRCode
 from wechatpy.exceptions import WeChatClientException
 
 from data.kv import Store
@@ -361,6 +362,16 @@ class WechatAPI:
             return self._failed(openid, exc)
         self.store.incr(f"wechat:cs_sent:{openid}:{window}", self._window_seconds)
         return SendResult("sent", provider_id=_msgid(result))
+
+    def qr_scene_url(self, scene: str, expire_seconds: int) -> str:
+        """A temporary QR code whose scan sends `scene` (follow or SCAN event); the address that shows it."""
+        result = self.call(lambda c: c.qrcode.create({
+            "expire_seconds": expire_seconds, "action_name": "QR_STR_SCENE",
+            "action_info": {"scene": {"scene_str": scene}}}))
+        ticket = str(result.get("ticket") or "")
+        if not ticket:
+            raise WechatAPIError(-1, "no ticket")
+        return str(WeChatQRCode.get_url(ticket))
 
     def create_menu(self, buttons: list[dict[str, Any]]) -> None:
         """Install the custom menu. Raises WechatAPIError (or ValueError for a menu WeChat would refuse)."""

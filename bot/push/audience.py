@@ -24,7 +24,7 @@ from data.models import (
 
 # Kinds that are about the person's own business; "notices_opt_out" does not stop them.
 TRANSACTIONAL = {"reminder_day", "reminder_2h", "promoted", "review", "review_leader", "review_result",
-                 "handoff", "bind_code", "cancelled", "records_due", "changed"}
+                 "handoff", "bind_code", "cancelled", "records_due", "changed", "family", "family_copy"}
 
 
 def audience_select(session: Session, audience: dict[str, Any]) -> Select[Any]:

@@ -48,6 +48,7 @@ from data.models_push import Delivery, Notice, NoticeStatus
 from data.timeutil import utcnow
 
 from .audience import TRANSACTIONAL, audience_select, coordinator_ids
+from .family import add_copies as add_family_copies
 from .queue import JobQueue, JobSpec, LocalJobQueue, RQJobQueue
 from .senders import (
     DEFAULT_SEND_THREADS,
@@ -172,6 +173,7 @@ def fanout(notice_id: int) -> int:
             return 0
         queue_name = notice.queue
         _insert_deliveries(s, notice, now, cfg.batch_size)
+        add_family_copies(s, notice, now, cfg.batch_size)  # 亲情助手: the recipients' family helpers
         notice.total = int(s.scalar(select(func.count()).select_from(D).where(D.c.notice_id == notice_id)) or 0)
         notice.status = NoticeStatus.SENDING
         team = s.get(Team, notice.team_id) if notice.team_id else None

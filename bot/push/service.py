@@ -30,6 +30,7 @@ from data.timeutil import utcnow
 
 from . import texts
 from .audience import Preview, preview
+from .family import ring_helpers
 from .jobs import PushContext, fanout_job_key, job_id, set_context
 from .queue import JobSpec
 
@@ -210,6 +211,15 @@ class PushService:
             v = s.get(Volunteer, volunteer_id)
             if v is None:
                 return
+            ring = ring_helpers(s, volunteer_id)  # 亲情助手: helpers the person chose to have told
+        for helper_id, words in ring:
+            self.notify(title="家人找人工", body=words, audience={"kind": "volunteers", "ids": [helper_id]},
+                        kind="family", key=f"family-ring:{handoff_id or volunteer_id}:{helper_id}:{now:%Y%m%d%H%M}",
+                        now=now)
+        with self.rt.sessions() as s:
+            v = s.get(Volunteer, volunteer_id)
+            if v is None:
+                return
             row = s.get(Handoff, handoff_id) if handoff_id is not None else None
             if row is not None and row.route == "waiting":
                 log.info("hand-off %s from volunteer %s: on the waiting list only", row.id, volunteer_id)
@@ -243,6 +253,30 @@ class PushService:
         audience = {"kind": "phone", "volunteer_id": volunteer_id, "phone_enc": self.rt.vault.encrypt(phone)}
         self.notify(title=title, body=body, audience=audience, kind="bind_code",
                     key=f"bind:{volunteer_id}:{self.rt.vault.lookup_hash(phone)[:12]}:{code}")
+
+    def tell_family(self, volunteer_ids: list[int], title: str, body: str, key: str) -> None:
+        """亲情助手: a parent asked to agree, a helper told of the answer, a parent told of a sign-up made for
+        them, helpers given a copy (dialogs.flows.family). The dialog wrote the words; sent now."""
+        ids = sorted({int(i) for i in volunteer_ids})
+        if ids:
+            self.notify(title=title, body=body, audience={"kind": "volunteers", "ids": ids}, kind="family",
+                        key=f"family:{key}")
+
+    def offer_family_qr(self, volunteer_id: int, scene: str) -> None:
+        """亲情助手: a temporary WeChat QR code for the family code (a helper beside the parent scans it);
+        nothing when WeChat is not configured or refuses (the code itself still works)."""
+        wechat = self.ctx.senders.get("wechat")
+        api = getattr(wechat, "api", None)
+        if api is None:
+            return
+        try:
+            url = api.qr_scene_url(scene, 86400)
+        except Exception:  # noqa: BLE001 - the code in the reply works without the picture
+            log.warning("family QR code for volunteer %s not made", volunteer_id, exc_info=True)
+            return
+        title, body = texts.family_qr(url)
+        self.notify(title=title, body=body, audience={"kind": "volunteers", "ids": [volunteer_id]}, kind="family",
+                    key=f"family-qr:{volunteer_id}:{scene}")
 
     def signup_reviewed(self, signup_id: int, approved: bool) -> None:
         """A coordinator decided in the chat (data.review.decide): tell the volunteer."""

@@ -123,3 +123,18 @@ def progress_line(counts: dict[str, Any]) -> str:
 HANDOFF_ROUTE_NAMES = {"wechat": "已发到协调员微信", "sms": "已发短信给协调员", "wecom": "已发到工作群",
                        "waiting": "没人收到通知，只在这里"}
 HANDOFF_SEE_PAGE = "\n完整号码和方便接电话的时间在管理页“等待联系”里，联系后请点“已联系”。"
+
+
+def family_copy(title: str, name: str, body: str) -> str:
+    """A parent's message copied to a family helper, naming the parent: 您母亲张桂兰：明天上午9点…"""
+    return f"您{title}{name}：{body}"
+
+
+def family_handoff(title: str, name: str) -> str:
+    """A parent pressed 9 and chose to have this helper told."""
+    return f"您{title}{name}刚才回复9找人工，协调员会联系。您也可以打个电话问问。"
+
+
+def family_qr(url: str) -> tuple[str, str]:
+    """The family code as a QR code, for a son or daughter sitting beside the parent."""
+    return "家人扫码绑定", f"家人在您身边时，请点开下面的地址，让家人用微信扫一扫（24小时内有效）：\n{url}"

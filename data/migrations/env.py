@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import data.models_family  # noqa: F401 - registers the family tables on Base.metadata
 import data.models_push  # noqa: F401 - registers the push tables on Base.metadata
 from data.models import Base
 

@@ -13,6 +13,7 @@ from . import (
     change,
     coordinator,
     events,
+    family,
     help,
     hours,
     location,
@@ -30,7 +31,7 @@ from . import (
 )
 
 _MODULES = (help, search, signup, cancel, change, mine, hours, profile, onboarding, recommend, subscribe,
-            smalltalk, undo, coordinator, reminder, location, read_aloud)
+            smalltalk, undo, coordinator, reminder, location, read_aloud, family)
 for _m in _MODULES:
     if _m.FLOW.name not in FLOWS:
         register(_m.FLOW)

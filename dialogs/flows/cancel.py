@@ -90,6 +90,9 @@ def on_confirm(turn: Turn, st: State) -> Result | None:
         st.undo = {"kind": "cancel", "signup_id": res.signup.id, "at": turn.now.isoformat()}
         act = res.signup.activity
         text = T.CANCELLED.format(title=act.title, when=T.when(act.starts_at, short=short(turn)))
+        from .family import copy_to_helpers  # 亲情助手: the parent's helpers get a copy
+
+        copy_to_helpers(turn, turn.volunteer, text, f"cancelled:{res.signup.id}:{turn.now:%Y%m%d%H%M%S}")
         return [Text(text + booked_note(turn) + say(turn, T.UNDO_HINT, T.UNDO_HINT_SHORT) + exits(turn))], None
     if is_no(turn):
         return with_menu(turn, T.NOT_CANCELLED + booked_note(turn)), "help.menu"

@@ -62,8 +62,11 @@ def on_party(turn: Turn, st: State) -> Result | None:
         if not res.changed:
             text = T.PARTY_NO_ROOM.format(title=title, left=res.places_left, n=res.signup.party_size)
             return with_menu(turn, text), "help.menu"
-        return [Text(T.PARTY_CHANGED.format(title=title, n=res.signup.party_size) + booked_note(turn)
-                     + exits(turn))], None
+        from .family import copy_to_helpers  # 亲情助手: the parent's helpers get a copy
+
+        changed = T.PARTY_CHANGED.format(title=title, n=res.signup.party_size)
+        copy_to_helpers(turn, turn.volunteer, changed, f"party:{res.signup.id}:{turn.now:%Y%m%d%H%M%S}")
+        return [Text(changed + booked_note(turn) + exits(turn))], None
     if is_no(turn):
         st.data.pop("party_change", None)
         return with_menu(turn, T.NOTHING_CHANGED + booked_note(turn)), "help.menu"
@@ -105,6 +108,9 @@ def on_switch(turn: Turn, st: State) -> Result | None:
         status = T.status_name(new.status, res.new.waitlist_position)
         st.undo = {"kind": "signup", "signup_id": new.id, "at": turn.now.isoformat()}
         text = T.SWITCHED.format(new=_title(turn, act), status=status, old=res.old.signup.activity.title)
+        from .family import copy_to_helpers  # 亲情助手: the parent's helpers get a copy
+
+        copy_to_helpers(turn, turn.volunteer, text, f"switch:{new.id}")
         return [Text(text + booked_note(turn) + exits(turn))], None
     if is_no(turn):
         st.data.pop("switch", None)

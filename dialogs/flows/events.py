@@ -27,7 +27,9 @@ MENU_KEYS = {"MENU_FIND": "search_activities", "MENU_MINE": "my_signups", "MENU_
 def handle(turn: Turn, st: State) -> Result:
     event = (turn.event or "").lower()
     if event in ("subscribe", "scan"):
-        return followed(turn, st)
+        from .family import scanned
+
+        return scanned(turn, st) or followed(turn, st)
     if event == "unsubscribe":
         return unfollowed(turn, st)
     if event == "click" and turn.event_key in MENU_KEYS:
@@ -54,6 +56,9 @@ def followed(turn: Turn, st: State) -> Result:
 
 def unfollowed(turn: Turn, st: State) -> Result:
     """Stop notices and delete personal data; free the places of upcoming sign-ups."""
+    from .family import tell_forgotten
+
+    tell_forgotten(turn)  # the other side of each family link, before the links go
     cancelled = profiles.forget_volunteer(turn.session, turn.volunteer, turn.channel, turn.now)
     promoted: list[int] = []
     for activity_id in sorted({s.activity_id for s in cancelled}):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # Requests worth answering right after the consent question (the user asked for something real).
 _KEEP = {"search_activities", "recommend", "activity_detail", "sign_up", "cancel_signup", "my_signups",
-         "my_hours", "update_profile", "bind_phone", "subscribe", "help"}
+         "my_hours", "update_profile", "bind_phone", "subscribe", "help", "family_link"}
 _ELDER = re.compile(r"长辈版|关怀版|亲情版|老年版|大字版|老人版")
 _AGREE = re.compile(r"^\s*(同意|我同意|好的?|可以|行|中|要得|没问题)\s*[。！!]?\s*$")
 

@@ -179,6 +179,9 @@ def commit(turn: Turn, st: State) -> Result:
         text = T.SIGNED_PENDING.format(card=card, reviewer=reviewer)
     else:
         text = T.SIGNED_UP.format(card=card) + "\n" + remind_text(turn)
+    from .family import copy_to_helpers  # 亲情助手: the parent's helpers get a copy
+
+    copy_to_helpers(turn, turn.volunteer, text.split("\n", 1)[0], f"signed:{signup.id}")
     replies: list[Reply] = [Text(text), Text(say(turn, T.UNDO_HINT, T.UNDO_HINT_SHORT) + exits(turn))]
     return replies, None
 

@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
+import data.models_family  # noqa: F401 - its tables belong to the same metadata
 import data.models_push  # noqa: F401 - its tables belong to the same metadata
 from data.db import make_engine
 from data.migrate import MIGRATIONS, alembic_config, current_revision, downgrade, upgrade

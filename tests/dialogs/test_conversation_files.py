@@ -19,13 +19,14 @@ from .conftest import real_parser
 HERE = Path(__file__).resolve().parent.parent / "conversations"
 TUNE = load_file(HERE / "tune.yml")
 HELD_OUT = load_file(HERE / "heldout.yml")
+FAMILY = load_file(HERE / "family.yml")  # two people each: a parent and a family helper (亲情助手)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def conversation_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                     vault: PhoneVault) -> Iterator[Engine]:
     """An empty database of each kind with the demo seed loaded at the files' `now`."""
-    assert TUNE["now"] == HELD_OUT["now"], "both files run against one seed"
+    assert TUNE["now"] == HELD_OUT["now"] == FAMILY["now"], "the files run against one seed"
     tmp = tmp_path_factory.mktemp("conv")
     url = new_database_url(request.param, tmp, request)
     eng = build_database(url, parse_now(TUNE["now"]), vault)
@@ -60,3 +61,12 @@ def test_held_out_conversations_meet_the_targets(conversation_db: Engine, vault:
     assert report.right_pct >= 98.0, report.summary()
     assert report.missed_per_100 <= 2.0, report.summary()
     assert report.median_to_signup is not None and report.median_to_signup <= 4, report.summary()
+
+
+def test_family_conversations_end_right(conversation_db: Engine, vault: PhoneVault) -> None:
+    """Parent asks → code → the child sends it → the parent agrees → the child signs the parent up → the
+    parent is told and can undo; unlinking and a refusal; both people checked in the database."""
+    report = _run(FAMILY, conversation_db, vault)
+    assert report.total >= 6
+    assert report.right == report.total, _wrong(report)
+    assert report.missed_per_100 == 0.0, report.summary()

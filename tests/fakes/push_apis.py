@@ -18,12 +18,14 @@ from urllib.parse import parse_qs, urlparse
 
 
 class FakeApis:
-    """One server for all three APIs (paths differ), so one base URL configures everything."""
+    """One server for all three APIs (paths differ), so one base URL configures everything. WeChat's
+    qrcode/create answers a ticket for a QR_STR_SCENE of at most 64 characters (errcode 40053 otherwise)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.sent: Counter[tuple[str, str]] = Counter()  # (kind, address) -> accepted sends
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.qrcodes: list[dict[str, Any]] = []  # accepted qrcode/create bodies
         self.errcodes: dict[tuple[str, str], list[int]] = {}  # (kind, address) -> errcodes to answer first
         self.tokens_issued = 0
         self.delay = 0.0
@@ -66,6 +68,16 @@ class FakeApis:
                 return 200, {"errcode": 40001, "errmsg": "invalid credential"}
             kind = "custom" if "custom" in path else "template"
             return self._send(kind, str(body.get("touser", "")), body)
+        if path == "/cgi-bin/qrcode/create":
+            if not query.get("access_token", [""])[0].startswith("tok-"):
+                return 200, {"errcode": 40001, "errmsg": "invalid credential"}
+            scene = str(((body.get("action_info") or {}).get("scene") or {}).get("scene_str") or "")
+            if body.get("action_name") != "QR_STR_SCENE" or not scene or len(scene) > 64:
+                return 200, {"errcode": 40053, "errmsg": "invalid action info"}
+            with self.lock:
+                self.qrcodes.append(body)
+            return 200, {"ticket": f"gQ{len(self.qrcodes)}+{scene}==", "expire_seconds": body.get("expire_seconds"),
+                         "url": f"http://weixin.qq.com/q/{len(self.qrcodes)}"}
         if path == "/messages":  # SMS Gateway for Android, Local mode
             phones = [str(p) for p in body.get("phoneNumbers") or []]
             phone = phones[0].removeprefix("+86") if phones else ""

@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from data import handoffs
 from data.errors import InvalidInput, YinlingError
+from data.family import contacts as family_contacts
 from data.importer import ImportError_, import_activities, read_rows
 from data.models import (
     CATEGORIES,
@@ -326,7 +327,8 @@ def activity(activity_id: int) -> Any:
     act = _activity(activity_id)
     people = roster(g.db, act.id)
     return render_template("admin/activity.html", act=act, people=people, left=places_left(g.db, act),
-                           default_minutes=scheduled_minutes(act), now=_now(), matches=None)
+                           default_minutes=scheduled_minutes(act), now=_now(), matches=None,
+                           kin=family_contacts(g.db, [s.volunteer_id for s, _ in people]))
 
 
 @bp.post("/signups/<int:signup_id>/review")
@@ -362,6 +364,7 @@ def checkin(activity_id: int) -> Any:
         flash("没有找到这个尾号的报名，请核对，或让志愿者报出姓名。", "error")
         return redirect(url_for("admin.activity", activity_id=act.id) + "#roster")
     return render_template("admin/activity.html", act=act, people=roster(g.db, act.id), left=places_left(g.db, act),
+                           kin={},
                            default_minutes=scheduled_minutes(act), now=_now(), matches=matches)
 
 

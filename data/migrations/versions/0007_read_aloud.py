@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0007_read_aloud'
-down_revision = '0005_handoffs'
+down_revision = '0006_family'
 branch_labels = None
 depends_on = None
 
