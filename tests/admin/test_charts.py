@@ -210,3 +210,10 @@ def test_charts_fit_phone_and_desktop_in_headless_chromium(live: str, rt: Runtim
                 assert shot.stat().st_size > 3000
     finally:
         driver.quit()
+
+
+def test_a_leader_sees_charts_of_the_own_teams(admin: Admin, rt: Runtime) -> None:
+    _seed_months(rt)
+    section = _section(admin.get("/admin/stats").text, "month")
+    assert [(label, shown) for label, shown, _ in _bars(section)][:3] == [("2024-01", "2.0"), ("2024-02", "10.5"),
+                                                                          ("2024-03", "0.5")]

@@ -3,17 +3,20 @@ only for operators, every export in the audit table, and the operator's page tha
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import zipfile
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from flask import Flask
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.runtime import Runtime
+from bot.web.admin.commands import cmd_admin_exports
 from data.exports import FORMATS, NATIONAL_HEADERS, write_xlsx
 from data.models import Activity, ActivityStatus, ServiceRecord, Team
 from data.models_push import ExportAudit
@@ -130,3 +133,14 @@ def test_xlsx_keeps_formula_text_as_text() -> None:
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in sheet  # no formula anywhere
     assert _sheet(body)[1] == ["=1+1", 1.5]
+
+
+def test_the_audit_on_the_command_line(admin: Admin, rt: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cmd_admin_exports(argparse.Namespace(limit=5), rt) == 0
+    assert "还没有人导出过" in capsys.readouterr().out
+    _records(rt)
+    admin.get(f"/admin/export/cvs_national?{QUERY}")
+    assert cmd_admin_exports(argparse.Namespace(limit=5), rt) == 0
+    [line] = capsys.readouterr().out.strip().splitlines()
+    assert "王秀英" in line and "全国志愿服务信息系统导入表" in line and "2条" in line and "手机号已遮盖" in line
+    assert "2025-03-08 至 2025-03-08；阳光社区志愿服务队" in line
