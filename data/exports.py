@@ -178,6 +178,28 @@ register(Format("cvs_national", "全国志愿服务信息系统导入表（Excel
                 _national_cells, write_xlsx, full_phone=True, stem="national-service-hours"))
 
 
+def compare_header(path: str, key: str = "cvs_national") -> tuple[list[str], list[str]]:
+    """The first row of an official template (xlsx) against a format's header: (columns the template has
+    that we do not write, columns we write that the template lacks). Spaces and full-width brackets do not
+    count as differences."""
+    from zipfile import BadZipFile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    def norm(text: object) -> str:
+        return str(text or "").strip().replace(" ", "").replace("(", "（").replace(")", "）")
+
+    try:
+        ws = load_workbook(path, read_only=True).active
+    except (OSError, ValueError, KeyError, BadZipFile, InvalidFileException) as exc:  # .xls, not a workbook
+        raise InvalidInput("读不了这个文件，请给出从系统下载的 .xlsx 模板") from exc
+    first = next(ws.iter_rows(max_row=1, values_only=True), ()) if ws is not None else ()
+    theirs = [norm(c) for c in first if norm(c)]
+    ours = [norm(h) for h in FORMATS[key].headers]
+    return [c for c in theirs if c not in ours], [c for c in ours if c not in theirs]
+
+
 # -- reading and running ---------------------------------------------------------------------------------
 
 

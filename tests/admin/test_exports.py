@@ -9,6 +9,7 @@ import io
 import zipfile
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -16,7 +17,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.runtime import Runtime
-from bot.web.admin.commands import cmd_admin_exports
+from bot.web.admin.commands import cmd_admin_export_check, cmd_admin_exports
 from data.exports import FORMATS, NATIONAL_HEADERS, write_xlsx
 from data.models import Activity, ActivityStatus, ServiceRecord, Team
 from data.models_push import ExportAudit
@@ -144,3 +145,20 @@ def test_the_audit_on_the_command_line(admin: Admin, rt: Runtime, capsys: pytest
     [line] = capsys.readouterr().out.strip().splitlines()
     assert "王秀英" in line and "全国志愿服务信息系统导入表" in line and "2条" in line and "手机号已遮盖" in line
     assert "2025-03-08 至 2025-03-08；阳光社区志愿服务队" in line
+
+
+def test_an_official_template_is_compared_with_our_header(rt: Runtime, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    same = tmp_path / "same.xlsx"
+    same.write_bytes(write_xlsx(tuple(h.replace("（", "(").replace("）", ")") for h in NATIONAL_HEADERS), []))
+    assert cmd_admin_export_check(argparse.Namespace(template=str(same)), rt) == 0
+    assert "一致" in capsys.readouterr().out
+    other = tmp_path / "other.xlsx"
+    other.write_bytes(write_xlsx(("姓名", "证件号码", "志愿者编号", "服务时长（小时）"), []))
+    assert cmd_admin_export_check(argparse.Namespace(template=str(other)), rt) == 1
+    out = capsys.readouterr().out
+    assert "模板有、我们没有的列：志愿者编号" in out and "项目名称" in out
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"not a workbook")
+    assert cmd_admin_export_check(argparse.Namespace(template=str(broken)), rt) == 2
+    assert "读不了这个文件" in capsys.readouterr().err

@@ -53,6 +53,7 @@ from .auth import (
     password_slot,
     start_session,
 )
+from .export_views import download
 
 log = logging.getLogger("yinling.admin")
 
@@ -528,8 +529,6 @@ def export_page() -> Any:
 @login_required
 def export() -> Any:
     """Today's CSV: the `csv` format of the export registry, audited like every export."""
-    from .export_views import download
-
     return download("csv")
 
 
