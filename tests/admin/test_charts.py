@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 from bot.runtime import Runtime
 from bot.web.admin.charts import CHARTS, FONT, LABEL_MAX, WIDTH, ChartSpec, bar_chart, text_width
 from data.models import Activity, ActivityStatus, ServiceRecord, Signup, SignupStatus, Team
+from data.models_push import ExportAudit
 from data.stats import Table, active_by_month
 from data.timeutil import to_utc
 from tests.conftest import REQUIRE
@@ -161,6 +162,9 @@ def test_charts_fit_phone_and_desktop_in_headless_chromium(live: str, rt: Runtim
     from selenium.webdriver.support.ui import WebDriverWait
 
     _seed_months(rt)
+    with rt.sessions.begin() as s:
+        s.add(ExportAudit(coordinator_name="运营", created_at=to_utc(datetime(2025, 3, 9, 10)), format="cvs_national",
+                          filter_text="2025-03-01 至 2025-03-31；全部队伍", row_count=12, full_phones=True))
     keep = Path(os.environ["YINLING_SCREENSHOT_DIR"]) if os.environ.get("YINLING_SCREENSHOT_DIR") else tmp_path
     keep.mkdir(parents=True, exist_ok=True)
     opts = Options()
@@ -208,6 +212,11 @@ def test_charts_fit_phone_and_desktop_in_headless_chromium(live: str, rt: Runtim
                 shot = keep / f"stats-{name}-{spec.table}.png"
                 sec.screenshot(str(shot))
                 assert shot.stat().st_size > 3000
+            for page in ("export", "exports"):  # the export page and the operator's audit list
+                driver.get(f"{live}/admin/{page}")
+                WebDriverWait(driver, 20).until(ec.presence_of_element_located((By.TAG_NAME, "h1")))
+                assert driver.execute_script("return document.documentElement.scrollWidth") <= inner, (name, page)
+                driver.find_element(By.TAG_NAME, "main").screenshot(str(keep / f"{page}-{name}.png"))
     finally:
         driver.quit()
 
