@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -188,3 +189,20 @@ class Handoff(Base):
     coordinator: Mapped[Coordinator | None] = relationship(foreign_keys=[coordinator_id])
 
     __table_args__ = (Index("ix_handoffs_status_team", "status", "team_id"),)
+
+
+class ExportAudit(Base):
+    """One export of service records: who took it, when, in which format, with which filter, how many rows,
+    and whether it carried full phone numbers (operators only). `coordinator_name` keeps the name when the
+    log-in is later removed."""
+
+    __tablename__ = "export_audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id", ondelete="SET NULL"))
+    coordinator_name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    format: Mapped[str] = mapped_column(String(32))
+    filter_text: Mapped[str] = mapped_column(String(255))
+    row_count: Mapped[int] = mapped_column(Integer)
+    full_phones: Mapped[bool] = mapped_column(Boolean, default=False)

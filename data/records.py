@@ -1,10 +1,8 @@
-"""Service records: check-in, hours with the rounding rule, CSV export with the national record fields,
+"""Service records: check-in, hours with the rounding rule, the national record fields (exported by data.exports),
 records due within 10 working days, star levels, and answers to activity reminders (1 我会到 / 2 去不了)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -153,47 +151,6 @@ def mark_no_show(session: Session, signup: Signup, now: datetime) -> None:
     signup.status = SignupStatus.NO_SHOW
     signup.updated_at = now
     session.flush()
-
-
-# -- export ----------------------------------------------------------------------------------------------
-
-
-def export_rows(session: Session, team_ids: Iterable[int] | None, start: datetime | None,
-                end: datetime | None) -> list[list[str]]:
-    """Rows with the fields of the national volunteer-service record rules (no ID numbers)."""
-    stmt = (select(ServiceRecord, Volunteer, Activity)
-            .outerjoin(Volunteer, Volunteer.id == ServiceRecord.volunteer_id)
-            .outerjoin(Activity, Activity.id == ServiceRecord.activity_id)
-            .order_by(ServiceRecord.service_date, ServiceRecord.id))
-    if team_ids is not None:
-        stmt = stmt.where(Activity.team_id.in_(list(team_ids)))
-    if start is not None:
-        stmt = stmt.where(ServiceRecord.service_date >= start)
-    if end is not None:
-        stmt = stmt.where(ServiceRecord.service_date < end)
-    out: list[list[str]] = []
-    for rec, vol, act in session.execute(stmt):
-        s = to_local(rec.service_date)
-        e = to_local(act.ends_at) if act is not None else None
-        out.append([
-            (vol.name if vol else "") or "", (vol.gender if vol else "") or "", (vol.phone_masked if vol else "") or "",
-            rec.activity_name, act.category if act else "", s.strftime("%Y-%m-%d"), s.strftime("%H:%M"),
-            e.strftime("%H:%M") if e else "", rec.place_text, rec.content, f"{rec.hours:.2f}", rec.organiser,
-            rec.person_in_charge, rec.recorded_by, to_local(rec.recorded_at).strftime("%Y-%m-%d"),
-        ])
-    return out
-
-
-def export_csv(rows: list[list[str]]) -> str:
-    """UTF-8 with BOM so Excel on a coordinator's PC opens the Chinese headers correctly."""
-    buf = io.StringIO()
-    buf.write("\ufeff")
-    w = csv.writer(buf)
-    w.writerow(RECORD_FIELDS)
-    for row in rows:
-        # A cell starting with = + - @ (or a tab or CR before one) would be run as a formula by spreadsheets.
-        w.writerow(["'" + c if c[:1] in ("=", "+", "-", "@", "\t", "\r") else c for c in row])
-    return buf.getvalue()
 
 
 # -- due within 10 working days -------------------------------------------------------------------------

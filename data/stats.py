@@ -202,6 +202,28 @@ def by_category_place_month(session: Session, team_ids: Sequence[int] | None) ->
     ]
 
 
+def active_by_month(session: Session, team_ids: Sequence[int] | None) -> Table:
+    """Volunteers per local month who made a sign-up or have a service record in that month (the two signs
+    `count_active` uses), each counted once a month. No total row: a person active in two months is one
+    person, so the months do not add up."""
+    signed = _scoped(select(Signup.volunteer_id, Signup.created_at).join(Activity, Activity.id == Signup.activity_id)
+                     .join(Volunteer, Volunteer.id == Signup.volunteer_id)
+                     .where(Volunteer.deleted_at.is_(None)), team_ids)
+    served = (select(ServiceRecord.volunteer_id, ServiceRecord.service_date)
+              .join(Volunteer, Volunteer.id == ServiceRecord.volunteer_id).where(Volunteer.deleted_at.is_(None)))
+    if team_ids is not None:
+        served = served.join(Activity, Activity.id == ServiceRecord.activity_id).where(
+            Activity.team_id.in_(list(team_ids)))
+    months: dict[str, set[int]] = defaultdict(set)
+    for stmt in (signed, served):
+        for vid, when in session.execute(stmt):
+            if vid is not None and when is not None:
+                months[to_local(when).strftime("%Y-%m")].add(int(vid))
+    rows: list[tuple[Cell, ...]] = [(m, len(months[m])) for m in sorted(months)]
+    return Table("active_month", "活跃志愿者（按月）", ("月份", "活跃志愿者（人）"), rows,
+                 "当月报名过或有服务记录的志愿者，每人每月只算一次；各月不能相加。")
+
+
 # -- attendance and review ---------------------------------------------------------------------------------
 
 
@@ -277,7 +299,8 @@ def region_stats(session: Session, team_ids: Sequence[int] | None, now: datetime
         ("报名到场率", att_total[3]),
         ("平均审核用时（小时）", rev_total[2]),
     ])
-    return RegionStats(volunteers, active, [overview, teams, *activity_tables, att, rev])
+    return RegionStats(volunteers, active, [overview, teams, *activity_tables, active_by_month(session, team_ids),
+                                            att, rev])
 
 
 def table_csv(table: Table) -> str:

@@ -19,8 +19,8 @@ from bot.app import create_app
 from bot.runtime import Runtime, build_runtime
 from bot.web import runtime_of
 from bot.web.admin.auth import create_coordinator_login
+from data.exports import write_csv
 from data.models import MessageLog
-from data.records import export_csv
 from tests.drivers.wechat import build_xml
 from tests.fakes.push_apis import FakeApis
 from tests.push.conftest import push_config
@@ -106,7 +106,7 @@ def test_session_cookie_is_plain_in_development(app: Flask) -> None:
 # -- CSV export and header injection ---------------------------------------------------------------------
 @pytest.mark.parametrize("cell", ["\t=HYPERLINK(\"http://x\")", "\r=1+1", "=1+1", "+1", "-1", "@SUM(A1)"])
 def test_export_defuses_formula_cells(cell: str) -> None:
-    rows = list(csv.reader(io.StringIO(export_csv([[cell, "x"]]).lstrip("\ufeff"))))
+    rows = list(csv.reader(io.StringIO(write_csv(("a", "b"), [[cell, "x"]]).decode("utf-8-sig"))))
     assert rows[1] == ["'" + cell, "x"]
 
 

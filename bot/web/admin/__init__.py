@@ -18,7 +18,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 def register(app: Flask, rt: Any) -> None:
     """Mount the admin blueprint; the session key derives from the deployment's secret key."""
     from ...push import get_push
-    from . import stats_views, views  # noqa: F401 - attach the routes to `bp`
+    from . import export_views, stats_views, views  # noqa: F401 - attach the routes to `bp`
 
     if not app.secret_key:
         app.secret_key = hashlib.sha256(b"yinling-admin-session:" + rt.config.secret_key.encode()).hexdigest()

@@ -16,6 +16,7 @@ from data.timeutil import to_local, utcnow
 
 from . import bp
 from .auth import login_required
+from .charts import charts_for
 
 WECOM_HOST = "qyapi.weixin.qq.com"
 WECOM_PATH = "/cgi-bin/webhook/send"
@@ -55,7 +56,7 @@ def stats() -> Any:
     figures = region_stats(g.db, scope, utcnow())
     teams = [] if scope is None else list(g.db.scalars(select(Team.name).where(Team.id.in_(scope)).order_by(Team.name)))
     return render_template("admin/stats.html", s=figures, teams=teams, region=scope is None,
-                           today=to_local(utcnow()).strftime("%Y-%m-%d"))
+                           today=to_local(utcnow()).strftime("%Y-%m-%d"), charts=charts_for(figures))
 
 
 @bp.get("/stats.csv")
