@@ -308,3 +308,24 @@ def test_recommend_misread_as_refusal_still_recommends(zhang: Chat) -> None:
     assert "关闭了个性化推荐" in out
     out = zhang.send("恢复推荐", P("no_recommend"))
     assert "已恢复" in out and not zhang.volunteer.recommend_opt_out
+
+
+@pytest.mark.parametrize("said", ["我家住在幸福小区三号楼", "俺住红星村", "住在东风街道"])
+def test_a_place_we_do_not_know_is_said_back_and_the_questions_go_on(newbie: Chat, parser: Any, said: str) -> None:
+    """A home we cannot find in the places we know: the person hears which name we did not know, nothing is
+    saved, and the next question follows (it once failed with an AttributeError: a text had been renamed)."""
+    newbie.parser = parser.parse
+    newbie.send("你好")
+    newbie.send("1")
+    assert newbie.at == "onboarding.q_place"
+    out = newbie.send(said)
+    assert "我还不认识" in out and "喜欢做哪类事" in out and newbie.at == "onboarding.q_like"
+    assert newbie.volunteer.home_place_id is None
+
+
+def test_a_place_we_do_not_know_in_the_profile_is_said_back(zhang: Chat, parser: Any) -> None:
+    zhang.parser = parser.parse
+    before = zhang.volunteer.home_place_id
+    out = zhang.send("我搬家了 现在住幸福小区")
+    assert "我还不认识" in out and "幸福小区" in out and "0" in out
+    assert zhang.volunteer.home_place_id == before
