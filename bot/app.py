@@ -28,7 +28,16 @@ def create_app(overrides: dict[str, Any] | None = None, *, config: Config | None
     @app.before_request
     def _request_id() -> None:
         g.request_id = request_id_from(request.headers.get("X-Request-Id"))
-        REQUEST_ID.set(g.request_id)
+        g.request_id_token = REQUEST_ID.set(g.request_id)  # log lines of this request carry it
+
+    @app.teardown_request
+    def _forget_request_id(_exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            try:
+                REQUEST_ID.reset(token)
+            except ValueError:  # set in another context (a copied one): nothing to restore here
+                pass
 
     @app.after_request
     def _headers(response: Any) -> Any:

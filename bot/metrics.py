@@ -140,7 +140,8 @@ class TurnProbe:
             TURN_FAILURES.labels(self.channel).inc()
         elif not self.understood:
             NOT_UNDERSTOOD.labels(self.channel).inc()
-        log.info("turn done", extra={"duration_ms": round(seconds * 1000, 1), "understood": self.understood,
+        log.info("turn done", extra={"intent": self.intent, "duration_ms": round(seconds * 1000, 1),
+                                     "understood": self.understood,
                                      "failed": failed})
         for var, token in zip((REQUEST_ID, CHANNEL, INTENT), self._tokens, strict=True):
             try:

@@ -76,12 +76,16 @@ class RasaHTTPParser:
             return _fallback(text)
         if self.fallback is not None and time.monotonic() < self._paused_until:
             return self._instead(text, now, "unreachable")
+        instead = "the built-in parser answers" if self.fallback is not None else "answering nlu_fallback"
         try:
             payload = self._post(text)
-        except (OSError, ValueError, urllib.error.URLError) as exc:
-            log.warning("Rasa server %s failed (%s); %s", self.url, type(exc).__name__,
-                        "the built-in parser answers" if self.fallback is not None else "answering nlu_fallback")
+        except (OSError, urllib.error.URLError) as exc:
+            log.warning("Rasa server %s failed (%s); %s", self.url, type(exc).__name__, instead)
             return self._instead(text, now, "unreachable")
+        except ValueError as exc:
+            log.warning("Rasa server %s answered something that is not JSON (%s); %s", self.url,
+                        type(exc).__name__, instead)
+            return self._instead(text, now, "bad_answer")
         try:
             return self._convert(text, payload, now)
         except (KeyError, TypeError, ValueError) as exc:
