@@ -67,18 +67,26 @@ def log_format(env: dict[str, str] | None = None) -> str:
     return value
 
 
-def setup(level: str | int = "INFO", fmt: str | None = None, stream: TextIO | None = None) -> logging.Handler:
+def setup(level: str | int = "INFO", fmt: str | None = None, stream: TextIO | None = None,
+          force: bool = False) -> logging.Handler | None:
     """Send the root logger's records to `stream` (stderr) in `fmt` (YINLING_LOG_FORMAT, else plain).
 
-    Replaces the handler an earlier `setup` installed, so calling it twice (gunicorn, then the app) is safe.
+    Like `logging.basicConfig`, it leaves a root logger that someone else has configured alone (a test
+    run's capture, an embedding program) unless `force`; it replaces the handler an earlier `setup`
+    installed, so calling it twice (before and after the configuration is read) is safe. Raises ValueError
+    for an unknown YINLING_LOG_FORMAT.
     """
     fmt = fmt or log_format()
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if h.get_name() == "yinling"]
+    if not force and len(ours) != len(root.handlers):
+        root.setLevel(level)
+        return None
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonLines() if fmt == "json" else logging.Formatter(PLAIN))
     handler.addFilter(TurnContext())
     handler.set_name("yinling")
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == "yinling"]:
+    for old in ours:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)

@@ -101,7 +101,8 @@ def _work(rt: Any, burst: bool, tick: bool, duties: bool = True) -> int:
     queue = push.ctx.queue
     assert isinstance(queue, RQJobQueue)
     stop = threading.Event()
-    threading.Thread(target=_heartbeat, args=(rt.store, stop), name="yinling-heartbeat", daemon=True).start()
+    beat = threading.Thread(target=_heartbeat, args=(rt.store, stop), name="yinling-heartbeat", daemon=True)
+    beat.start()
     if tick:
         lease = rt.config.push.sending_lease_seconds
         t = threading.Thread(target=_ticker, args=(push, stop, max(0.5, min(30.0, lease / 2)), 60.0, duties),
@@ -113,6 +114,7 @@ def _work(rt: Any, burst: bool, tick: bool, duties: bool = True) -> int:
         worker.work(burst=burst, with_scheduler=not burst, logging_level=rt.config.app.log_level)
     finally:
         stop.set()
+        beat.join(5)  # the heartbeat goes with the worker: `doctor` then says no worker runs
     return 0
 
 

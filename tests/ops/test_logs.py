@@ -33,11 +33,10 @@ def captured() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     saved, level = list(root.handlers), root.level
     stream = io.StringIO()
-    handler = logs.setup(logging.DEBUG, "json", stream)
+    logs.setup(logging.DEBUG, "json", stream, force=True)
     try:
         yield stream
     finally:
-        root.removeHandler(handler)
         root.handlers[:] = saved
         root.setLevel(level)
 
@@ -100,12 +99,11 @@ def test_plain_lines_are_masked_too() -> None:
     stream = io.StringIO()
     root = logging.getLogger()
     saved, level = list(root.handlers), root.level
-    handler = logs.setup(logging.INFO, "plain", stream)
+    logs.setup(logging.INFO, "plain", stream, force=True)
     try:
         logging.getLogger("yinling.test").info("someone wrote %s and %s", PHONE, ID_CARD)
         logging.getLogger("yinling.test").warning(f"inline {PHONE}")
     finally:
-        root.removeHandler(handler)
         root.handlers[:] = saved
         root.setLevel(level)
     out = stream.getvalue()
