@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -214,3 +215,16 @@ def test_production_refuses_to_start_without_redis(entry: list[str], tmp_path: P
     r = subprocess.run([sys.executable, *entry], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
     assert "redis.url" in r.stderr and "YINLING_REDIS_URL" in r.stderr
+
+
+def test_recognizer_checked_when_configured(httpserver: HTTPServer) -> None:
+    """`asr.url` (a recognizer the team runs) is checked when the configuration has one."""
+    httpserver.expect_request("/v1/models", method="GET").respond_with_json({"data": [{"id": "whisper"}]})
+
+    def rt_with(url: str | None) -> Any:
+        return SimpleNamespace(config=SimpleNamespace(asr=SimpleNamespace(url=url)))
+
+    assert [c.status for c in doctor.check_recognizer(rt_with(None))] == [doctor.SKIP]
+    assert [c.status for c in doctor.check_recognizer(rt_with(httpserver.url_for("/v1/models")))] == [doctor.OK]
+    dead = list(doctor.check_recognizer(rt_with(f"http://127.0.0.1:{dead_port()}/v1/models")))
+    assert dead[0].status == doctor.FAIL and "asr.url" in dead[0].hint
