@@ -228,3 +228,33 @@ def test_recognizer_checked_when_configured(httpserver: HTTPServer) -> None:
     assert [c.status for c in doctor.check_recognizer(rt_with(httpserver.url_for("/v1/models")))] == [doctor.OK]
     dead = list(doctor.check_recognizer(rt_with(f"http://127.0.0.1:{dead_port()}/v1/models")))
     assert dead[0].status == doctor.FAIL and "asr.url" in dead[0].hint
+
+
+SMS_CASES: dict[str, tuple[dict[str, Any], str, str, str]] = {
+    # case: (config changes, check name, status, words in its line)
+    "tencent without keys": ({"sms.providers": ["tencent"], "sms.outbound": "tencent"}, "短信 tencent", doctor.FAIL,
+                             "TENCENT_SECRET_ID"),
+    "tencent without reply template": ({"sms.providers": ["tencent"], "sms.outbound": "tencent",
+                                        "sms.tencent.secret_id": "id", "sms.tencent.secret_key": "key",
+                                        "sms.tencent.sdk_app_id": "1400000000", "sms.tencent.sign_name": "银龄"},
+                                       "短信 tencent", doctor.FAIL, "reply"),
+    "aliyun configured": ({"sms.providers": ["aliyun"], "sms.outbound": "aliyun",
+                           "sms.aliyun.access_key_id": "id", "sms.aliyun.access_key_secret": "secret",
+                           "sms.aliyun.sign_name": "银龄", "sms.aliyun.templates": {"reply": {"id": "SMS_1"}}},
+                          "短信 aliyun", doctor.OK, "凭据和模板已配置"),
+    "gammu injector missing": ({"sms.providers": ["gammu"], "sms.outbound": "gammu",
+                                "sms.gammu.inject_path": "/nonexistent/gammu-smsd-inject"}, "短信 gammu", doctor.FAIL,
+                               "gammu-smsd"),
+    "gammu database down": ({"sms.providers": ["gammu"], "sms.outbound": "gammu", "sms.gammu.outbound": "sql",
+                             "sms.gammu.sql_url": f"postgresql+psycopg://postgres@127.0.0.1:{dead_port()}/smsd"},
+                            "短信 gammu", doctor.FAIL, "SMS_GAMMU_SQL_URL"),
+    "console in production": ({"sms.providers": ["console"], "sms.outbound": "console", "app.env": "production"},
+                              "短信 console", doctor.FAIL, "sms.providers"),
+}
+
+
+@pytest.mark.parametrize("case", list(SMS_CASES))
+def test_each_sms_provider_is_checked(case: str, world: World, beating: None) -> None:
+    changes, name, status, words = SMS_CASES[case]
+    found = checks(world.runtime(**changes))
+    assert found[name].status == status and words in found[name].line(), found[name].line()
