@@ -43,6 +43,7 @@ bench: install
 	$(PY) bench/voice_bench.py --messages 60
 	$(PY) bench/keys_bench.py --people 20000
 	$(PY) bench/read_aloud_bench.py --runs 10
+	$(PY) bench/metrics_bench.py
 	@if [ -n "$$YINLING_BENCH_POSTGRES_URL" ]; then $(PY) bench/search_bench.py && \
 	  $(PY) bench/busy_day.py --people 5000 --window 30; \
 	  else echo "search_bench and busy_day need YINLING_BENCH_POSTGRES_URL (and YINLING_BENCH_REDIS_URL)"; fi

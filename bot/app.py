@@ -10,8 +10,9 @@ from typing import Any
 from flask import Flask, g, jsonify, request
 
 from .config import Config
+from .logs import REQUEST_ID
 from .runtime import Runtime, build_runtime
-from .web import admin, sms, wechat
+from .web import admin, metrics, sms, wechat
 
 log = logging.getLogger("yinling")
 
@@ -27,6 +28,16 @@ def create_app(overrides: dict[str, Any] | None = None, *, config: Config | None
     @app.before_request
     def _request_id() -> None:
         g.request_id = request_id_from(request.headers.get("X-Request-Id"))
+        g.request_id_token = REQUEST_ID.set(g.request_id)  # log lines of this request carry it
+
+    @app.teardown_request
+    def _forget_request_id(_exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            try:
+                REQUEST_ID.reset(token)
+            except ValueError:  # set in another context (a copied one): nothing to restore here
+                pass
 
     @app.after_request
     def _headers(response: Any) -> Any:
@@ -79,4 +90,4 @@ def security_headers(response: Any, secure: bool) -> Any:
 
 def _channel_registrars() -> list[Any]:
     """One line per webhook or page module, in order; each exposes `register(app, runtime)`."""
-    return [wechat.register, sms.register, admin.register]
+    return [wechat.register, sms.register, admin.register, metrics.register]

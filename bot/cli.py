@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import chat
+from . import chat, doctor, logs
 from .app import create_app
 from .config import ConfigError, load_config
 from .push import worker
-from .runtime import Runtime, build_runtime
+from .runtime import Runtime, build_runtime, require_production_services
 from .web import wechat
 from .web.admin import commands as admin_commands
 
@@ -94,6 +94,11 @@ def cmd_activities_list(args: argparse.Namespace, rt: Runtime) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, rt: Runtime) -> int:
+    try:
+        require_production_services(rt.config)
+    except ConfigError as exc:
+        print(f"配置错误：{exc}", file=sys.stderr)
+        return 2
     host = args.host or rt.config.app.host
     port = args.port or rt.config.app.port
     app = create_app(runtime=rt)
@@ -165,7 +170,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, Callable[[argparse.ArgumentParser], N
 
 def extra_commands() -> None:
     """Modules that bring their own subcommands register them here (one line each)."""
-    for module in (chat, wechat, worker, admin_commands):
+    for module in (chat, wechat, worker, admin_commands, doctor):
         for entry in module.CLI_COMMANDS:
             if entry not in COMMANDS:
                 COMMANDS.append(entry)
@@ -190,13 +195,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s",
-                        stream=sys.stderr)
+    try:
+        logs.setup(logging.INFO)
+    except ValueError as exc:
+        print(f"配置错误：{exc}", file=sys.stderr)
+        return 2
     extra_commands()
     args = build_parser().parse_args(argv)
     try:
         rt = _rt(args)
     except ConfigError as exc:
+        if getattr(args, "handler", None) is doctor.cmd_doctor:
+            return doctor.cmd_doctor(args, None, config_error=str(exc))
         print(f"配置错误：{exc}", file=sys.stderr)
         return 2
     logging.getLogger().setLevel(rt.config.app.log_level)

@@ -33,6 +33,8 @@ class AppConfig:
     max_body_bytes: int = 64 * 1024
     var_dir: str = "var"
     public_url: str = "http://127.0.0.1:8000"
+    # YINLING_METRICS_TOKEN: /metrics asks for `Authorization: Bearer <token>`; unset = loopback only.
+    metrics_token: str | None = None
 
 
 @dataclass
@@ -305,6 +307,7 @@ ENV_MAP: dict[str, str] = {
     "YINLING_PORT": "app.port",
     "YINLING_LOG_LEVEL": "app.log_level",
     "YINLING_PUBLIC_URL": "app.public_url",
+    "YINLING_METRICS_TOKEN": "app.metrics_token",
     "YINLING_DATABASE_URL": "database.url",
     "YINLING_REDIS_URL": "redis.url",
     "YINLING_REDIS_PREFIX": "redis.prefix",
@@ -341,7 +344,8 @@ ENV_MAP: dict[str, str] = {
     "TENCENT_ASR_SECRET_ID": "asr.tencent.secret_id",
     "TENCENT_ASR_SECRET_KEY": "asr.tencent.secret_key",
 }
-SECRET_KEYS = {"wechat.app_secret", "wechat.aes_key", "wechat.token", "secret_key", "secret_key_old",
+SECRET_KEYS = {"app.metrics_token", "wechat.app_secret", "wechat.aes_key", "wechat.token",
+               "secret_key", "secret_key_old",
                "sms.webhook_secret", "sms.android.password", "sms.android.signing_key", "sms.gammu.sql_url",
                "sms.tencent.secret_id", "sms.tencent.secret_key",
                "sms.aliyun.access_key_id", "sms.aliyun.access_key_secret",

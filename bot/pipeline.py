@@ -23,6 +23,7 @@ from data.timeutil import to_local, utcnow
 from dialogs import Choices, RecordedHooks, Reply, Settings, Text, Turn, respond, to_plain
 from dialogs.replies import from_data, to_data
 
+from . import metrics
 from .runtime import Runtime
 
 log = logging.getLogger("yinling.pipeline")
@@ -347,6 +348,7 @@ class Pipeline:
     def _turn(self, inbound: Inbound, now: datetime, rid: str, dedup_ttl: int) -> Outcome:
         """One message through NLU and dialogs, dedup claimed. Never raises: failures answer politely."""
         hooks = CollectingHooks(self.push)
+        probe = metrics.TurnProbe(inbound.channel, rid)
         failed = False
         replies: list[Reply]
         volunteer_id: int | None = None
@@ -373,6 +375,7 @@ class Pipeline:
                             location=inbound.location, new_user=is_new, vault=self.rt.vault)
                 replies = respond(turn)
                 speak = turn.speak
+                probe.read(turn)
                 if replies and volunteer.deleted_at is None:  # a silent event gets no answer; 删除我的信息 no log
                     session.execute(_LOG_INSERT, {
                         "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "out",
@@ -394,4 +397,5 @@ class Pipeline:
             self.rt.store.delete(f"dedup:{inbound.channel}:{inbound.dedup_key}")
         elif inbound.dedup_key:
             self.rt.store.set(f"dedup:{inbound.channel}:{inbound.dedup_key}", replies_to_json(replies), dedup_ttl)
+        probe.done(failed)
         return Outcome(replies, volunteer_id, False, rid, speak=speak)

@@ -16,6 +16,7 @@ from data.db import make_engine, make_sessionmaker
 from data.kv import MemoryStore, RedisStore, Store
 from data.models import Place
 
+from . import metrics
 from .config import Config, ConfigError, load_config
 
 log = logging.getLogger("yinling")
@@ -46,11 +47,17 @@ class Runtime:
 
     def load_nlu(self) -> None:
         cfg = self.config.nlu
+        builtin = self._builtin_parser()
         if cfg.backend == "rasa":
             from nlu.rasa_client import RasaHTTPParser
 
-            self._nlu = RasaHTTPParser(cfg.rasa_url, timeout=cfg.rasa_timeout)
+            # While the Rasa server cannot be asked, the built-in parser answers (logged and counted).
+            self._nlu = RasaHTTPParser(cfg.rasa_url, timeout=cfg.rasa_timeout, fallback=builtin,
+                                       on_fallback=metrics.nlu_fallback)
             return
+        self._nlu = builtin
+
+    def _builtin_parser(self) -> Any:
         from nlu import Parser
 
         try:
@@ -59,7 +66,7 @@ class Runtime:
         except Exception:  # noqa: BLE001 - the database may not be migrated yet; the seed file still counts
             log.warning("place names not read from the database; using the seed gazetteer only")
             names = []
-        self._nlu = Parser.load(places=names)
+        return Parser.load(places=names)
 
     def health(self) -> dict[str, Any]:
         """Status of each dependency, for /healthz and `python -m bot` checks."""
@@ -125,4 +132,14 @@ def build_runtime(config: Config | None = None, overrides: dict[str, Any] | None
     else:
         log.info("no Redis configured: using the in-process store (single process only)")
         store = MemoryStore()
-    return Runtime(cfg, engine, make_sessionmaker(engine), store, PhoneVault(cfg.secret_key, cfg.old_secret_keys))
+    sessions = make_sessionmaker(engine)
+    metrics.watch_sessions(sessions)
+    return Runtime(cfg, engine, sessions, store, PhoneVault(cfg.secret_key, cfg.old_secret_keys))
+
+
+def require_production_services(cfg: Config) -> None:
+    """Production refuses to start without Redis: the in-process store holds one process's state only, so
+    several web workers would lose dedup, turn locks and the queue between them."""
+    if cfg.app.env == "production" and not cfg.redis.url:
+        raise ConfigError("redis.url: production needs Redis (set YINLING_REDIS_URL); without it each web "
+                          "worker would keep its own conversations, duplicates and queue")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,21 +22,40 @@ FALLBACK = "nlu_fallback"
 
 
 class RasaHTTPParser:
-    """Ask a Rasa NLU server; on any error answer ``nlu_fallback`` so the dialogs offer the menu.
+    """Ask a Rasa NLU server; on any error ask ``fallback`` (the built-in parser) instead, or, without one,
+    answer ``nlu_fallback`` so the dialogs offer the menu.
 
     Rasa's DIET returns entity values as text, so time spans are resolved here with the built-in time
     rules relative to ``now``, numbers and phones are turned into int and digits, and Rasa's
     ``confidence_entity`` becomes ``confidence``.
     """
 
-    def __init__(self, url: str = "http://127.0.0.1:5005", timeout: float = 2.0) -> None:
+    def __init__(self, url: str = "http://127.0.0.1:5005", timeout: float = 2.0, *, fallback: Any = None,
+                 on_fallback: Callable[[str], None] | None = None, pause_seconds: float = 10.0) -> None:
         """Args:
         url: the server's base URL (``/model/parse`` is appended).
         timeout: seconds for connecting and reading; keep it well inside WeChat's 5-second window.
+        fallback: a parser with the same ``parse(text, now)`` that answers while the server cannot.
+        on_fallback: called with "unreachable" or "bad_answer" each time ``fallback`` answers.
+        pause_seconds: after the server failed, ``fallback`` answers alone this long (no timeout per message).
         """
         self.url = url.rstrip("/") + "/model/parse"
         self.timeout = timeout
+        self.fallback = fallback
+        self.on_fallback = on_fallback
+        self.pause_seconds = pause_seconds
+        self._paused_until = 0.0
         self._table = build_table(resources.t2s_chars())
+
+    def _instead(self, text: str, now: datetime, reason: str) -> dict[str, Any]:
+        if self.fallback is None:
+            return _fallback(text)
+        if reason == "unreachable":
+            self._paused_until = time.monotonic() + self.pause_seconds
+        if self.on_fallback is not None:
+            self.on_fallback(reason)
+        result: dict[str, Any] = self.fallback.parse(text, now)
+        return result
 
     def _post(self, text: str) -> dict[str, Any]:
         body = json.dumps({"text": text}, ensure_ascii=False).encode("utf-8")
@@ -53,16 +74,23 @@ class RasaHTTPParser:
             text = "" if text is None else str(text)
         if not text.strip():
             return _fallback(text)
+        if self.fallback is not None and time.monotonic() < self._paused_until:
+            return self._instead(text, now, "unreachable")
+        instead = "the built-in parser answers" if self.fallback is not None else "answering nlu_fallback"
         try:
             payload = self._post(text)
-        except (OSError, ValueError, urllib.error.URLError) as exc:
-            log.warning("Rasa server %s failed: %s", self.url, exc)
-            return _fallback(text)
+        except (OSError, urllib.error.URLError) as exc:
+            log.warning("Rasa server %s failed (%s); %s", self.url, type(exc).__name__, instead)
+            return self._instead(text, now, "unreachable")
+        except ValueError as exc:
+            log.warning("Rasa server %s answered something that is not JSON (%s); %s", self.url,
+                        type(exc).__name__, instead)
+            return self._instead(text, now, "bad_answer")
         try:
             return self._convert(text, payload, now)
         except (KeyError, TypeError, ValueError) as exc:
-            log.warning("Rasa server %s answered an unexpected shape: %s", self.url, exc)
-            return _fallback(text)
+            log.warning("Rasa server %s answered an unexpected shape (%s)", self.url, type(exc).__name__)
+            return self._instead(text, now, "bad_answer")
 
     def _convert(self, text: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
         if now.tzinfo is not None:

@@ -23,6 +23,7 @@ from wechatpy.exceptions import WeChatClientException
 from data.kv import Store
 from dialogs import Reply, to_plain
 
+from .. import metrics
 from ..config import WechatConfig
 from .base import SendResult
 
@@ -50,6 +51,7 @@ class WechatAPIError(Exception):
         self.errcode = errcode
         self.errmsg = errmsg
         self.http_status = http_status
+        metrics.wechat_error(errcode, http_status)
 
     @property
     def reason(self) -> str:

@@ -39,6 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from bot import metrics
 from bot.channels.base import Outbound
 from bot.channels.wecom import post_wecom, webhook_key
 from data.crypto import normalize_phone
@@ -441,6 +442,7 @@ def deliver_batch(notice_id: int, batch: int) -> dict[str, int]:
                     done = list(pool.executor.map(send, mine, [t] * len(mine), [claimed[r.id] for r in mine]))
                 for row, values in zip(mine, done, strict=True):
                     counts[values["status"]] = counts.get(values["status"], 0) + 1
+                    metrics.delivery(values.get("channel"), values["status"])
                     if values["status"] == "retry":
                         retry_due.append(values["next_attempt_at"])
                     results.append((row.id, values))

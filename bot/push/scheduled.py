@@ -248,3 +248,17 @@ def _h(value: Any) -> str:
 
 __all__ = ["Notice", "escalate_reviews", "monthly_summary", "remind_records_due", "send_reminders",
            "thank_if_star_up", "tick"]
+
+
+def overdue_reviews(push: PushService, now: datetime) -> int:
+    """Sign-ups still waiting for a coordinator's review `review_leader_after_hours` after the coordinators
+    were told (or after the sign-up, before they were): the reviews past their deadline, for /metrics."""
+    since = now - timedelta(hours=push.rt.config.push.review_leader_after_hours)
+    told = func.coalesce(ReviewEscalation.coordinators_at, Signup.created_at)
+    with push.rt.sessions() as s:
+        return int(s.scalar(
+            select(func.count()).select_from(Signup)
+            .join(Activity, Activity.id == Signup.activity_id)
+            .outerjoin(ReviewEscalation, ReviewEscalation.signup_id == Signup.id)
+            .where(Signup.status == SignupStatus.PENDING, Activity.status == ActivityStatus.PUBLISHED,
+                   Activity.starts_at > now, told <= since)) or 0)

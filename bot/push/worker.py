@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +20,30 @@ from .scheduled import tick
 from .service import PushService, get_push
 
 log = logging.getLogger("yinling.push")
+
+HEARTBEAT_KEY = "worker:heartbeat:"  # + host:pid, under the deployment's prefix; `doctor` looks for one
+HEARTBEAT_EVERY = 15.0
+HEARTBEAT_TTL = 60
+
+
+def heartbeat_key() -> str:
+    return f"{HEARTBEAT_KEY}{socket.gethostname()}:{os.getpid()}"
+
+
+def _heartbeat(store: Any, stop: threading.Event, every: float = HEARTBEAT_EVERY) -> None:
+    """Say "this worker is alive" in Redis until stopped; the key expires a minute after the worker dies."""
+    key = heartbeat_key()
+    while True:
+        try:
+            store.set(key, utcnow().isoformat(timespec="seconds"), HEARTBEAT_TTL)
+        except Exception:  # noqa: BLE001 - Redis hiccup: the next beat tries again
+            log.warning("worker heartbeat not written")
+        if stop.wait(every):
+            break
+    try:
+        store.delete(key)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def _say(message: str, err: bool = False) -> None:
@@ -76,6 +101,8 @@ def _work(rt: Any, burst: bool, tick: bool, duties: bool = True) -> int:
     queue = push.ctx.queue
     assert isinstance(queue, RQJobQueue)
     stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(rt.store, stop), name="yinling-heartbeat", daemon=True)
+    beat.start()
     if tick:
         lease = rt.config.push.sending_lease_seconds
         t = threading.Thread(target=_ticker, args=(push, stop, max(0.5, min(30.0, lease / 2)), 60.0, duties),
@@ -87,6 +114,7 @@ def _work(rt: Any, burst: bool, tick: bool, duties: bool = True) -> int:
         worker.work(burst=burst, with_scheduler=not burst, logging_level=rt.config.app.log_level)
     finally:
         stop.set()
+        beat.join(5)  # the heartbeat goes with the worker: `doctor` then says no worker runs
     return 0
 
 

@@ -28,6 +28,7 @@ from data.models import ChannelIdentity
 from data.timeutil import utcnow
 from dialogs import Reply, to_plain
 
+from .. import metrics
 from ..channels import asr, audio
 from ..channels.wechat_api import WechatAPI, WechatAPIError, check_menu, deliver_reply, render_text, short
 from ..pipeline import BUSY, SORRY, Inbound, Outcome, Pipeline
@@ -267,6 +268,7 @@ class WechatChannel:
             with turn.lock:
                 if not future.done():
                     turn.late = True
+                    metrics.WECHAT_LATE.inc()
                     self.rt.store.set(f"wechat:late:{inbound.dedup_key}", "1", self.cfg.dedup_ttl_seconds)
                     log.info("turn exceeded %.1fs; answering empty, reply follows request_id=%s",
                              self.cfg.reply_budget_seconds, inbound.request_id)

@@ -24,9 +24,15 @@ class FakeAndroidGateway(LoopbackFake):
         self.signing_key = signing_key
 
     def handle(self, request: Request) -> Response:
+        if request.method == "GET" and request.path == "/health":  # the app's health check, no credentials
+            return json_response({"status": "pass", "version": "1.0.0", "releaseId": 1, "checks": {}}, 200)
+        expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        if request.method == "GET" and request.path.startswith("/messages/"):  # a message's state by id
+            if request.headers.get("Authorization") != expected:
+                return json_response({"message": "Unauthorized"}, 401)
+            return json_response({"message": "message not found"}, 404)
         if request.method != "POST" or request.path not in ("/messages", "/message"):
             return json_response({"message": "not found"}, 404)
-        expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         if request.headers.get("Authorization") != expected:
             return json_response({"message": "Unauthorized"}, 401)
         try:
