@@ -82,14 +82,15 @@ def web(tmp_path: Path) -> Iterator[Web]:
     log = tmp_path / "access.log"
     cmd = [str(Path(sys.executable).parent / "gunicorn"), *cmd[1:]]
     cmd = [a.replace("127.0.0.1:8000", f"127.0.0.1:{port}").replace("/var/log/yinling/access.log", str(log))
-           for a in cmd]
+           .replace("/opt/yinling/", f"{ROOT}/") for a in cmd]
     db = f"sqlite:///{tmp_path / 'web.db'}"
     engine = make_engine(db)
     upgrade(engine)
     engine.dispose()
     env = {**os.environ, "YINLING_CONFIG": str(DEPLOY / "config.yaml"), "YINLING_SECRET_KEY": "w" * 24,
            "YINLING_DATABASE_URL": db, "YINLING_REDIS_URL": REDIS_URL,
-           "YINLING_REDIS_PREFIX": f"{RUN_PREFIX}web{uuid.uuid4().hex[:6]}:"}
+           "YINLING_REDIS_PREFIX": f"{RUN_PREFIX}web{uuid.uuid4().hex[:6]}:",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}  # the unit's Environment=, moved
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
