@@ -537,7 +537,7 @@ FAMILY_CODE = ("好的。请您的{who}用自己的微信关注本公众号，�
                "这个码24小时内有效，只能用一次。" + FAMILY_SEES)
 FAMILY_CODE_SHORT = "请您的{who}用自己的微信给本公众号发：家人{code}（24小时内有效）。家人看不到您的手机号和时长。"
 FAMILY_TOO_MANY = "您已经有3位家人帮忙了，最多3位。要换人，请先回复“解除家人”。"
-FAMILY_CLAIMED = "收到。已请{parent}确认，{parent}同意后就绑好了，到时告诉您。"
+FAMILY_CLAIMED = "收到。已请{parent}确认，同意后就绑好了，到时告诉您。"
 FAMILY_CODE_WRONG = "这个家人码不对，或者已经用过、过期了。请家人回复“绑定家人”再拿一个码发给您。"
 FAMILY_CODE_LIMIT = "家人码试错太多次了，请过1小时再试。"
 FAMILY_CODE_SELF = "这是您自己的家人码，请让家人用他自己的微信发送。"

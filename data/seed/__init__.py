@@ -161,6 +161,7 @@ def load_demo(session: Session, now: datetime, vault: PhoneVault, seed: int = 7)
     demo_zhang = add_volunteer("张桂兰", places["阳光社区"], "demo-zhangguilan", "13900000001")
     demo_zhang.categories, demo_zhang.availability, demo_zhang.max_load = ["助老", "社区服务"], 0b101101101101101, 2
     demo_li = add_volunteer("李建华", places["巨海城社区"], None, "13900000002")
+    demo_zhang.gender, demo_li.gender = "女", "男"  # the family helper's words (您母亲张桂兰) follow them
     volunteers += [demo_zhang, demo_li]
     for i in range(2, 40):
         name = SURNAMES[i * 7 % len(SURNAMES)] + GIVEN[i % len(GIVEN)]
