@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from data.crypto import mask_numbers, mask_phone
+from data.db import hold_loaded
 from data.errors import InvalidInput
-from data.models import ChannelIdentity, MessageLog, Volunteer
+from data.models import ChannelIdentity, Volunteer
+from data.profiles import queue_log, write_queued_log
 from data.timeutil import to_local, utcnow
 from dialogs import Choices, RecordedHooks, Reply, Settings, Text, Turn, respond, to_plain
 from dialogs.replies import from_data, to_data
@@ -33,7 +35,6 @@ SORRY = Choices(
     "回复数字选择，回复0回主菜单，回复9找人工。",
 )
 INBOUND_STAMP_SECONDS = 60  # last_inbound_at is refreshed at most this often (it only ever errs early)
-_LOG_INSERT = insert(MessageLog.__table__)  # executed with a dict of values: compiled once, cached
 
 BUSY = Text("您的上一条消息还在处理，请稍等几秒再发。回复0回主菜单。")
 TURN_WAIT = 15.0  # seconds a message waits for the same person's previous turn
@@ -204,8 +205,7 @@ class Pipeline:
             held.discard(key)
             if owned:
                 self.leases.release(key)
-                if self.rt.store.get(key) == request_id:  # not when it expired and another turn has it
-                    self.rt.store.delete(key)
+                self.rt.store.delete_if(key, request_id)  # not when it expired and another turn has it
 
     # -- dedup -------------------------------------------------------------------------------
     def _dedup_claim(self, key: str, owner: str, lease: float) -> bool:
@@ -312,11 +312,12 @@ class Pipeline:
             # Parse before the session opens: on SQLite a write transaction holds the database lock.
             parse = self.rt.nlu.parse(text, to_local(now).replace(tzinfo=None))
             with self.rt.sessions() as session:
+                hold_loaded(session)  # one turn: a row read twice is read from the database once
                 volunteer, is_new, shown = self.identify(session, inbound, now)
                 volunteer_id = volunteer.id
-                # Core inserts (no unit of work to flush); the incoming line first, so that a hand-off's
-                # transcript includes the message that asked for a person.
-                session.execute(_LOG_INSERT, {
+                # Both lines in one Core insert at the end of the turn (no unit of work to flush); whatever
+                # reads or changes the log before (a hand-off's transcript) writes the incoming line first.
+                queue_log(session, {
                     "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "in", "address": shown,
                     "text": mask_numbers(text)[:2000] or f"[{inbound.kind}:{inbound.event or ''}]",
                     "intent": parse.get("intent", {}).get("name"), "request_id": rid, "created_at": now})
@@ -325,12 +326,14 @@ class Pipeline:
                             kind=inbound.kind, event=inbound.event, event_key=inbound.event_key,
                             location=inbound.location, new_user=is_new, vault=self.rt.vault)
                 replies = respond(turn)
+                out: list[dict[str, Any]] = []
                 if replies and volunteer.deleted_at is None:  # a silent event gets no answer; 删除我的信息 no log
-                    session.execute(_LOG_INSERT, {
+                    out.append({
                         "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "out",
                         "address": shown, "text": mask_numbers(to_plain(replies))[:4000], "intent": None,
                         "request_id": rid,
                         "created_at": now})
+                write_queued_log(session, *out)
                 session.commit()
         except Exception:  # noqa: BLE001 - the user gets a polite answer, the log gets the trace
             log.exception("turn failed channel=%s request_id=%s", inbound.channel, rid)
