@@ -168,7 +168,7 @@ def main() -> int:
         red: dict[str, list[int]] = defaultdict(list)
         cpu: dict[str, list[float]] = defaultdict(list)
         wall: dict[str, list[float]] = defaultdict(list)
-        profiles: dict[str, cProfile.Profile] = defaultdict(cProfile.Profile)
+        profiles: dict[str, cProfile.Profile] = defaultdict(lambda: cProfile.Profile(time.process_time))
         instrument = None
         if args.pyinstrument:
             from pyinstrument import Profiler

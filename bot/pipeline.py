@@ -79,8 +79,12 @@ class Leases:
             with self._lock:
                 while not self._held:
                     self._wake.wait()
+                interval = max(0.05, min(lease for _v, lease in self._held.values()) / 3)
+            # A fresh claim holds for a whole lease: the first renewal is due a third of it later, and most
+            # turns have ended by then (no Redis round trips for them at all).
+            time.sleep(interval)
+            with self._lock:
                 held = dict(self._held)
-                interval = max(0.05, min(lease for _v, lease in held.values()) / 3)
             for key, (value, lease) in held.items():
                 try:
                     # Renew only our own marker: a finished turn has already replaced it with its replies.
@@ -90,7 +94,6 @@ class Leases:
                                 self.store.set(key, value, _ttl(lease))
                 except Exception:  # noqa: BLE001 - Redis hiccup: the next round tries again
                     log.warning("lease renewal failed for %s", key.split(":")[0])
-            time.sleep(interval)
 
 
 def _ttl(lease: float) -> int:
