@@ -21,8 +21,19 @@ from data.db import hold_loaded
 from data.errors import InvalidInput
 from data.models import ChannelIdentity, Volunteer
 from data.profiles import queue_log, write_queued_log
+from data.records import reminder_waiting
 from data.timeutil import to_local, utcnow
-from dialogs import Choices, RecordedHooks, Reply, Settings, Text, Turn, respond, to_plain
+from dialogs import (
+    Choices,
+    RecordedHooks,
+    Reply,
+    Settings,
+    Text,
+    Turn,
+    might_answer_reminder,
+    respond,
+    to_plain,
+)
 from dialogs.replies import from_data, to_data
 
 from .runtime import Runtime
@@ -232,25 +243,34 @@ class Pipeline:
     # -- identity ----------------------------------------------------------------------------
     def identify(self, session: Any, inbound: Inbound, now: datetime) -> tuple[Volunteer, bool, str]:
         """Find or create the volunteer behind a channel address; returns (volunteer, is_new, shown address)."""
+        volunteer, is_new, shown, _waiting = self._identify(session, inbound, now)
+        return volunteer, is_new, shown
+
+    def _identify(self, session: Any, inbound: Inbound, now: datetime,
+                  probe_reminder: bool = False) -> tuple[Volunteer, bool, str, bool | None]:
+        """`identify`, and with `probe_reminder` whether a reminder waits for an answer, in the same query."""
         if inbound.channel == "sms":
             external = self.rt.vault.lookup_hash(inbound.sender)
             shown = mask_phone(inbound.sender)
         else:
             external = inbound.sender
             shown = inbound.sender
+        who = select(Volunteer, ChannelIdentity.id, ChannelIdentity.last_inbound_at)
+        if probe_reminder:
+            who = who.add_columns(reminder_waiting(Volunteer.id, now))
         found = session.execute(
-            select(Volunteer, ChannelIdentity.id, ChannelIdentity.last_inbound_at)
-            .join(ChannelIdentity, ChannelIdentity.volunteer_id == Volunteer.id)
+            who.join(ChannelIdentity, ChannelIdentity.volunteer_id == Volunteer.id)
             .where(ChannelIdentity.channel == inbound.channel, ChannelIdentity.external_id == external)
         ).first()
         if found is not None:
-            volunteer, ident_id, last = found
+            volunteer, ident_id, last = found[:3]
+            waiting = bool(found[3]) if probe_reminder else None
             if inbound.opens_window and (last is None or abs((now - last).total_seconds()) >= INBOUND_STAMP_SECONDS):
                 # The 48-hour window needs the time of the last message, not to the second: a person
                 # chatting writes this once a minute, not on every message.
                 session.execute(update(ChannelIdentity).where(ChannelIdentity.id == ident_id)
                                 .values(last_inbound_at=now))
-            return volunteer, False, shown
+            return volunteer, False, shown, waiting
         volunteer = None
         if inbound.channel == "sms":
             # The number may already belong to a volunteer (bound from WeChat, or imported).
@@ -272,7 +292,8 @@ class Pipeline:
             created_at=now, last_inbound_at=now if inbound.opens_window else None,
         ))
         session.flush()
-        return volunteer, is_new, shown
+        # A new identity of a known volunteer (a number bound from WeChat) may have a reminder: the dialogs ask.
+        return volunteer, is_new, shown, (False if probe_reminder and is_new else None)
 
     # -- the turn ----------------------------------------------------------------------------
     def handle(self, inbound: Inbound, now: datetime | None = None, dedup_ttl: int = 600,
@@ -316,7 +337,8 @@ class Pipeline:
             parse = self.rt.nlu.parse(text, to_local(now).replace(tzinfo=None))
             with self.rt.sessions() as session:
                 hold_loaded(session)  # one turn: a row read twice is read from the database once
-                volunteer, is_new, shown = self.identify(session, inbound, now)
+                volunteer, is_new, shown, waiting = self._identify(session, inbound, now,
+                                                                   probe_reminder=might_answer_reminder(text))
                 volunteer_id = volunteer.id
                 # Both lines in one Core insert at the end of the turn (no unit of work to flush); whatever
                 # reads or changes the log before (a hand-off's transcript) writes the incoming line first.
@@ -327,7 +349,8 @@ class Pipeline:
                 turn = Turn(parse=parse, text=text, volunteer=volunteer, session=session, store=self.rt.store,
                             now=now, channel=inbound.channel, hooks=hooks, settings=self.settings,
                             kind=inbound.kind, event=inbound.event, event_key=inbound.event_key,
-                            location=inbound.location, new_user=is_new, vault=self.rt.vault)
+                            location=inbound.location, new_user=is_new, vault=self.rt.vault,
+                            reminder_waiting=waiting)
                 replies = respond(turn)
                 out: list[dict[str, Any]] = []
                 if replies and volunteer.deleted_at is None:  # a silent event gets no answer; 删除我的信息 no log

@@ -9,8 +9,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Exists, Select, exists, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from .errors import InvalidInput, NotFound
@@ -307,6 +308,9 @@ def update_star(session: Session, volunteer_id: int, now: datetime, thresholds: 
 # -- reminder answers (the dialogs call these when a reminded volunteer replies 1 or 2) -------------------
 
 
+REMINDER_ANSWER_WINDOW = timedelta(hours=30)  # a reminder can be answered this long after it went out
+
+
 @dataclass
 class PendingReminder:
     delivery: Delivery
@@ -314,11 +318,10 @@ class PendingReminder:
     activity: Activity
 
 
-def pending_reminder(session: Session, volunteer_id: int, now: datetime,
-                     within: timedelta = timedelta(hours=30)) -> PendingReminder | None:
-    """The latest unanswered activity reminder sent to this volunteer for a sign-up still confirmed, with the
-    activity and the sign-up, read in one query (asked on every `1` and `2`, mostly to find nothing)."""
-    row = session.execute(
+def _pending(volunteer_id: Any, now: datetime, within: timedelta) -> Select[Delivery, Activity, Signup]:
+    """Unanswered activity reminders sent to the volunteer (an id, or a column of an outer query) in the last
+    `within`, for an activity still ahead that they are confirmed for: with the activity and the sign-up."""
+    return (
         select(Delivery, Activity, Signup)
         .join(Notice, Notice.id == Delivery.notice_id)
         .join(Activity, Activity.id == Notice.activity_id)
@@ -326,12 +329,25 @@ def pending_reminder(session: Session, volunteer_id: int, now: datetime,
               & (Signup.status == SignupStatus.CONFIRMED))
         .where(Delivery.volunteer_id == volunteer_id, Notice.kind.in_(["reminder_day", "reminder_2h"]),
                Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN]), Delivery.answer.is_(None),
-               Delivery.updated_at > now - within, Activity.starts_at > now)
-        .order_by(Delivery.updated_at.desc(), Delivery.id.desc()).limit(1)).first()
+               Delivery.updated_at > now - within, Activity.starts_at > now))
+
+
+def pending_reminder(session: Session, volunteer_id: int, now: datetime,
+                     within: timedelta = REMINDER_ANSWER_WINDOW) -> PendingReminder | None:
+    """The latest unanswered activity reminder sent to this volunteer for a sign-up still confirmed, with the
+    activity and the sign-up, read in one query."""
+    row = session.execute(_pending(volunteer_id, now, within)
+                          .order_by(Delivery.updated_at.desc(), Delivery.id.desc()).limit(1)).first()
     if row is None:
         return None
     delivery, act, signup = row
     return PendingReminder(delivery, signup, act)
+
+
+def reminder_waiting(volunteer_id: Any, now: datetime, within: timedelta = REMINDER_ANSWER_WINDOW) -> Exists:
+    """Whether `pending_reminder` would find one, as an EXISTS to put into another query (the pipeline's
+    who-is-it query, for a message that may answer a reminder): a `1` with nothing waiting costs no query."""
+    return _pending(volunteer_id, now, within).exists()
 
 
 def answer_reminder(session: Session, pending: PendingReminder, answer: str, now: datetime) -> CancelResult | None:

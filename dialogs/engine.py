@@ -117,6 +117,9 @@ class Turn:
     reading: Any = None
     # A reply that may use three SMS segments (activity details: what you do and where exactly).
     long_reply: bool = False
+    # Whether an activity reminder waits for an answer, when the caller already asked (data.records.
+    # reminder_waiting, for a message `might_answer_reminder`); None: not asked, the dialogs read it themselves.
+    reminder_waiting: bool | None = None
 
 
 # Channel events no person typed (WeChat's periodic location report, a click on a link in the menu):

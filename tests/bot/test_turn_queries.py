@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 from bot.config import load_config
 from bot.pipeline import Inbound, Pipeline
 from bot.runtime import Runtime, build_runtime
+from data import services
 from data.crypto import PhoneVault
 from data.migrate import upgrade
-from data.models import ChannelIdentity, Consent, MessageLog, Signup, SignupStatus, Volunteer
+from data.models import Activity, ChannelIdentity, Consent, MessageLog, Signup, SignupStatus, Volunteer
 from data.models_push import Delivery, DeliveryStatus, Notice, NoticeStatus
+from data.records import pending_reminder, reminder_waiting
 from data.seed import load_demo
 from data.timeutil import utcnow
 from dialogs import to_plain
@@ -30,13 +32,13 @@ from tests.conftest import TEST_SECRET, new_database_url
 # Statements per turn kind, at most (measured: the same on both databases).
 CEILING = {
     "search": 5,  # who, last_inbound_at (once a minute), privacy asked? (once: then in the state), search, log
-    "details": 7,  # who, reminder?, activity, places left, place, own sign-up?, log
+    "details": 6,  # who (and whether a reminder waits), activity, places left, place, own sign-up?, log
     "signup": 8,  # who, listed names (one query), own sign-up? (twice), privacy, overlap, places left, log
-    "confirm": 10,  # who, last_inbound_at, reminder?, lock, own sign-up?, overlap, places, insert, place, log
+    "confirm": 9,  # who (a reminder?), last_inbound_at, lock, own sign-up?, overlap, places, insert, place, log
     "menu": 2,  # who, log
-    "mine": 4,  # who, sign-ups (two lists), log
-    "reminder": 7,  # who, last_inbound_at, the reminder with its activity and sign-up, places left, place,
-    # the answer, log
+    "mine": 3,  # who, sign-ups, log
+    "reminder": 7,  # who (a reminder waits), last_inbound_at, the reminder with its activity and sign-up,
+    # places left, place, the answer, log
 }
 DAY = [("search", "最近有什么活动", "活动有"), ("details", "2", "回复1报名"), ("signup", "报名", "确认报名"),
        ("confirm", "1", "报好了"), ("menu", "0", "找活动"), ("mine", "我的活动", "您报名的活动")]
@@ -166,3 +168,34 @@ def test_a_hand_off_transcript_still_holds_the_message_that_asked_for_a_person(r
         directions = list(s.scalars(select(MessageLog.direction).where(MessageLog.volunteer_id == vid)
                                     .order_by(MessageLog.id)))
     assert directions == ["in", "out"]  # written once each, not twice
+
+
+@pytest.mark.parametrize("case", ["waiting", "answered", "too old", "cancelled", "not a reminder", "over"])
+def test_the_pipelines_reminder_probe_agrees_with_the_dialogs_query(rt: Runtime, case: str) -> None:
+    """The who-is-it query asks whether a reminder waits (`reminder_waiting`) so that a `1` with nothing
+    waiting costs no query; it must find exactly what `pending_reminder` finds."""
+    now = utcnow()
+    vid = person(rt, f"probe-{case}-{rt.engine.dialect.name}", now)
+    with rt.sessions() as s:
+        act = s.scalars(select(Activity).where(Activity.starts_at > now + timedelta(hours=2))
+                        .order_by(Activity.starts_at)).first()
+        assert act is not None
+        res = services.sign_up(s, volunteer_id=vid, activity_id=act.id, now=now)
+        s.commit()
+    sent = now - timedelta(hours=31) if case == "too old" else now - timedelta(minutes=5)
+    delivery_id = remind(rt, vid, sent)
+    with rt.sessions() as s:
+        d = s.get(Delivery, delivery_id)
+        assert d is not None
+        if case == "answered":
+            d.answer = "1"
+        if case == "cancelled":
+            s.get(Signup, res.signup.id).status = SignupStatus.CANCELLED  # type: ignore[union-attr]
+        if case == "not a reminder":
+            s.get(Notice, d.notice_id).kind = "notice"  # type: ignore[union-attr]
+        s.commit()
+    at = act.starts_at + timedelta(minutes=1) if case == "over" else now
+    with rt.sessions() as s:
+        probed = bool(s.scalar(select(reminder_waiting(vid, at))))
+        found = pending_reminder(s, vid, at)
+    assert probed == (found is not None) == (case == "waiting")
