@@ -156,7 +156,9 @@ def main() -> int:
         event.listen(rt.engine, "before_cursor_execute", counter.on_sql)
         store_cls = type(rt.store)
         for meth in ("get", "get_many", "set", "set_nx", "delete", "delete_if", "incr"):
-            orig = getattr(store_cls, meth)
+            orig = getattr(store_cls, meth, None)
+            if orig is None:
+                continue
 
             def counted(self: Any, *a: Any, _orig: Any = orig, **kw: Any) -> Any:
                 counter.redis += 1
