@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from data.crypto import mask_numbers, mask_phone
 from data.db import hold_loaded
 from data.errors import InvalidInput
 from data.models import ChannelIdentity, Volunteer
 from data.profiles import queue_log, write_queued_log
-from data.records import reminder_waiting
+from data.records import REMINDER_ANSWER_WINDOW, reminder_waiting
 from data.timeutil import to_local, utcnow
 from dialogs import (
     Choices,
@@ -46,6 +46,12 @@ SORRY = Choices(
     "回复数字选择，回复0回主菜单，回复9找人工。",
 )
 INBOUND_STAMP_SECONDS = 60  # last_inbound_at is refreshed at most this often (it only ever errs early)
+
+# Who sent it (every turn), built once: bound parameters, so SQLAlchemy neither rebuilds nor re-keys it.
+_WHO = (select(Volunteer, ChannelIdentity.id, ChannelIdentity.last_inbound_at)
+        .join(ChannelIdentity, ChannelIdentity.volunteer_id == Volunteer.id)
+        .where(ChannelIdentity.channel == bindparam("channel"), ChannelIdentity.external_id == bindparam("external")))
+_WHO_AND_REMINDER = _WHO.add_columns(reminder_waiting(Volunteer.id, bindparam("now"), bindparam("since")))
 
 BUSY = Text("您的上一条消息还在处理，请稍等几秒再发。回复0回主菜单。")
 TURN_WAIT = 15.0  # seconds a message waits for the same person's previous turn
@@ -255,13 +261,10 @@ class Pipeline:
         else:
             external = inbound.sender
             shown = inbound.sender
-        who = select(Volunteer, ChannelIdentity.id, ChannelIdentity.last_inbound_at)
+        params: dict[str, Any] = {"channel": inbound.channel, "external": external}
         if probe_reminder:
-            who = who.add_columns(reminder_waiting(Volunteer.id, now))
-        found = session.execute(
-            who.join(ChannelIdentity, ChannelIdentity.volunteer_id == Volunteer.id)
-            .where(ChannelIdentity.channel == inbound.channel, ChannelIdentity.external_id == external)
-        ).first()
+            params.update(now=now, since=now - REMINDER_ANSWER_WINDOW)
+        found = session.execute(_WHO_AND_REMINDER if probe_reminder else _WHO, params).first()
         if found is not None:
             volunteer, ident_id, last = found[:3]
             waiting = bool(found[3]) if probe_reminder else None

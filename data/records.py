@@ -318,9 +318,10 @@ class PendingReminder:
     activity: Activity
 
 
-def _pending(volunteer_id: Any, now: datetime, within: timedelta) -> Select[Delivery, Activity, Signup]:
-    """Unanswered activity reminders sent to the volunteer (an id, or a column of an outer query) in the last
-    `within`, for an activity still ahead that they are confirmed for: with the activity and the sign-up."""
+def _pending(volunteer_id: Any, now: Any, since: Any) -> Select[Delivery, Activity, Signup]:
+    """Unanswered activity reminders sent to the volunteer (an id, or a column of an outer query) since
+    `since`, for an activity still ahead that they are confirmed for: with the activity and the sign-up.
+    `now` and `since` are datetimes or bound parameters (a statement built once)."""
     return (
         select(Delivery, Activity, Signup)
         .join(Notice, Notice.id == Delivery.notice_id)
@@ -329,14 +330,14 @@ def _pending(volunteer_id: Any, now: datetime, within: timedelta) -> Select[Deli
               & (Signup.status == SignupStatus.CONFIRMED))
         .where(Delivery.volunteer_id == volunteer_id, Notice.kind.in_(["reminder_day", "reminder_2h"]),
                Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN]), Delivery.answer.is_(None),
-               Delivery.updated_at > now - within, Activity.starts_at > now))
+               Delivery.updated_at > since, Activity.starts_at > now))
 
 
 def pending_reminder(session: Session, volunteer_id: int, now: datetime,
                      within: timedelta = REMINDER_ANSWER_WINDOW) -> PendingReminder | None:
     """The latest unanswered activity reminder sent to this volunteer for a sign-up still confirmed, with the
     activity and the sign-up, read in one query."""
-    row = session.execute(_pending(volunteer_id, now, within)
+    row = session.execute(_pending(volunteer_id, now, now - within)
                           .order_by(Delivery.updated_at.desc(), Delivery.id.desc()).limit(1)).first()
     if row is None:
         return None
@@ -344,10 +345,11 @@ def pending_reminder(session: Session, volunteer_id: int, now: datetime,
     return PendingReminder(delivery, signup, act)
 
 
-def reminder_waiting(volunteer_id: Any, now: datetime, within: timedelta = REMINDER_ANSWER_WINDOW) -> Exists:
+def reminder_waiting(volunteer_id: Any, now: Any, since: Any = None) -> Exists:
     """Whether `pending_reminder` would find one, as an EXISTS to put into another query (the pipeline's
-    who-is-it query, for a message that may answer a reminder): a `1` with nothing waiting costs no query."""
-    return _pending(volunteer_id, now, within).exists()
+    who-is-it query, for a message that may answer a reminder): a `1` with nothing waiting costs no query.
+    `since` defaults to `now - REMINDER_ANSWER_WINDOW` (give both as bound parameters in a prepared statement)."""
+    return _pending(volunteer_id, now, now - REMINDER_ANSWER_WINDOW if since is None else since).exists()
 
 
 def answer_reminder(session: Session, pending: PendingReminder, answer: str, now: datetime) -> CancelResult | None:
