@@ -37,6 +37,7 @@ bench: install
 	$(PY) bench/nlu_bench.py
 	$(PY) bench/webhook_bench.py --think 2
 	$(PY) bench/webhook_bench.py
+	$(PY) bench/turn_bench.py
 	$(PY) bench/fanout_bench.py --people 20000
 	$(PY) bench/ack_bench.py --runs 30
 	$(PY) bench/login_flood_bench.py --seconds 15

@@ -212,7 +212,7 @@ def main() -> int:
                 wait = started + due - time.perf_counter()
                 if wait > 0:
                     time.sleep(wait)
-                d = WechatDriver(transport, openid=f"o{vid}")
+                d = WechatDriver(transport, openid=f"o{vid}", mode="safe")  # the account has an AES key: WeChat encrypts
                 query, body = d.sign(urlencode_fields(d, script[step]))
                 t = time.perf_counter()
                 try:

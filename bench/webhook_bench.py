@@ -7,7 +7,8 @@ Three apps run as `gunicorn -w 2` on free loopback ports: ours (the whole servic
 with a constant turn instead of NLU + dialogs + database: the channel's own cost) and a minimal wechatpy
 echo app. Each concurrent client is one WeChat user sending text messages one after another (a fresh MsgId
 each, so nothing is a duplicate), optionally pausing `--think` seconds like a person. Prints throughput,
-p50/p99 latency and the ratios to echo. Target: p99 < 100 ms at 50 users on 2 cores, within 3x of echo.
+p50/p99 latency, CPU per request (gunicorn's; for ours also the PostgreSQL backends serving its database) and
+the ratios to echo. Target: p99 < 100 ms at 50 users on 2 cores, within 3x of echo.
 """
 
 from __future__ import annotations
@@ -192,6 +193,42 @@ def drive(port: int, args: argparse.Namespace, label: str) -> dict[str, Any]:
     }
 
 
+class CPU:
+    """CPU seconds of an app's gunicorn (master and workers) and, for ours, of the PostgreSQL backends serving
+    its database (Linux /proc): per request they move far less with the machine's load than throughput."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], database_url: str | None) -> None:
+        self.proc, self.url = proc, database_url
+
+    def _backends(self) -> dict[int, float]:
+        if not self.url or "postgres" not in self.url:
+            return {}
+        from sqlalchemy import create_engine, text
+
+        from bench.fanout_bench import cpu_seconds
+
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as conn:
+                pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                         "AND pid <> pg_backend_pid()")).scalars().all()
+        finally:
+            engine.dispose()
+        return {int(p): cpu_seconds(int(p)) for p in pids}
+
+    def __enter__(self) -> CPU:
+        from bench.busy_day import tree_cpu
+
+        self.web0, self.db0 = tree_cpu(self.proc.pid), self._backends()
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        from bench.busy_day import tree_cpu
+
+        self.web = tree_cpu(self.proc.pid) - self.web0
+        self.db = sum(c - self.db0.get(p, 0.0) for p, c in self._backends().items())
+
+
 def _qs(query: dict[str, str]) -> str:
     from urllib.parse import urlencode
 
@@ -253,11 +290,17 @@ def main() -> int:
         print(f"webhook bench: {args.clients} clients x {args.requests} signed text messages ({args.mode} mode), "
               f"gunicorn -w {args.workers} --threads {args.threads}, {os.cpu_count()} CPUs, {db}, {store}, "
               f"think {args.think:g} s{' in lockstep' if args.lockstep else (' ± 50 %, random start' if args.think else '')}")
-        results = {name: drive(port, args, name) for name, port in ports.items()}
+        results: dict[str, dict[str, Any]] = {}
+        for (name, port), proc in zip(ports.items(), procs, strict=True):
+            with CPU(proc, env["YINLING_DATABASE_URL"] if name == "ours" else None) as cpu:
+                results[name] = drive(port, args, name)
+            n = max(1, results[name]["requests"])
+            results[name]["cpu"] = f"CPU/req: gunicorn {1000 * cpu.web / n:.2f} ms" + (
+                f", PostgreSQL {1000 * cpu.db / n:.2f} ms" if name == "ours" and cpu.db else "")
         for r in results.values():
             print(f"  {r['label']:>7}: {r['rps']:7.1f} req/s   p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms   "
                   f"mean {r['mean']:7.1f} ms   {r['requests']} requests, {r['errors']} errors, "
-                  f"{r['empty']} empty {' '.join(r['error_kinds'])}")
+                  f"{r['empty']} empty {' '.join(r['error_kinds'])}   {r['cpu']}")
         echo = results["echo"]
         for name in ("ours", "channel"):
             r = results[name]

@@ -14,13 +14,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, select, update
 
 from data.crypto import mask_numbers, mask_phone
+from data.db import hold_loaded
 from data.errors import InvalidInput
-from data.models import Activity, ChannelIdentity, MessageLog, Volunteer
+from data.models import Activity, ChannelIdentity, Volunteer
+from data.profiles import queue_log, write_queued_log
+from data.records import REMINDER_ANSWER_WINDOW, reminder_waiting
 from data.timeutil import to_local, utcnow
-from dialogs import Choices, RecordedHooks, Reply, Settings, Text, Turn, respond, to_plain
+from dialogs import (
+    Choices,
+    RecordedHooks,
+    Reply,
+    Settings,
+    Text,
+    Turn,
+    might_answer_reminder,
+    respond,
+    to_plain,
+)
 from dialogs.replies import from_data, to_data
 
 from . import metrics
@@ -34,7 +47,14 @@ SORRY = Choices(
     "回复数字选择，回复0回主菜单，回复9找人工。",
 )
 INBOUND_STAMP_SECONDS = 60  # last_inbound_at is refreshed at most this often (it only ever errs early)
-_LOG_INSERT = insert(MessageLog.__table__)  # executed with a dict of values: compiled once, cached
+
+# Who sent it (every turn), built once: bound parameters, so SQLAlchemy neither rebuilds nor re-keys it.
+_WHO = (select(Volunteer, ChannelIdentity.id, ChannelIdentity.last_inbound_at)
+        .join(ChannelIdentity, ChannelIdentity.volunteer_id == Volunteer.id)
+        .where(ChannelIdentity.channel == bindparam("channel"),
+               # the address under every key it may be stored under (during a key rotation, the old one's too)
+               ChannelIdentity.external_id.in_(bindparam("known", expanding=True))))
+_WHO_AND_REMINDER = _WHO.add_columns(reminder_waiting(Volunteer.id, bindparam("now"), bindparam("since")))
 
 PHRASES_REFRESH_SECONDS = 300.0  # activity titles the voice corrector knows are read again this often
 MAX_TITLES = 2000
@@ -82,8 +102,12 @@ class Leases:
             with self._lock:
                 while not self._held:
                     self._wake.wait()
+                interval = max(0.05, min(lease for _v, lease in self._held.values()) / 3)
+            # A fresh claim holds for a whole lease: the first renewal is due a third of it later, and most
+            # turns have ended by then (no Redis round trips for them at all).
+            time.sleep(interval)
+            with self._lock:
                 held = dict(self._held)
-                interval = max(0.05, min(lease for _v, lease in held.values()) / 3)
             for key, (value, lease) in held.items():
                 try:
                     # Renew only our own marker: a finished turn has already replaced it with its replies.
@@ -93,7 +117,6 @@ class Leases:
                                 self.store.set(key, value, _ttl(lease))
                 except Exception:  # noqa: BLE001 - Redis hiccup: the next round tries again
                     log.warning("lease renewal failed for %s", key.split(":")[0])
-            time.sleep(interval)
 
 
 def _ttl(lease: float) -> int:
@@ -238,8 +261,7 @@ class Pipeline:
             held.discard(key)
             if owned:
                 self.leases.release(key)
-                if self.rt.store.get(key) == request_id:  # not when it expired and another turn has it
-                    self.rt.store.delete(key)
+                self.rt.store.delete_if(key, request_id)  # not when it expired and another turn has it
 
     # -- dedup -------------------------------------------------------------------------------
     def _dedup_claim(self, key: str, owner: str, lease: float) -> bool:
@@ -263,6 +285,12 @@ class Pipeline:
     # -- identity ----------------------------------------------------------------------------
     def identify(self, session: Any, inbound: Inbound, now: datetime) -> tuple[Volunteer, bool, str]:
         """Find or create the volunteer behind a channel address; returns (volunteer, is_new, shown address)."""
+        volunteer, is_new, shown, _waiting = self._identify(session, inbound, now)
+        return volunteer, is_new, shown
+
+    def _identify(self, session: Any, inbound: Inbound, now: datetime,
+                  probe_reminder: bool = False) -> tuple[Volunteer, bool, str, bool | None]:
+        """`identify`, and with `probe_reminder` whether a reminder waits for an answer, in the same query."""
         if inbound.channel == "sms":
             external = self.rt.vault.lookup_hash(inbound.sender)
             known = self.rt.vault.lookup_hashes(inbound.sender)  # and the old key's, during a key rotation
@@ -271,19 +299,19 @@ class Pipeline:
             external = inbound.sender
             known = [external]
             shown = inbound.sender
-        found = session.execute(
-            select(Volunteer, ChannelIdentity.id, ChannelIdentity.last_inbound_at)
-            .join(ChannelIdentity, ChannelIdentity.volunteer_id == Volunteer.id)
-            .where(ChannelIdentity.channel == inbound.channel, ChannelIdentity.external_id.in_(known))
-        ).first()
+        params: dict[str, Any] = {"channel": inbound.channel, "known": known}
+        if probe_reminder:
+            params.update(now=now, since=now - REMINDER_ANSWER_WINDOW)
+        found = session.execute(_WHO_AND_REMINDER if probe_reminder else _WHO, params).first()
         if found is not None:
-            volunteer, ident_id, last = found
+            volunteer, ident_id, last = found[:3]
+            waiting = bool(found[3]) if probe_reminder else None
             if inbound.opens_window and (last is None or abs((now - last).total_seconds()) >= INBOUND_STAMP_SECONDS):
                 # The 48-hour window needs the time of the last message, not to the second: a person
                 # chatting writes this once a minute, not on every message.
                 session.execute(update(ChannelIdentity).where(ChannelIdentity.id == ident_id)
                                 .values(last_inbound_at=now))
-            return volunteer, False, shown
+            return volunteer, False, shown, waiting
         volunteer = None
         if inbound.channel == "sms":
             # The number may already belong to a volunteer (bound from WeChat, or imported).
@@ -305,7 +333,8 @@ class Pipeline:
             created_at=now, last_inbound_at=now if inbound.opens_window else None,
         ))
         session.flush()
-        return volunteer, is_new, shown
+        # A new identity of a known volunteer (a number bound from WeChat) may have a reminder: the dialogs ask.
+        return volunteer, is_new, shown, (False if probe_reminder and is_new else None)
 
     # -- the turn ----------------------------------------------------------------------------
     def handle(self, inbound: Inbound, now: datetime | None = None, dedup_ttl: int = 600,
@@ -361,27 +390,32 @@ class Pipeline:
             # Parse before the session opens: on SQLite a write transaction holds the database lock.
             parse = self.rt.nlu.parse(text, to_local(now).replace(tzinfo=None))
             with self.rt.sessions() as session:
-                volunteer, is_new, shown = self.identify(session, inbound, now)
+                hold_loaded(session)  # one turn: a row read twice is read from the database once
+                volunteer, is_new, shown, waiting = self._identify(session, inbound, now,
+                                                                   probe_reminder=might_answer_reminder(text))
                 volunteer_id = volunteer.id
-                # Core inserts (no unit of work to flush); the incoming line first, so that a hand-off's
-                # transcript includes the message that asked for a person.
-                session.execute(_LOG_INSERT, {
+                # Both lines in one Core insert at the end of the turn (no unit of work to flush); whatever
+                # reads or changes the log before (a hand-off's transcript) writes the incoming line first.
+                queue_log(session, {
                     "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "in", "address": shown,
                     "text": mask_numbers(text)[:2000] or f"[{inbound.kind}:{inbound.event or ''}]",
                     "intent": parse.get("intent", {}).get("name"), "request_id": rid, "created_at": now})
                 turn = Turn(parse=parse, text=text, volunteer=volunteer, session=session, store=self.rt.store,
                             now=now, channel=inbound.channel, hooks=hooks, settings=self.settings,
                             kind=inbound.kind, event=inbound.event, event_key=inbound.event_key,
-                            location=inbound.location, new_user=is_new, vault=self.rt.vault)
+                            location=inbound.location, new_user=is_new, vault=self.rt.vault,
+                            reminder_waiting=waiting)
                 replies = respond(turn)
                 speak = turn.speak
                 probe.read(turn)
+                out: list[dict[str, Any]] = []
                 if replies and volunteer.deleted_at is None:  # a silent event gets no answer; 删除我的信息 no log
-                    session.execute(_LOG_INSERT, {
+                    out.append({
                         "volunteer_id": volunteer.id, "channel": inbound.channel, "direction": "out",
                         "address": shown, "text": mask_numbers(to_plain(replies))[:4000], "intent": None,
                         "request_id": rid,
                         "created_at": now})
+                write_queued_log(session, *out)
                 session.commit()
         except Exception:  # noqa: BLE001 - the user gets a polite answer, the log gets the trace
             log.exception("turn failed channel=%s request_id=%s", inbound.channel, rid)

@@ -60,6 +60,23 @@ def _ensure_math(dbapi_conn: Any) -> None:
             dbapi_conn.create_function(name, nargs, fn, deterministic=True)
 
 
+_HELD = "held_rows"  # session.info: strong references to what the session loaded (`hold_loaded`)
+
+
+def hold_loaded(session: Session) -> None:
+    """Keep every object this session loads until the session ends, so a row read twice in one turn is read
+    from the database once (SQLAlchemy's identity map holds objects only weakly: an activity read to name it
+    and read again to show it was otherwise gone in between). For short sessions only: one inbound turn."""
+    session.info[_HELD] = []
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+def _hold(session: Session, instance: Any) -> None:
+    held = session.info.get(_HELD)
+    if held is not None:
+        held.append(instance)
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (replies are rendered afterwards)."""
     return sessionmaker(bind=engine, expire_on_commit=False)

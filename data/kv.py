@@ -21,6 +21,8 @@ class Store(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def delete_if(self, key: str, value: str) -> bool: ...
+
     def incr(self, key: str, ttl: int, amount: int = 1) -> int: ...
 
     def ping(self) -> bool: ...
@@ -72,6 +74,15 @@ class MemoryStore:
         with self._lock:
             self._data.pop(self._prefix + key, None)
 
+    def delete_if(self, key: str, value: str) -> bool:
+        """Delete the key only while it holds `value` (a lock released by its owner only)."""
+        with self._lock:
+            k = self._prefix + key
+            if self._live(k) != value:
+                return False
+            del self._data[k]
+            return True
+
     def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         """Add `amount` to a counter; the TTL starts with the first increment (a fixed window)."""
         with self._lock:
@@ -88,12 +99,16 @@ class MemoryStore:
         return True
 
 
+_DELETE_IF = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
 class RedisStore:
     """The same protocol on Redis, shared by every worker; all keys get `prefix`."""
 
     def __init__(self, client: Any, prefix: str = "yinling:") -> None:
         self._r = client
         self._prefix = prefix
+        self._delete_if: Any = None
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "yinling:") -> RedisStore:
@@ -123,6 +138,12 @@ class RedisStore:
 
     def delete(self, key: str) -> None:
         self._r.delete(self._prefix + key)
+
+    def delete_if(self, key: str, value: str) -> bool:
+        """Compare and delete in one round trip (a Lua script runs atomically on the server)."""
+        if self._delete_if is None:
+            self._delete_if = self._r.register_script(_DELETE_IF)
+        return bool(self._delete_if(keys=[self._prefix + key], args=[value]))
 
     def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         k = self._prefix + key

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, exists, select, update
+from sqlalchemy import CursorResult, delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from .models import (
@@ -30,10 +30,15 @@ from .models import (
     Volunteer,
 )
 
-
 # -- consent ------------------------------------------------------------------------------------
+_CONSENTS = "consents_recorded"  # session.info: {(volunteer id, kind): granted} recorded in this session
+
+
 def consent_state(session: Session, volunteer_id: int, kind: str) -> bool | None:
     """The latest decision of this kind: True granted, False withdrawn, None never asked."""
+    recorded = session.info.get(_CONSENTS, {}).get((volunteer_id, kind))
+    if recorded is not None:  # decided in this session (this turn): the latest, no need to read it back
+        return bool(recorded)
     row = session.scalars(
         select(Consent)
         .where(Consent.volunteer_id == volunteer_id, Consent.kind == kind)
@@ -46,8 +51,9 @@ def consent_state(session: Session, volunteer_id: int, kind: str) -> bool | None
 def record_consent(
     session: Session, volunteer_id: int, kind: str, granted: bool, channel: str | None, now: datetime
 ) -> None:
+    """Record a decision; written with the next flush (two decisions in a row: one statement)."""
     session.add(Consent(volunteer_id=volunteer_id, kind=kind, granted=granted, channel=channel, at=now))
-    session.flush()
+    session.info.setdefault(_CONSENTS, {})[(volunteer_id, kind)] = granted
 
 
 # -- places -------------------------------------------------------------------------------------
@@ -123,8 +129,28 @@ def coordinator_for(
     return fallback, None
 
 
+# -- the conversation log -------------------------------------------------------------------------
+LOG_QUEUE = "message_log_queue"  # session.info: this turn's message_log rows, not yet written
+# Core, executed with dicts of values: compiled once, cached; no unit of work to flush.
+_LOG_INSERT = insert(MessageLog.__table__)  # type: ignore[arg-type]
+
+
+def queue_log(session: Session, row: dict[str, Any]) -> None:
+    """Keep a message_log row (a dict of its columns) to be written with the turn's other lines in one
+    statement (`write_queued_log`), or earlier by whatever reads or changes the log in between."""
+    session.info.setdefault(LOG_QUEUE, []).append(row)
+
+
+def write_queued_log(session: Session, *more: dict[str, Any]) -> None:
+    """Write the queued message_log rows and `more`, in one statement (none when there are none)."""
+    rows = [*session.info.pop(LOG_QUEUE, ()), *more]
+    if rows:
+        session.execute(_LOG_INSERT, rows)
+
+
 def recent_transcript(session: Session, volunteer_id: int, limit: int = 12) -> list[str]:
     """The volunteer's last messages both ways, oldest first, as `in: …` / `out: …` lines."""
+    write_queued_log(session)  # the message that asked for a person belongs in it
     rows = list(
         session.scalars(
             select(MessageLog)
@@ -192,8 +218,10 @@ def forget_volunteer(session: Session, volunteer: Volunteer, channel: str | None
         volunteer.identities.remove(ident)
         session.delete(ident)
     session.flush()
+    write_queued_log(session)
     session.execute(delete(MessageLog).where(MessageLog.volunteer_id == vid))
     session.execute(delete(Consent).where(Consent.volunteer_id == vid))
+    session.info.pop(_CONSENTS, None)
     session.execute(delete(TeamMember).where(TeamMember.volunteer_id == vid))
     session.execute(delete(Delivery).where(Delivery.volunteer_id == vid))
     session.execute(delete(Notice).where(Notice.kind == "bind_code", Notice.key.startswith(f"bind:{vid}:")))
@@ -237,6 +265,7 @@ def enforce_retention(session: Session, now: datetime, days: int = RETENTION_DAY
         ~exists().where(Coordinator.volunteer_id == Volunteer.id))))
     for volunteer in stale:
         forget_volunteer(session, volunteer, None, now)
+    write_queued_log(session)
     lines: CursorResult[Any] = session.execute(delete(MessageLog).where(MessageLog.created_at < cutoff))  # type: ignore[assignment]
     codes: CursorResult[Any] = session.execute(delete(Notice).where(  # type: ignore[assignment]
         Notice.kind == "bind_code", Notice.created_at < now - timedelta(days=1)))
@@ -269,8 +298,10 @@ def merge_volunteers(session: Session, keep: Volunteer, other: Volunteer, now: d
     session.execute(
         update(ServiceRecord).where(ServiceRecord.volunteer_id == other.id).values(volunteer_id=keep.id)
     )
+    write_queued_log(session)
     session.execute(update(MessageLog).where(MessageLog.volunteer_id == other.id).values(volunteer_id=keep.id))
     session.execute(update(Consent).where(Consent.volunteer_id == other.id).values(volunteer_id=keep.id))
+    session.info.pop(_CONSENTS, None)
     session.execute(
         update(Coordinator).where(Coordinator.volunteer_id == other.id).values(volunteer_id=keep.id)
     )

@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Exists, Select, exists, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from .errors import InvalidInput, NotFound
@@ -264,6 +265,9 @@ def update_star(session: Session, volunteer_id: int, now: datetime, thresholds: 
 # -- reminder answers (the dialogs call these when a reminded volunteer replies 1 or 2) -------------------
 
 
+REMINDER_ANSWER_WINDOW = timedelta(hours=30)  # a reminder can be answered this long after it went out
+
+
 @dataclass
 class PendingReminder:
     delivery: Delivery
@@ -271,25 +275,38 @@ class PendingReminder:
     activity: Activity
 
 
-def pending_reminder(session: Session, volunteer_id: int, now: datetime,
-                     within: timedelta = timedelta(hours=30)) -> PendingReminder | None:
-    """The latest unanswered activity reminder sent to this volunteer for a sign-up still confirmed."""
-    rows = session.execute(
-        select(Delivery, Notice).join(Notice, Notice.id == Delivery.notice_id)
+def _pending(volunteer_id: Any, now: Any, since: Any) -> Select[Delivery, Activity, Signup]:
+    """Unanswered activity reminders sent to the volunteer (an id, or a column of an outer query) since
+    `since`, for an activity still ahead that they are confirmed for: with the activity and the sign-up.
+    `now` and `since` are datetimes or bound parameters (a statement built once)."""
+    return (
+        select(Delivery, Activity, Signup)
+        .join(Notice, Notice.id == Delivery.notice_id)
+        .join(Activity, Activity.id == Notice.activity_id)
+        .join(Signup, (Signup.activity_id == Activity.id) & (Signup.volunteer_id == volunteer_id)
+              & (Signup.status == SignupStatus.CONFIRMED))
         .where(Delivery.volunteer_id == volunteer_id, Notice.kind.in_(["reminder_day", "reminder_2h"]),
                Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN]), Delivery.answer.is_(None),
-               Delivery.updated_at > now - within)
-        .order_by(Delivery.updated_at.desc(), Delivery.id.desc()).limit(5)).all()
-    for delivery, notice in rows:
-        act = session.get(Activity, notice.activity_id) if notice.activity_id else None
-        if act is None or act.starts_at <= now:
-            continue
-        signup = session.scalars(select(Signup).where(
-            Signup.activity_id == act.id, Signup.volunteer_id == volunteer_id,
-            Signup.status == SignupStatus.CONFIRMED)).first()
-        if signup is not None:
-            return PendingReminder(delivery, signup, act)
-    return None
+               Delivery.updated_at > since, Activity.starts_at > now))
+
+
+def pending_reminder(session: Session, volunteer_id: int, now: datetime,
+                     within: timedelta = REMINDER_ANSWER_WINDOW) -> PendingReminder | None:
+    """The latest unanswered activity reminder sent to this volunteer for a sign-up still confirmed, with the
+    activity and the sign-up, read in one query."""
+    row = session.execute(_pending(volunteer_id, now, now - within)
+                          .order_by(Delivery.updated_at.desc(), Delivery.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    delivery, act, signup = row
+    return PendingReminder(delivery, signup, act)
+
+
+def reminder_waiting(volunteer_id: Any, now: Any, since: Any = None) -> Exists:
+    """Whether `pending_reminder` would find one, as an EXISTS to put into another query (the pipeline's
+    who-is-it query, for a message that may answer a reminder): a `1` with nothing waiting costs no query.
+    `since` defaults to `now - REMINDER_ANSWER_WINDOW` (give both as bound parameters in a prepared statement)."""
+    return _pending(volunteer_id, now, now - REMINDER_ANSWER_WINDOW if since is None else since).exists()
 
 
 def answer_reminder(session: Session, pending: PendingReminder, answer: str, now: datetime) -> CancelResult | None:

@@ -298,9 +298,11 @@ def _page(
 
 
 def _lock_activity(session: Session, activity_id: int) -> Activity:
-    """Lock the activity row (PostgreSQL FOR UPDATE; SQLite already holds the write lock)."""
+    """Lock the activity row (PostgreSQL FOR UPDATE; SQLite already holds the write lock), and read it as it
+    is now, even when this session read it before."""
     act = session.scalars(
         select(Activity).where(Activity.id == activity_id).with_for_update()
+        .execution_options(populate_existing=True)
     ).one_or_none()
     if act is None:
         raise NotFound(f"activity {activity_id}")

@@ -132,6 +132,9 @@ class Turn:
     speak: list[Reply] | None = None
     # 亲情助手: the family helper acting for `volunteer` (the parent) in this turn (dialogs.flows.family).
     helper: Volunteer | None = None
+    # Whether an activity reminder waits for an answer, when the caller already asked (data.records.
+    # reminder_waiting, for a message `might_answer_reminder`); None: not asked, the dialogs read it themselves.
+    reminder_waiting: bool | None = None
 
 
 # Channel events no person typed (WeChat's periodic location report, a click on a link in the menu):

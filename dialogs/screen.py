@@ -17,6 +17,7 @@ handlers, Rasa forms' requested slot). Each reader is written and tested once, h
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -281,9 +282,11 @@ def regret(text: str) -> bool:
 
 
 # -- reading a message with what a screen expects -------------------------------------------------
-def read(turn: Turn, st: State, expects: tuple[str, ...], names: dict[int, list[str]] | None = None,
+def read(turn: Turn, st: State, expects: tuple[str, ...],
+         names: dict[int, list[str]] | Callable[[], dict[int, list[str]]] | None = None,
          current_party: int = 1) -> Reading | None:
-    """The first reading the screen's expectations give, in their declared order."""
+    """The first reading the screen's expectations give, in their declared order. `names` may be a function
+    that reads them: it is called only when the message may name an item."""
     for kind in expects:
         if kind == NUMBER and st.listed:
             n = number(turn)
@@ -297,7 +300,11 @@ def read(turn: Turn, st: State, expects: tuple[str, ...], names: dict[int, list[
         elif kind == NAME and names:
             if any(e.get("entity") == "time" for e in turn.parse.get("entities") or []):
                 continue  # a new time is a new search, not a name on screen
-            hit = name_match(turn.text, names)
+            if len(plain(turn.text)) < 2:
+                continue  # too short to name anything (name_match needs two characters)
+            if callable(names):
+                names = names()
+            hit = name_match(turn.text, names) if names else None
             if hit is not None:
                 return Reading(NAME, hit)
         elif kind == PARTY:

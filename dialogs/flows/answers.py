@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
 from data import profiles
 from data.models import Activity, Signup
 from data.services import places_left
@@ -25,23 +28,30 @@ if TYPE_CHECKING:
 
 
 def listed_names(turn: Turn, st: State) -> dict[int, list[str]]:
-    """Names of the items on screen, keyed by what `st.listed` holds (activity or sign-up ids)."""
+    """Names of the items on screen, keyed by what `st.listed` holds (activity or sign-up ids): the items
+    and their places read in one query."""
     out: dict[int, list[str]] = {}
+    if not st.listed:
+        return out
+    if st.list_kind == "signup":
+        signups = turn.session.scalars(
+            select(Signup).options(joinedload(Signup.activity).joinedload(Activity.place))
+            .where(Signup.id.in_(st.listed)))
+        acts = {s.id: s.activity for s in signups}
+    elif st.list_kind in ("activity", "mine"):
+        acts = {a.id: a for a in turn.session.scalars(
+            select(Activity).options(joinedload(Activity.place)).where(Activity.id.in_(st.listed)))}
+    else:
+        return out
     for item in st.listed:
-        if st.list_kind == "signup":
-            signup = turn.session.get(Signup, item)
-            act = signup.activity if signup is not None else None
-        elif st.list_kind in ("activity", "mine"):
-            act = turn.session.get(Activity, item)
-        else:
-            act = None
+        act = acts.get(item)
         if act is not None:
             out[item] = activity_names(act)
     return out
 
 
 def screen_reading(turn: Turn, st: State, expects: tuple[str, ...]) -> Reading | None:
-    names = listed_names(turn, st) if NAME in expects else None
+    names = (lambda: listed_names(turn, st)) if NAME in expects else None  # read only when a name may be said
     return read(turn, st, expects, names=names, current_party=int(st.data.get("party") or 1))
 
 

@@ -155,14 +155,17 @@ def late(turn: Turn, st: State) -> Result | None:
                                                     SignupStatus.WAITLISTED):
             prompt = T.CORRECT_ASK.format(title=_title(turn, signup.activity))
             return [yes_no(turn, prompt, T.CORRECT_OPTIONS)], "change.correct"
-    ups = services.upcoming_signups(turn.session, turn.volunteer.id, turn.now)
-    if ups and _CHANGE.search(text) and intent(turn) not in ("search_activities",):
+    changing = bool(_CHANGE.search(text)) and intent(turn) not in ("search_activities",)
+    leaving = bool(_LEAVE.search(text) or (_WAITING.search(text) and intent(turn) in ("deny", "cancel_signup")))
+    # The sign-ups are read only for words about changing or leaving one (most messages that come here are not).
+    ups = services.upcoming_signups(turn.session, turn.volunteer.id, turn.now) if changing or leaving else []
+    if ups and changing:
         current = _pointed(turn, st, ups)
         if current is not None:
             size = party(turn, current.party_size)
             if size is not None and not (_LEAVE.search(text) and size == current.party_size):
                 return offer_party(turn, st, current.id, size)
-    if ups and (_LEAVE.search(text) or (_WAITING.search(text) and intent(turn) in ("deny", "cancel_signup"))):
+    if ups and leaving:
         from .cancel import start as cancel_start
 
         return cancel_start(turn, st)

@@ -32,7 +32,10 @@ def needs_welcome(turn: Turn, st: State) -> bool:
         return False
     if turn.new_user:
         return not st.welcomed
-    return profiles.consent_state(turn.session, turn.volunteer.id, "privacy") is None
+    if profiles.consent_state(turn.session, turn.volunteer.id, "privacy") is None:
+        return True
+    st.welcomed = True  # asked before (yes or no): later turns need not read the consents again
+    return False
 
 
 def welcome(turn: Turn, st: State, notes: list[str] | None = None) -> Result:

@@ -49,6 +49,13 @@ def _answer(text: str, fresh: bool) -> str | None:
     return None
 
 
+def might_answer(text: str) -> bool:
+    """Whether the message may answer a reminder (the check before any query): the pipeline then asks the
+    database in the same query as who sent it (`Turn.reminder_waiting`)."""
+    stripped = (text or "").strip()
+    return bool(stripped) and len(stripped) <= _MAX_WORDS and _answer(text, fresh=True) is not None
+
+
 def _reminded_at(p: PendingReminder) -> datetime:
     return p.delivery.sent_at or p.delivery.updated_at
 
@@ -67,15 +74,14 @@ def _fresh(st: State, p: PendingReminder) -> bool:
 
 def answer(turn: Turn, st: State) -> Result | None:
     """The early check: answer the pending reminder, or None when the message is not an answer to one."""
-    text = turn.text or ""
-    if not text.strip() or len(text.strip()) > _MAX_WORDS:
+    if not might_answer(turn.text):  # cheap text test before any query
         return None
-    if _answer(text, fresh=True) is None:  # cheap text test before any query
+    if turn.reminder_waiting is False:  # the pipeline already asked: nothing waits
         return None
     pending = pending_reminder(turn.session, turn.volunteer.id, turn.now)
     if pending is None:
         return None
-    kind = _answer(text, _fresh(st, pending))
+    kind = _answer(turn.text or "", _fresh(st, pending))
     if kind is None:
         return None
     act = pending.activity

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from data import profiles
 from data.models import Activity, ActivityStatus, Place, PlaceLevel, Volunteer
@@ -353,7 +353,7 @@ def no_results(turn: Turn, st: State, notes: list[str]) -> Result:
 # -- details --------------------------------------------------------------------------------------
 def show_detail(turn: Turn, st: State, activity_id: int) -> Result:
     """Everything about one activity, with `回复1报名` (or, when already signed up, 1 = cancel)."""
-    act = turn.session.get(Activity, activity_id)
+    act = turn.session.get(Activity, activity_id, options=[joinedload(Activity.place)])  # the card names it
     if act is None or act.status != ActivityStatus.PUBLISHED or act.starts_at <= turn.now:
         return with_menu(turn, T.ERR_NOT_FOUND if act is None else T.ERR_NOT_OPEN), "help.menu"
     st.data["activity_id"] = act.id

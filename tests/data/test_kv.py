@@ -28,6 +28,16 @@ def test_set_nx_only_once(store: Store) -> None:
     assert store.get("k") == "first"
 
 
+def test_delete_if_deletes_only_the_owners_value(store: Store) -> None:
+    store.set("lock", "turn-a", ttl=30)
+    assert store.delete_if("lock", "turn-b") is False  # another owner's lock stays
+    assert store.get("lock") == "turn-a"
+    assert store.delete_if("lock", "turn-a") is True
+    assert store.get("lock") is None
+    assert store.delete_if("lock", "turn-a") is False  # gone already
+    assert store.delete_if("never-set", "x") is False
+
+
 def test_ttl_expires(store: Store) -> None:
     store.set("t", "x", ttl=1)
     assert store.set_nx("n", "x", ttl=1)
