@@ -418,12 +418,10 @@ def copy_to_helpers(turn: Turn, parent: Volunteer, text: str, key: str, ids: lis
     """A copy of something the parent was told, to the parent's helpers, naming the parent."""
     if turn.helper is not None and ids is None:
         return  # made by a helper: act() tells the parent and the other helpers
-    if ids is None:
-        ids = [x.helper_id for x in family.helpers_of(turn.session, parent.id) if x.helper_id is not None]
-    if not ids:
+    if ids is not None and not ids:
         return
-    for link in family.helpers_of(turn.session, parent.id):
-        if link.helper_id in ids:
+    for link in family.helpers_of(turn.session, parent.id):  # one query, whoever is told
+        if link.helper_id is not None and (ids is None or link.helper_id in ids):
             body = T.FAMILY_COPY.format(title=family.parent_title(parent, link), name=parent.name or "", text=text)
             _tell(turn, [link.helper_id], T.FAMILY_COPY_TITLE, body, f"{key}:{link.helper_id}")
 

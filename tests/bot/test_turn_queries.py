@@ -34,7 +34,8 @@ CEILING = {
     "search": 5,  # who, last_inbound_at (once a minute), privacy asked? (once: then in the state), search, log
     "details": 5,  # who (and whether a reminder waits), activity with its place, places left, own sign-up?, log
     "signup": 8,  # who, listed names (one query), own sign-up? (twice), privacy, overlap, places left, log
-    "confirm": 9,  # who (a reminder?), last_inbound_at, lock, own sign-up?, overlap, places, insert, place, log
+    "confirm": 10,  # who (a reminder?), last_inbound_at, lock, own sign-up?, overlap, places, insert, place,
+    # family helpers to copy to (亲情助手), log
     "menu": 2,  # who, log
     "mine": 3,  # who, sign-ups, log
     "reminder": 7,  # who (a reminder waits), last_inbound_at, the reminder with its activity and sign-up,
