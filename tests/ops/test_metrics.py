@@ -197,6 +197,17 @@ def test_multiprocess_mode_adds_up_every_process(tmp_path: Path) -> None:
     assert value(scraped, "yinling_turn_seconds_count", channel="sms") == 2
 
 
+def test_a_command_started_before_the_directory_exists_makes_it(tmp_path: Path) -> None:
+    """README's worker may start before gunicorn has made PROMETHEUS_MULTIPROC_DIR (or /run was emptied by a
+    reboot): every `python -m bot` command stopped with FileNotFoundError while importing the metrics."""
+    missing = tmp_path / "run" / "prom"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(missing)}
+    done = subprocess.run([sys.executable, "-c", "from bot import metrics; metrics.delivery('sms', 'sent')"],
+                          cwd=ROOT, env=env, timeout=60, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-400:]
+    assert any(missing.glob("counter_*.db"))
+
+
 @pytest.mark.parametrize("bad", ["", "Bearer", "Basic scrape-token-123"])
 def test_token_header_forms(ops_app: Flask, ops_rt: Runtime, bad: str) -> None:
     ops_rt.config.app.metrics_token = "scrape-token-123"
