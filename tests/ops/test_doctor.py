@@ -4,7 +4,6 @@ Production refuses to start without Redis."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -28,16 +27,9 @@ from data.migrate import upgrade
 from tests.conftest import REDIS_URL, RUN_PREFIX, TEST_SECRET, _missing
 from tests.fakes.sms_android import FakeAndroidGateway
 from tests.fakes.wechat_api import APP_ID, APP_SECRET, FakeWechatAPI
+from tests.loopback import free_port as dead_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def dead_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,18 +16,11 @@ import requests
 
 from tests.conftest import REDIS_URL, RUN_PREFIX, TEST_SECRET, _missing
 from tests.drivers.wechat import TOKEN, WechatDriver
+from tests.loopback import free_port
 
 from .conftest import demo_database, samples, total
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
 
 
 @pytest.mark.wall_clock
