@@ -136,8 +136,8 @@ def cmd_keys_rotate(args: argparse.Namespace, rt: Runtime) -> int:
         print(f"有 {report.unreadable} 个号码用给出的密钥都解不开，没有改动它们。请把旧密钥放进 YINLING_SECRET_KEY_OLD"
               "（多个用英文逗号分隔）后再运行一次。", file=sys.stderr)
         return 1
-    print("全部号码已在新密钥下。再运行一次 python -m bot keys status 确认；之后从环境里去掉 YINLING_SECRET_KEY_OLD，"
-          "重启网页和工作进程。")
+    print("全部号码已在新密钥下。再运行一次 python -m bot keys status 确认；等一个小时（Redis 里待确认的绑定和待发的短信"
+          "还用旧密钥），再从环境里去掉 YINLING_SECRET_KEY_OLD，重启网页和工作进程。")
     return 0
 
 

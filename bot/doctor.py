@@ -190,12 +190,19 @@ def _sms_cloud(name: str, fields: dict[str, Any], templates: dict[str, Any]) -> 
     return Check(f"短信 {name}", OK, "凭据和模板已配置（不发短信，无法验证密钥本身）")
 
 
+_NO_CONSOLE = "从 sms.providers 里去掉 console，sms.outbound 写在用的短信通道（不用短信就都留空）"
+
+
 def check_sms(rt: Runtime) -> Iterator[Check]:
     cfg = rt.config
+    if not cfg.sms.providers and not cfg.sms.outbound:
+        yield Check("短信", SKIP, "没有配置（只用微信）")
+    elif cfg.app.env == "production" and cfg.sms.outbound == "console" and "console" not in cfg.sms.providers:
+        yield Check("短信 console", FAIL, "sms.outbound 是控制台短信：通知只打印，谁也收不到", _NO_CONSOLE)
     for provider in cfg.sms.providers:
         if provider == "console":
             if cfg.app.env == "production":
-                yield Check("短信 console", FAIL, "控制台短信只用于开发", "从 sms.providers 里去掉 console")
+                yield Check("短信 console", FAIL, "控制台短信只用于开发", _NO_CONSOLE)
             else:
                 yield Check("短信 console", OK, "开发用，只打印不发送")
         elif provider == "android":

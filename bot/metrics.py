@@ -32,6 +32,16 @@ from .logs import CHANNEL, INTENT, REQUEST_ID
 
 log = logging.getLogger("yinling.turn")
 
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+
+
+# prometheus_client opens its file there as each series below is made: a directory not made yet (a worker
+# started before gunicorn, /run after a reboot) stopped every `python -m bot` command with a traceback.
+if multiprocess_dir():
+    Path(str(multiprocess_dir())).mkdir(parents=True, exist_ok=True, mode=0o700)
+
 # -- bounded label values ------------------------------------------------------------------------
 CHANNELS = frozenset({"wechat", "sms", "console"})
 ROUTES = frozenset({"wechat_custom", "wechat_template", "sms"})
@@ -270,10 +280,6 @@ class ScrapeCollector(Collector):
         now = self.now()
         now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
         return n, max(0.0, (now - when).total_seconds())
-
-
-def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
 
 
 def exposition(extra: Collector | None = None) -> bytes:

@@ -282,13 +282,18 @@ class WechatAPI:
     # -- messages --------------------------------------------------------------------------------
     def send_text(self, openid: str, text: str) -> SendResult:
         """A customer-service text message, inside the user's 48-hour window and 5-message quota."""
+        content = fit_text(text, self.cfg.max_reply_bytes)
+        return self._send_custom(openid, lambda c: c.message.send_text(openid, content))
+
+    def _send_custom(self, openid: str, send: Callable[[WeChatClient], Any]) -> SendResult:
+        """One customer-service message (`send` calls the client) if the user's window and quota allow it,
+        counted against the quota once WeChat took it."""
         reason = self.unreachable_reason(openid)
         if reason:
             return SendResult("unreachable", reason)
         window = self.store.get(f"wechat:window:{openid}") or "0"
-        content = fit_text(text, self.cfg.max_reply_bytes)
         try:
-            result = self.call(lambda c: c.message.send_text(openid, content))
+            result = self.call(send)
         except WechatAPIError as exc:
             return self._failed(openid, exc)
         self.store.incr(f"wechat:cs_sent:{openid}:{window}", self._window_seconds)
@@ -354,16 +359,7 @@ class WechatAPI:
 
     def send_voice(self, openid: str, media_id: str) -> SendResult:
         """A customer-service voice message, inside the user's 48-hour window and quota (like `send_text`)."""
-        reason = self.unreachable_reason(openid)
-        if reason:
-            return SendResult("unreachable", reason)
-        window = self.store.get(f"wechat:window:{openid}") or "0"
-        try:
-            result = self.call(lambda c: c.message.send_voice(openid, media_id))
-        except WechatAPIError as exc:
-            return self._failed(openid, exc)
-        self.store.incr(f"wechat:cs_sent:{openid}:{window}", self._window_seconds)
-        return SendResult("sent", provider_id=_msgid(result))
+        return self._send_custom(openid, lambda c: c.message.send_voice(openid, media_id))
 
     def qr_scene_url(self, scene: str, expire_seconds: int) -> str:
         """A temporary QR code whose scan sends `scene` (follow or SCAN event); the address that shows it."""

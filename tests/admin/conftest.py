@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,9 @@ from bot.app import create_app
 from bot.push import PushContext, PushService, get_push
 from bot.runtime import Runtime
 from bot.web.admin.auth import create_coordinator_login
+from tests.conftest import REQUIRE
 from tests.fakes.push_apis import FakeApis
+from tests.loopback import serving
 from tests.push.conftest import (  # noqa: F401 - fixtures and the collection hook, shared with tests/push
     backend,
     db_url,
@@ -83,3 +87,48 @@ def admin(app: Flask) -> Admin:
     a = Admin(app.test_client())
     assert a.login("wangxy").status_code == 302
     return a
+
+
+# -- a real browser ---------------------------------------------------------------------------------------
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def live(app: Flask) -> Iterator[str]:
+    """The app over real HTTP on loopback, for the browser."""
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """`chromium(*extra_args)` starts Debian's headless chromium through chromium-driver (no browser
+    download), quit after the test. Skipped where they are not installed; CI requires them."""
+    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
+        if REQUIRE:
+            pytest.fail("chromium and chromium-driver are required in CI")
+        pytest.skip("chromium / chromium-driver not installed")
+    if not REQUIRE:
+        pytest.importorskip("selenium.webdriver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    started: list[Any] = []
+
+    def start(*extra: str) -> Any:
+        opts = Options()
+        opts.binary_location = CHROMIUM
+        for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                    f"--user-data-dir={tmp_path / f'profile{len(started)}'}", "--lang=zh-CN", *extra):
+            opts.add_argument(arg)
+        driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+        started.append(driver)
+        driver.set_page_load_timeout(20)
+        return driver
+
+    yield start
+    for driver in started:
+        driver.quit()

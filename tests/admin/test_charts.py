@@ -8,18 +8,16 @@ from __future__ import annotations
 import html
 import os
 import re
-import shutil
-import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from bot.runtime import Runtime
 from bot.web.admin.charts import CHARTS, FONT, LABEL_MAX, WIDTH, ChartSpec, bar_chart, text_width
@@ -27,7 +25,6 @@ from data.models import Activity, ActivityStatus, ServiceRecord, Signup, SignupS
 from data.models_push import ExportAudit
 from data.stats import Table, active_by_month
 from data.timeutil import to_utc
-from tests.conftest import REQUIRE
 from tests.push.helpers import person
 
 from .conftest import PASSWORD, Admin
@@ -135,28 +132,9 @@ def test_bar_chart_draws_what_it_is_given() -> None:
 
 # -- in a real browser --------------------------------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-@pytest.fixture
-def live(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_charts_fit_phone_and_desktop_in_headless_chromium(live: str, rt: Runtime, tmp_path: Path) -> None:
-    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
-        if REQUIRE:
-            pytest.fail("chromium and chromium-driver are required in CI")
-        pytest.skip("chromium / chromium-driver not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
+def test_charts_fit_phone_and_desktop_in_headless_chromium(live: str, chromium: Callable[..., Any], rt: Runtime,
+                                                           tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -167,58 +145,48 @@ def test_charts_fit_phone_and_desktop_in_headless_chromium(live: str, rt: Runtim
                           filter_text="2025-03-01 至 2025-03-31；全部队伍", row_count=12, full_phones=True))
     keep = Path(os.environ["YINLING_SCREENSHOT_DIR"]) if os.environ.get("YINLING_SCREENSHOT_DIR") else tmp_path
     keep.mkdir(parents=True, exist_ok=True)
-    opts = Options()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                f"--user-data-dir={tmp_path / 'profile'}", "--lang=zh-CN", "--hide-scrollbars"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    try:
-        driver.set_page_load_timeout(20)
-        driver.set_window_size(1280, 900)
-        driver.get(f"{live}/admin/login")
-        driver.find_element(By.ID, "username").send_keys("ops")
-        driver.find_element(By.ID, "password").send_keys(PASSWORD)
-        old = driver.find_element(By.TAG_NAME, "html")
-        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        WebDriverWait(driver, 20).until(ec.staleness_of(old))
-        for name, width in (("desktop", 1280), ("phone", 375)):
-            driver.set_window_size(width, 900)
-            driver.get(f"{live}/admin/stats")
-            WebDriverWait(driver, 20).until(ec.presence_of_element_located((By.CSS_SELECTOR, "svg.chart")))
-            inner = driver.execute_script("return document.documentElement.clientWidth")
-            assert driver.execute_script("return document.documentElement.scrollWidth") <= inner, name
-            charts = driver.find_elements(By.CSS_SELECTOR, "figure.chart")
-            assert len(charts) == len(CHARTS)
-            for fig in charts:
-                svg = fig.find_element(By.TAG_NAME, "svg")
-                box = driver.execute_script("const r = arguments[0].getBoundingClientRect();"
-                                            "return [r.left, r.right, r.width];", svg)
-                assert box[0] >= 0 and box[1] <= inner and box[2] > 250, (name, box)
-                # Labels render at a readable size: the font in CSS pixels after the view box is scaled.
-                scale = box[2] / WIDTH
-                assert FONT * scale >= 16, (name, scale)
-            if name == "desktop":  # chart and table side by side
-                sec = driver.find_element(By.ID, "month")
-                fig_box = driver.execute_script("return arguments[0].getBoundingClientRect().top",
-                                                sec.find_element(By.CSS_SELECTOR, "figure.chart"))
-                table_box = driver.execute_script("return arguments[0].getBoundingClientRect().top",
-                                                  sec.find_element(By.TAG_NAME, "table"))
-                assert abs(fig_box - table_box) < 60
-            for spec in CHARTS:
-                sec = driver.find_element(By.ID, spec.table)
-                driver.execute_script("arguments[0].scrollIntoView()", sec)
-                shot = keep / f"stats-{name}-{spec.table}.png"
-                sec.screenshot(str(shot))
-                assert shot.stat().st_size > 3000
-            for page in ("export", "exports"):  # the export page and the operator's audit list
-                driver.get(f"{live}/admin/{page}")
-                WebDriverWait(driver, 20).until(ec.presence_of_element_located((By.TAG_NAME, "h1")))
-                assert driver.execute_script("return document.documentElement.scrollWidth") <= inner, (name, page)
-                driver.find_element(By.TAG_NAME, "main").screenshot(str(keep / f"{page}-{name}.png"))
-    finally:
-        driver.quit()
+    driver = chromium("--hide-scrollbars")
+    driver.set_window_size(1280, 900)
+    driver.get(f"{live}/admin/login")
+    driver.find_element(By.ID, "username").send_keys("ops")
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(driver, 20).until(ec.staleness_of(old))
+    for name, width in (("desktop", 1280), ("phone", 375)):
+        driver.set_window_size(width, 900)
+        driver.get(f"{live}/admin/stats")
+        WebDriverWait(driver, 20).until(ec.presence_of_element_located((By.CSS_SELECTOR, "svg.chart")))
+        inner = driver.execute_script("return document.documentElement.clientWidth")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= inner, name
+        charts = driver.find_elements(By.CSS_SELECTOR, "figure.chart")
+        assert len(charts) == len(CHARTS)
+        for fig in charts:
+            svg = fig.find_element(By.TAG_NAME, "svg")
+            box = driver.execute_script("const r = arguments[0].getBoundingClientRect();"
+                                        "return [r.left, r.right, r.width];", svg)
+            assert box[0] >= 0 and box[1] <= inner and box[2] > 250, (name, box)
+            # Labels render at a readable size: the font in CSS pixels after the view box is scaled.
+            scale = box[2] / WIDTH
+            assert FONT * scale >= 16, (name, scale)
+        if name == "desktop":  # chart and table side by side
+            sec = driver.find_element(By.ID, "month")
+            fig_box = driver.execute_script("return arguments[0].getBoundingClientRect().top",
+                                            sec.find_element(By.CSS_SELECTOR, "figure.chart"))
+            table_box = driver.execute_script("return arguments[0].getBoundingClientRect().top",
+                                              sec.find_element(By.TAG_NAME, "table"))
+            assert abs(fig_box - table_box) < 60
+        for spec in CHARTS:
+            sec = driver.find_element(By.ID, spec.table)
+            driver.execute_script("arguments[0].scrollIntoView()", sec)
+            shot = keep / f"stats-{name}-{spec.table}.png"
+            sec.screenshot(str(shot))
+            assert shot.stat().st_size > 3000
+        for page in ("export", "exports"):  # the export page and the operator's audit list
+            driver.get(f"{live}/admin/{page}")
+            WebDriverWait(driver, 20).until(ec.presence_of_element_located((By.TAG_NAME, "h1")))
+            assert driver.execute_script("return document.documentElement.scrollWidth") <= inner, (name, page)
+            driver.find_element(By.TAG_NAME, "main").screenshot(str(keep / f"{page}-{name}.png"))
 
 
 def test_a_leader_sees_charts_of_the_own_teams(admin: Admin, rt: Runtime) -> None:

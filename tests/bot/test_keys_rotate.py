@@ -67,6 +67,7 @@ def test_rotate_command_end_to_end(kind: str, tmp_path: Path, request: pytest.Fi
     assert main(["keys", "rotate", "--batch-size", "4"]) == 0
     out = capsys.readouterr().out
     assert f"换成新密钥 {len(phones)}" in out and "解不开 0" in out
+    assert "等一个小时" in out  # as deploy/README.md: queued SMS jobs in Redis still carry the old key's phones
     assert main(["keys", "status"]) == 0
 
     monkeypatch.delenv("YINLING_SECRET_KEY_OLD")  # the procedure's last step: the old key removed

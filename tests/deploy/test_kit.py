@@ -198,6 +198,18 @@ def test_env_template_names_every_secret_and_loads() -> None:
     assert cfg.app.env == "production" and cfg.old_secret_keys == []
 
 
+def test_production_config_sends_no_sms_through_the_console() -> None:
+    """Left at the defaults, SMS went through the development console provider: `doctor` failed on a fresh
+    install and the worker printed every notice's text into the journal, counted as sent."""
+    from types import SimpleNamespace
+
+    from bot import doctor
+
+    cfg = production_config()
+    assert "console" not in (*cfg.sms.providers, cfg.sms.outbound)
+    assert [c.status for c in doctor.check_sms(SimpleNamespace(config=cfg))] == [doctor.SKIP]
+
+
 def test_production_config_differs_from_the_repository_only_where_marked() -> None:
     def flat(d: dict[str, Any], pre: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -209,7 +221,7 @@ def test_production_config_differs_from_the_repository_only_where_marked() -> No
     repo = flat(dataclasses.asdict(load_config(env={"YINLING_SECRET_KEY": SECRET})))
     changed = {k for k in prod if prod[k] != repo[k]}
     marked = {"app.env", "app.var_dir", "app.public_url", "database.url", "redis.url", "admin.trusted_proxies",
-              "admin.cookie_secure"}
+              "admin.cookie_secure", "sms.providers", "sms.outbound"}
     assert changed == marked
     lines = (DEPLOY / "config.yaml").read_text(encoding="utf-8").splitlines()
     for key in marked:

@@ -9,7 +9,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from data.db import make_engine
 from data.migrate import upgrade
 from tests.conftest import REDIS_URL, RUN_PREFIX, _missing
 from tests.deploy.kit import DEPLOY, ROOT, render_nginx, tool
+from tests.loopback import free_port
 
 
 def exec_start(unit: str) -> list[str]:
@@ -32,12 +32,6 @@ def exec_start(unit: str) -> list[str]:
     body = (DEPLOY / "systemd" / unit).read_text(encoding="utf-8").replace("\\\n", " ")
     line = next(ln for ln in body.splitlines() if ln.startswith("ExecStart="))
     return shlex.split(line.removeprefix("ExecStart=").replace("%%", "%"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(port: int, path: str) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -11,7 +10,6 @@ import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from bot.app import create_app
 from bot.channels import wechat_api
@@ -25,6 +23,7 @@ from data.timeutil import utcnow
 from tests.conftest import REDIS_URL, TEST_SECRET, _missing, new_database_url
 from tests.drivers.wechat import AES_KEY, APP_ID, TOKEN
 from tests.fakes.wechat_api import APP_SECRET, FakeWechatAPI
+from tests.loopback import serving
 
 _NLU: dict[str, Any] = {}
 
@@ -94,12 +93,8 @@ def ops_rt(ops_app: Flask, wechat_fake: FakeWechatAPI) -> Runtime:
 @pytest.fixture
 def http_url(ops_app: Flask) -> Iterator[str]:
     """The app served over real HTTP on loopback (what Prometheus scrapes)."""
-    server = make_server("127.0.0.1", 0, ops_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serving(ops_app) as url:
+        yield url
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -4,7 +4,6 @@ Production refuses to start without Redis."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -28,16 +27,9 @@ from data.migrate import upgrade
 from tests.conftest import REDIS_URL, RUN_PREFIX, TEST_SECRET, _missing
 from tests.fakes.sms_android import FakeAndroidGateway
 from tests.fakes.wechat_api import APP_ID, APP_SECRET, FakeWechatAPI
+from tests.loopback import free_port as dead_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def dead_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
 
 
 @dataclass
@@ -250,6 +242,11 @@ SMS_CASES: dict[str, tuple[dict[str, Any], str, str, str]] = {
                             "短信 gammu", doctor.FAIL, "SMS_GAMMU_SQL_URL"),
     "console in production": ({"sms.providers": ["console"], "sms.outbound": "console", "app.env": "production"},
                               "短信 console", doctor.FAIL, "sms.providers"),
+    # the dataclass default, when a production config.yaml says nothing about sms (deploy/config.yaml did)
+    "console outbound in production": ({"sms.providers": [], "sms.outbound": "console", "app.env": "production"},
+                                       "短信 console", doctor.FAIL, "sms.outbound"),
+    "no sms at all": ({"sms.providers": [], "sms.outbound": "", "app.env": "production"}, "短信", doctor.SKIP,
+                      "只用微信"),
 }
 
 
@@ -258,3 +255,19 @@ def test_each_sms_provider_is_checked(case: str, world: World, beating: None) ->
     changes, name, status, words = SMS_CASES[case]
     found = checks(world.runtime(**changes))
     assert found[name].status == status and words in found[name].line(), found[name].line()
+
+
+def test_production_sends_nothing_through_the_console_sms_provider(world: World) -> None:
+    """The console provider prints every text (a notice, a hand-off with the conversation) and calls it sent:
+    in production no SMS sender is built from it, so deliveries are not counted as sent and no text reaches
+    the journal; in development it stays the demo's outbound."""
+    from bot.push.senders import build_senders
+
+    production = world.runtime(**{"sms.providers": [], "sms.outbound": "console", "app.env": "production"})
+    development = world.runtime(**{"sms.providers": [], "sms.outbound": "console"})
+    try:
+        assert "sms" not in build_senders(production) and "wechat" in build_senders(production)
+        assert "sms" in build_senders(development)
+    finally:
+        production.engine.dispose()
+        development.engine.dispose()

@@ -3,9 +3,9 @@ the turns every worker ran."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,18 +17,11 @@ import requests
 
 from tests.conftest import REDIS_URL, RUN_PREFIX, TEST_SECRET, _missing
 from tests.drivers.wechat import TOKEN, WechatDriver
+from tests.loopback import free_port
 
 from .conftest import demo_database, samples, total
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
 
 
 @pytest.mark.wall_clock
@@ -87,5 +80,11 @@ def test_two_gunicorn_workers_one_scrape(request: pytest.FixtureRequest, tmp_pat
             client.delete(key)
         client.close()
     # The JSON log lines of the service: one per turn, with its fields.
-    turns = [line for line in err.decode("utf-8", "replace").splitlines() if '"turn done"' in line]
+    lines = err.decode("utf-8", "replace").splitlines()
+    turns = [line for line in lines if '"turn done"' in line]
     assert len(turns) == 6 and all('"channel": "wechat"' in t and '"duration_ms"' in t for t in turns)
+    # gunicorn's own lines (starting, booting workers, shutting down) too: a JSON pipeline reads every line.
+    assert any("Booting worker" in line for line in lines)
+    for line in lines:
+        assert isinstance(json.loads(line), dict), line
+        assert "signature=" not in line  # no access log with WeChat's query strings on stderr

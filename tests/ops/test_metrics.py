@@ -21,6 +21,7 @@ from bot.runtime import Runtime
 from data.models import Signup, SignupStatus, Volunteer
 from data.services import cancel_signup, sign_up
 from data.timeutil import utcnow
+from tests.conftest import REDIS_URL
 from tests.data.helpers import make_activity
 from tests.drivers.wechat import WechatDriver, flask_transport
 from tests.fakes.wechat_api import FakeWechatAPI
@@ -197,6 +198,17 @@ def test_multiprocess_mode_adds_up_every_process(tmp_path: Path) -> None:
     assert value(scraped, "yinling_turn_seconds_count", channel="sms") == 2
 
 
+def test_a_command_started_before_the_directory_exists_makes_it(tmp_path: Path) -> None:
+    """README's worker may start before gunicorn has made PROMETHEUS_MULTIPROC_DIR (or /run was emptied by a
+    reboot): every `python -m bot` command stopped with FileNotFoundError while importing the metrics."""
+    missing = tmp_path / "run" / "prom"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(missing)}
+    done = subprocess.run([sys.executable, "-c", "from bot import metrics; metrics.delivery('sms', 'sent')"],
+                          cwd=ROOT, env=env, timeout=60, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-400:]
+    assert any(missing.glob("counter_*.db"))
+
+
 @pytest.mark.parametrize("bad", ["", "Bearer", "Basic scrape-token-123"])
 def test_token_header_forms(ops_app: Flask, ops_rt: Runtime, bad: str) -> None:
     ops_rt.config.app.metrics_token = "scrape-token-123"
@@ -205,3 +217,32 @@ def test_token_header_forms(ops_app: Flask, ops_rt: Runtime, bad: str) -> None:
         assert r.status_code == 401
     finally:
         ops_rt.config.app.metrics_token = None
+
+
+def test_the_readme_table_names_every_series_with_its_labels() -> None:
+    """README's table is what an operator writes queries and alerts from: each series it names exists with
+    exactly the labels it gives (in backquotes, outside parentheses, or `{label}` after the name), and no
+    series of ours is left out."""
+    import re
+
+    import redis as redis_lib
+    from prometheus_client import Counter, Histogram
+
+    actual: dict[str, set[str]] = {}
+    for obj in vars(metrics).values():
+        if isinstance(obj, Counter | Histogram) and obj._name.startswith("yinling_"):
+            actual[obj._name.removesuffix("_total")] = set(obj._labelnames)
+    client = redis_lib.Redis.from_url(REDIS_URL) if REDIS_URL else None
+    scrape = metrics.ScrapeCollector(client, "readme:rq", ["replies"], lambda: 0, utcnow)
+    for family in scrape.collect():
+        actual[family.name] = set(family._labelnames)
+    if client is not None:
+        client.close()
+
+    documented: dict[str, set[str]] = {}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for names, labels in re.findall(r"^\| (`yinling_[^|]*)\| ([^|]*)\|$", readme, re.M):
+        given = set(re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", labels)))
+        for name, braces in re.findall(r"`(yinling_\w+)(?:\{(\w+)\})?`", names):
+            documented[name.removesuffix("_total")] = given | ({braces} if braces else set())
+    assert documented == actual

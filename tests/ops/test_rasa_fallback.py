@@ -4,7 +4,6 @@ messages: logged, counted, and the conversation goes on instead of 没听明白 
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -18,17 +17,9 @@ from bot.web import runtime_of
 from data.models import ChannelIdentity, Signup, SignupStatus
 from tests.conftest import TEST_SECRET
 from tests.drivers.wechat import APP_ID, TOKEN, WechatDriver, flask_transport
+from tests.loopback import free_port
 
 from .conftest import demo_database
-
-
-def dead_port() -> int:
-    """A loopback port nobody listens on (bound, then closed)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +27,7 @@ def rasa_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     url = demo_database("sqlite", request, tmp_path_factory)
     app = create_app({"database.url": url, "redis.url": None, "secret_key": TEST_SECRET, "wechat.token": TOKEN,
                       "wechat.app_id": APP_ID, "wechat.reply_budget_seconds": 30.0,
-                      "nlu.backend": "rasa", "nlu.rasa_url": f"http://127.0.0.1:{dead_port()}",
+                      "nlu.backend": "rasa", "nlu.rasa_url": f"http://127.0.0.1:{free_port()}",
                       "nlu.rasa_timeout": 1.0})
     runtime_of(app).load_nlu()
     yield app
