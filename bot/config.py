@@ -487,6 +487,8 @@ def load_config(
         cfg.secret_key = _dev_secret(cfg.var_path)
     elif len(cfg.secret_key) < 16:
         raise ConfigError("secret_key: YINLING_SECRET_KEY must be at least 16 characters")
+    # A hand-off promises a call by SMS only where one can be sent (bot.push.senders: no console in production).
+    cfg.dialogs.sms_out = bool(cfg.sms.outbound) and not (cfg.app.env == "production" and cfg.sms.outbound == "console")
     if any(len(k) < 16 for k in cfg.old_secret_keys):
         raise ConfigError("secret_key_old: each key in YINLING_SECRET_KEY_OLD must be at least 16 characters")
     return cfg

@@ -40,15 +40,18 @@ class Reach:
         return self.route != "waiting"
 
 
-def coordinator_route(session: Session, coord: Coordinator) -> str | None:
+def coordinator_route(session: Session, coord: Coordinator, sms: bool = True) -> str | None:
     """`wechat` when the coordinator's own volunteer record has a WeChat identity that has not opted out,
-    else `sms` when their contact number is a mobile, else None (a landline reaches nobody by message)."""
+    else `sms` when their contact number is a mobile and the deployment sends SMS (`sms`), else None (a
+    landline, or a mobile with no SMS provider, reaches nobody by message)."""
     if coord.volunteer_id is not None:
         openid = session.scalar(select(ChannelIdentity.id).where(
             ChannelIdentity.volunteer_id == coord.volunteer_id, ChannelIdentity.channel == "wechat",
             ChannelIdentity.opted_out_at.is_(None)).limit(1))
         if openid is not None:
             return "wechat"
+    if not sms:
+        return None
     try:
         normalize_phone(coord.contact_phone or "")
     except InvalidInput:
@@ -69,28 +72,29 @@ def default_coordinator(session: Session) -> Coordinator | None:
                            .limit(1)).first()
 
 
-def reach(session: Session, team: Team | None, fallback: Coordinator | None = None) -> Reach:
+def reach(session: Session, team: Team | None, fallback: Coordinator | None = None, sms: bool = True) -> Reach:
     """How this team's people can be reached: its first coordinator (leader first) with a WeChat or a
     mobile, else its WeCom robot, else the waiting list. Without a team: `fallback` (else the deployment's
-    default coordinator) on their own route, else by one of their teams, else the waiting list."""
+    default coordinator) on their own route, else by one of their teams, else the waiting list. `sms`: whether
+    the deployment can send a text message at all (a WeChat-only deployment cannot)."""
     if team is None:
         coord = fallback or default_coordinator(session)
         if coord is None:
             return Reach(None, None, "waiting")
-        route = coordinator_route(session, coord)
+        route = coordinator_route(session, coord, sms)
         if route is not None:
             return Reach(None, coord, route)
         # Not reachable in person: their own teams' people are the next best (leader's teams first).
         for team_id in session.scalars(select(TeamCoordinator.team_id).where(
                 TeamCoordinator.coordinator_id == coord.id).order_by(TeamCoordinator.is_leader.desc(),
                                                                      TeamCoordinator.team_id)):
-            r = reach(session, session.get(Team, team_id))
+            r = reach(session, session.get(Team, team_id), sms=sms)
             if r.promises_call:
                 return r
         return Reach(None, coord, "waiting")
     coords = _team_coordinators(session, team.id)
     for coord in coords:
-        route = coordinator_route(session, coord)
+        route = coordinator_route(session, coord, sms)
         if route is not None:
             return Reach(team, coord, route)
     first = coords[0] if coords else None
@@ -124,14 +128,15 @@ def team_for(session: Session, volunteer: Volunteer, activity_ids: list[int]) ->
     return session.get(Team, teams.pop()), act
 
 
-def route_handoff(session: Session, volunteer: Volunteer, activity_ids: list[int]) -> tuple[Reach, Activity | None]:
+def route_handoff(session: Session, volunteer: Volunteer, activity_ids: list[int],
+                  sms: bool = True) -> tuple[Reach, Activity | None]:
     """Where a hand-off goes: the team of the activity being discussed, else the person's home team, else the
     deployment's default coordinator; and how it reaches a person there."""
     team, act = team_for(session, volunteer, activity_ids)
     fallback = None
     if team is None:
         team, fallback = home_team(session, volunteer)
-    return reach(session, team, fallback), act
+    return reach(session, team, fallback, sms=sms), act
 
 
 # A second request within this time, to the same team and still waiting, is the same request (an older

@@ -94,6 +94,9 @@ class Settings:
     search_days: int = 7
     wechat_budget_chars: int = 300
     sms_budget_chars: int = 140
+    # Whether a text message can reach a coordinator's mobile. Not a config.yaml key: bot.config sets it
+    # from the SMS section (no provider, or the console one in production, reaches nobody).
+    sms_out: bool = True
 
     def budget(self, channel: str) -> int:
         """Characters one reply may use on this channel (SMS: two 70-character segments)."""

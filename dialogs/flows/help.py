@@ -70,7 +70,7 @@ def handoff(turn: Turn, st: State) -> Result:
     deployment's default coordinator. Every request is a row (data.handoffs); a call is promised only when
     a person is told at once (the coordinator's WeChat or mobile, the team's WeCom robot) and the person
     can be called back. Otherwise one question: a number, or a good time to call."""
-    reach, act = handoffs.route_handoff(turn.session, turn.volunteer, _discussed(st))
+    reach, act = handoffs.route_handoff(turn.session, turn.volunteer, _discussed(st), sms=turn.settings.sms_out)
     activity_id = act.id if act is not None else None
     row = handoffs.record(turn.session, turn.volunteer.id, reach, activity_id, turn.now)
     coord, team = reach.coordinator, reach.team

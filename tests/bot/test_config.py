@@ -86,3 +86,14 @@ def test_the_dialogs_section_is_the_dialogs_own_settings(tmp_path: Path) -> None
     assert (cfg.dialogs.budget("wechat"), cfg.dialogs.budget("sms")) == (250, 120)
     with pytest.raises(ConfigError, match="dialogs.budget_chars"):
         load_config(write(tmp_path, "dialogs:\n  budget_chars: 250\n"), env={"YINLING_SECRET_KEY": "s" * 20})
+
+
+def test_hand_offs_promise_sms_only_where_sms_goes_out() -> None:
+    """dialogs.Settings.sms_out follows the SMS section: console in development yes, no outbound no, and the
+    console in production no (bot.push.senders sends nothing through it there)."""
+    secret = {"YINLING_SECRET_KEY": "s" * 24}
+    assert load_config(env=secret).dialogs.sms_out is True
+    assert load_config(env=secret, overrides={"sms.outbound": ""}).dialogs.sms_out is False
+    prod = load_config(env={**secret, "YINLING_REDIS_URL": "redis://127.0.0.1:6379/0"},
+                       overrides={"app.env": "production"})
+    assert prod.sms.outbound == "console" and prod.dialogs.sms_out is False

@@ -102,3 +102,19 @@ def test_one_row_per_request_and_who_may_mark_it(session: Session, seed_now: dat
     session.flush()
     all_ids = list(session.scalars(select(Team.id)))
     assert {later.id, loose.id} <= {h.id for h in handoffs.waiting_for(session, ops, all_ids)}
+
+
+def test_without_sms_a_mobile_reaches_nobody(session: Session, seed_now: datetime) -> None:
+    """A WeChat-only deployment (no SMS provider) cannot text a coordinator's mobile: the next route counts
+    (a WeChat-linked coordinator, the robot), else the waiting list, so the dialog promises no call."""
+    t = _team(session, "只有微信的队")
+    mobile = _coord(session, t, "手机", "139 0000 2222", leader=True, now=seed_now)
+    assert handoffs.reach(session, t).route == "sms"
+    r = handoffs.reach(session, t, sms=False)
+    assert (r.route, r.coordinator) == ("waiting", mobile) and not r.promises_call
+    t.wecom_webhook = "http://127.0.0.1:9/robot"
+    assert handoffs.reach(session, t, sms=False).route == "wecom"
+    wechat = _coord(session, t, "微信", "0471-3333333", wechat="oCoWx", now=seed_now)
+    assert (handoffs.reach(session, t, sms=False).route, handoffs.reach(session, t, sms=False).coordinator) == (
+        "wechat", wechat)
+    assert handoffs.reach(session, None, fallback=mobile, sms=False).route != "sms"

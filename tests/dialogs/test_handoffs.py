@@ -3,6 +3,7 @@ reachable only by its WeCom robot, a team nobody can be told about (waiting list
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlalchemy import select
@@ -109,3 +110,19 @@ def test_nobody_reachable_takes_a_number(newbie: Chat, vault: Any) -> None:
     assert second.callback_masked == "139****5678" and vault.decrypt(second.callback_enc) == "13912345678"
     assert "139****5678" in out
     assert newbie.volunteer.phone_enc is None  # a number to call back on is not a bound phone
+
+
+def test_wechat_only_deployment_promises_no_call_by_a_mobile(zhang: Chat) -> None:
+    """No SMS provider (deploy/config.yaml's default): a coordinator reachable only on a mobile is not told
+    anything, so 9 promises no call; the request waits on the admin page and one question is asked."""
+    act = _on_screen_of_another_team(zhang)
+    for coord in zhang.session.scalars(select(Coordinator).join(TeamCoordinator).where(
+            TeamCoordinator.team_id == act.team_id)):
+        coord.contact_phone, coord.volunteer_id = "13900001111", None
+    zhang.session.flush()
+    assert handoffs.reach(zhang.session, zhang.session.get(Team, act.team_id)).route == "sms"
+    zhang.settings = dataclasses.replace(zhang.settings, sms_out=False)
+    out = zhang.send("9", P("human_handoff"))
+    row, = _rows(zhang)
+    assert row.route == "waiting" and row.team_id == act.team_id
+    assert "已经请" not in out and "会有人打电话" not in out and zhang.at == "help.callback"
