@@ -97,6 +97,24 @@ def yes_no(turn: Turn) -> str | None:
     return None
 
 
+_NEGATED = re.compile(r"不|别|没|先等等")
+
+
+def said_option(turn: Turn, st: State) -> str | None:
+    """A two-option question on screen (解除 / 不解除, 也告诉家人 / 不用) answered with an option's own words:
+    the first is `yes`, the second `no`. Compared whole (with a trailing 吧/了...), so 不解除 is never 解除."""
+    s = plain(turn.text).rstrip(_TAIL)
+    if not s:
+        return None
+    asked = [item.get("options") for item in st.last or [] if item.get("t") == "choices"]
+    options = asked[-1] if asked else None
+    if not isinstance(options, list) or len(options) != 2 or not _NEGATED.search(str(options[1])) \
+            or _NEGATED.search(str(options[0])):
+        return None
+    said = [i for i, o in enumerate(options) if plain(str(o)).rstrip(_TAIL) == s]
+    return ("yes", "no")[said[0]] if said else None
+
+
 # -- numbers ----------------------------------------------------------------------------------------
 _DIGIT = re.compile(r"^\s*(\d{1,2})\s*[.。、]?\s*$")
 
@@ -316,7 +334,7 @@ def read(turn: Turn, st: State, expects: tuple[str, ...],
             if q is not None:
                 return Reading(QUESTION, q)
         elif kind == YESNO:
-            yn = yes_no(turn)
+            yn = said_option(turn, st) or yes_no(turn)
             if yn is not None:
                 return Reading(yn)
     return None

@@ -549,14 +549,17 @@ FAMILY_LINKED = "好的，{helper}可以帮您了。不想让家人帮了，随�
 FAMILY_LINKED_HELPER = ("{parent}同意了，您可以帮{parent}了。您可以说“给我{title}报名明天的活动”，"
                         "或“帮我{title}看看这周末有啥活”。")
 FAMILY_DECLINED = "好的，没有绑定，{helper}不能帮您报名。"
+FAMILY_DECLINED_STRANGER = ("好的，没有绑定，这个人不能帮您报名。家人码请只给自己信得过的家人。"
+                            "有人冒充工作人员要码，请回复9找人工。")
 FAMILY_DECLINED_HELPER = "{parent}没有同意绑定，您不能替{parent}报名。"
 FAMILY_NONE = "您现在没有绑定家人。想让家人帮忙，请回复“绑定家人”。"
-FAMILY_UNLINK_ASK = "要解除和{other}的家人绑定吗？解除后{other_side}。"
+FAMILY_UNLINK_ASK = "要解除和{other}的绑定吗？解除后{other_side}。"
 FAMILY_UNLINK_PARENT_SIDE = "家人不能再替您报名，也收不到您的提醒副本"
 FAMILY_UNLINK_HELPER_SIDE = "您不能再替{other}报名，也收不到{other}的提醒副本"
 FAMILY_UNLINK_OPTIONS = ("解除", "不解除")
 FAMILY_UNLINK_PICK = "要解除和哪位家人的绑定？"
-FAMILY_UNLINKED = "已解除和{other}的家人绑定。"
+FAMILY_NTH = "第{n}位{who}"
+FAMILY_UNLINKED = "已解除和{other}的绑定。"
 FAMILY_UNLINKED_OTHER = "{other}解除了和您的家人绑定。想再绑定，请回复“绑定家人”。"
 FAMILY_UNLINK_KEPT = "好的，没有解除，还和{other}绑定着。"
 FAMILY_NOT_LINKED = ("您还没有绑定{rel}，不能替{rel}报名。请{rel}给本公众号发“绑定家人”，"

@@ -25,7 +25,7 @@ from ..common import entity, exits, intent, is_no, is_yes, menu, say, with_menu,
 from ..dispatch import dispatch
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text, to_data, to_plain
-from ..screen import NUMBER, YESNO
+from ..screen import NUMBER, YESNO, plain
 from ..screen import yes_no as yes_no_words
 from ..state import State
 
@@ -40,11 +40,15 @@ GUESSES_GLOBAL = 200
 
 _CODE = re.compile(r"^\s*(?:家人|亲情|绑定)?\s*(?:码|号)?\s*[:：]?\s*(\d{6})\s*$")
 _CODE_WORD = re.compile(r"家人|亲情|绑定")
+# The parent does not know who asks (我不认识他, 不知道是谁, 不是我家的, 我没让谁帮): a no, with a word of caution.
+_STRANGER = re.compile(r"不认识|不知道(?:是|这)?谁|不是我(?:家|的|儿|闺|女|孩)"
+                       r"|我没(?:让|叫|找|要)|没有(?:儿子|女儿|闺女|孩子)|骗子|骗人|诈骗")
 # What a helper may do for a parent: activities only.
-_FOR_PARENT = {"search_activities", "sign_up", "cancel_signup", "choose", "more", "affirm", "deny",
+_FOR_PARENT = {"search_activities", "sign_up", "cancel_signup", "my_signups", "choose", "more", "affirm", "deny",
                "activity_detail", "undo", "repeat", "nlu_fallback"}
-_START_FOR_PARENT = {"search_activities", "sign_up", "cancel_signup", "recommend"}
-_FLOWS_FOR_PARENT = {"search", "signup", "cancel"}
+# 我妈报了啥 is the parent's sign-ups (activities only: the list of `mine`, never hours or profile).
+_START_FOR_PARENT = {"search_activities", "sign_up", "cancel_signup", "my_signups", "recommend"}
+_FLOWS_FOR_PARENT = {"search", "signup", "cancel", "mine"}
 
 
 def _digest(turn: Turn) -> family.Digest:
@@ -72,8 +76,19 @@ def _tell(turn: Turn, ids: list[int], title: str, body: str, key: str) -> None:
 
 
 # -- the parent asks for a code ---------------------------------------------------------------------
+_WIDE_DIGITS = {0xFF10 + i: str(i) for i in range(10)}
+_BETWEEN_DIGITS = re.compile(r"(?<=\d)[\s\-—_·.,，、]+(?=\d)")
+
+
+def _digits(text: str) -> str:
+    """The message with its digits as people copy a code: full-width ones made plain, 123 456 and 12-34-56
+    joined (a phone number joined stays 11 digits, never a code)."""
+    return _BETWEEN_DIGITS.sub("", (text or "").translate(_WIDE_DIGITS))
+
+
 def start_link(turn: Turn, st: State) -> Result:
-    m = _CODE.match(turn.text or "") or re.search(r"(?<!\d)(\d{6})(?!\d)", turn.text or "")
+    text = _digits(turn.text)
+    m = _CODE.match(text) or re.search(r"(?<!\d)(\d{6})(?!\d)", text)
     if m is not None:
         return claim_code(turn, st, m.group(1))
     from .signup import needs_consent
@@ -226,7 +241,10 @@ def on_consent(turn: Turn, st: State) -> Result | None:
     link = turn.session.get(FamilyLink, int(link_id)) if link_id else family.awaiting(turn.session, turn.volunteer.id)
     if link is None or link.parent_id != turn.volunteer.id or link.helper_id is None:
         return None
-    if is_yes(turn):
+    stranger = bool(_STRANGER.search(plain(turn.text)))
+    if stranger:
+        yes = False
+    elif is_yes(turn):
         yes = True
     elif is_no(turn):
         yes = False
@@ -251,7 +269,8 @@ def on_consent(turn: Turn, st: State) -> Result | None:
             "family.ring"
     _tell(turn, [link.helper_id], T.FAMILY_ASK_TITLE, T.FAMILY_DECLINED_HELPER.format(parent=parent),
           f"declined:{link.id}")
-    return with_menu(turn, T.FAMILY_DECLINED.format(helper=words)), "help.menu"
+    return with_menu(turn, (T.FAMILY_DECLINED_STRANGER if stranger else T.FAMILY_DECLINED).format(helper=words)), \
+        "help.menu"
 
 
 def on_ring(turn: Turn, st: State) -> Result | None:
@@ -291,7 +310,10 @@ def start_unlink(turn: Turn, st: State) -> Result:
         return _confirm_unlink(turn, st, links[0])
     shown = links[:4]
     st.listed, st.list_kind = [x.id for x in shown], "family"
-    return [Choices(T.FAMILY_UNLINK_PICK, tuple(_other(turn, x) for x in shown),
+    labels = [_other(turn, x) for x in shown]
+    # two helpers both called 家人 (nobody gave a name): tell them apart by the order they were linked
+    labels = [T.FAMILY_NTH.format(who=w, n=i) if labels.count(w) > 1 else w for i, w in enumerate(labels, 1)]
+    return [Choices(T.FAMILY_UNLINK_PICK, tuple(labels),
                     say(turn, T.PICK_FOOTER, T.PICK_FOOTER_SHORT))], "family.unlink_pick"
 
 
@@ -354,11 +376,23 @@ def _relation(turn: Turn) -> str | None:
 
 
 def _parent_for(turn: Turn, relation: str) -> FamilyLink | None:
+    """The linked parent the helper names: by the same word, else one the word does not contradict (帮我爸 is
+    never the mother linked, whose gender or earlier word says 女); None when nobody fits."""
+    from nlu.relations import gender
+
     links = family.parents_of(turn.session, turn.volunteer.id)
-    if len(links) <= 1:
-        return links[0] if links else None
     named = [x for x in links if family.parent_title(x.parent, x) == relation]
-    return (named or links)[0]
+    if named:
+        return named[0]
+    want = gender(relation)
+
+    def fits(link: FamilyLink) -> bool:
+        said = gender(link.elder_word) if link.elder_word else None
+        have = said or (link.parent.gender if link.parent.gender in ("女", "男") else None)
+        return want is None or have is None or have == want
+
+    fit = [x for x in links if fits(x)]
+    return fit[0] if fit else None
 
 
 def act(turn: Turn, st: State, parent_id: int, word: str | None = None) -> Result:
@@ -460,7 +494,7 @@ def early(turn: Turn, st: State) -> Result | None:
     if turn.helper is not None:
         return None  # already acting for a parent
     name = intent(turn)
-    text = turn.text or ""
+    text = _digits(turn.text)
     m = _CODE.match(text)
     if m is not None and _CODE_WORD.search(text):
         return claim_code(turn, st, m.group(1))

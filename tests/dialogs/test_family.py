@@ -260,6 +260,7 @@ def test_acting_for_a_parent_who_is_a_coordinator_never_runs_their_commands(
     coord = session.scalars(select(Coordinator).where(Coordinator.name == "李建国")).one()
     dad_v = session.get(Volunteer, coord.volunteer_id)
     assert dad_v is not None
+    dad_v.gender = "男"  # the demo's genders are drawn at random; 帮我爸 never acts for a woman
     if not session.scalars(select(Consent).where(Consent.volunteer_id == dad_v.id, Consent.kind == "privacy")).first():
         session.add(Consent(volunteer_id=dad_v.id, kind="privacy", granted=True, channel="wechat", at=now))
         session.flush()
@@ -271,3 +272,90 @@ def test_acting_for_a_parent_who_is_a_coordinator_never_runs_their_commands(
         out = son.send(text)
         assert son.state.data.get("coord_id") is None and not son.hooks.named("send_team_notice"), out
         assert son.state.flow != "coordinator", out
+
+
+def _helper(session: Session, store: Store, now: datetime, vault: PhoneVault, mum: Chat, parser: object,
+            name: str | None = None) -> Chat:
+    v = new_volunteer(session, now, name)
+    session.add(Consent(volunteer_id=v.id, kind="privacy", granted=True, channel="wechat", at=now))
+    session.flush()
+    return Chat(session, store, v, now, parser=parser.parse, vault=vault, hooks=mum.hooks)  # type: ignore[attr-defined]
+
+
+def test_a_helper_asks_what_the_parent_booked_and_cancels_it_in_plain_words(mum: Chat, son: Chat,
+                                                                            session: Session) -> None:
+    """我妈都报了啥 is the parent's list (not the helper's own, empty one); 帮我娘退了 cancels hers."""
+    link(mum, son)
+    for text in ("给我妈报名明天下午读报的", "1"):
+        son.send(text)
+    out = son.send("俺娘都报了啥")
+    assert "为您母亲张桂兰办理" in out and "读报" in out and "没有报名" not in out, out
+    out = son.send("帮我娘退了")
+    assert "读报" in out and son.state.flow == "cancel", out
+    out = son.send("1")
+    assert "已取消" in out, out
+    made = session.scalars(select(Signup).where(Signup.volunteer_id == mum.volunteer.id,
+                                                Signup.made_by_helper_id == son.volunteer.id)).one()
+    assert "读报" in made.activity.title and made.status == SignupStatus.CANCELLED
+    assert any("帮您取消了" in t for t in _told(mum, mum.volunteer.id))
+
+
+@pytest.mark.parametrize("answer", ["我不认识他", "不知道是谁", "不是我家的人", "我没让谁帮我"])
+def test_a_parent_who_does_not_know_the_asker_is_not_linked(mum: Chat, son: Chat, session: Session,
+                                                            answer: str) -> None:
+    code = _code(mum.send("加个家人"))
+    son.send(f"家人{code}")
+    out = mum.send(answer)
+    assert "没有绑定" in out and "信得过" in out, out
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is None
+    assert any("没有同意" in t for t in _told(mum, son.volunteer.id))
+
+
+def test_the_words_of_an_option_answer_a_two_option_question(mum: Chat, son: Chat, session: Session) -> None:
+    link(mum, son)
+    out = mum.send("也告诉家人")
+    assert "也会告诉" in out, out
+    out = son.send("解除家人")
+    out = son.send("不解除")
+    assert "没有解除" in out, out
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is not None
+    son.send("解除家人")
+    out = son.send("解除")
+    assert "已解除" in out, out
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is None
+
+
+@pytest.mark.parametrize("form", ["家人 {a} {b}", "{wa}{wb}", "我妈让我发家人{a}-{b}", "{a} {b}", "家人码：{wa} {wb}"])
+def test_a_code_as_people_copy_it(mum: Chat, son: Chat, session: Session, form: str) -> None:
+    """Spaces, dashes, full-width digits, inside a sentence: the same code."""
+    code = _code(mum.send("绑定家人"))
+    wide = code.translate({ord(c): 0xFF10 + int(c) for c in "0123456789"})
+    out = son.send(form.format(a=code[:3], b=code[3:], wa=wide[:3], wb=wide[3:]))
+    assert "已请" in out, out
+    link_ = family.awaiting(session, mum.volunteer.id)
+    assert link_ is not None and link_.helper_id == son.volunteer.id
+
+
+def test_a_father_is_not_the_mother_linked(mum: Chat, son: Chat, session: Session) -> None:
+    """帮我爸 with only the mother linked: not acting for her under the word 父亲."""
+    link(mum, son)
+    out = son.send("帮我爸看看明天有啥活")
+    assert "还没有绑定父亲" in out and "张桂兰" not in out, out
+    out = son.send("帮我妈看看明天有啥活")
+    assert "为您母亲张桂兰办理" in out, out
+
+
+def test_two_helpers_without_names_are_told_apart(mum: Chat, session: Session, store: Store, now: datetime,
+                                                  vault: PhoneVault, parser: object) -> None:
+    first, second = (_helper(session, store, now, vault, mum, parser) for _ in range(2))
+    for helper in (first, second):
+        code = _code(mum.send("绑定家人"))
+        helper.send(f"家人{code}")
+        mum.send("同意")
+        mum.send("不用")
+    out = mum.send("解除家人")
+    assert "第1位家人" in out and "第2位家人" in out, out
+    mum.send("2")
+    mum.send("1")
+    assert family.between(session, first.volunteer.id, mum.volunteer.id) is not None
+    assert family.between(session, second.volunteer.id, mum.volunteer.id) is None

@@ -95,6 +95,26 @@ def test_numbers_run_on_across_pages() -> None:
     assert screen.listed_index(State(listed=[1, 2], data={"first": 1}), 3) is None
 
 
+def _asked(*options: str) -> State:
+    return State(last=[{"t": "text", "text": "…"}, {"t": "choices", "prompt": "？", "options": list(options),
+                                                      "footer": "回复1或2。"}])
+
+
+@pytest.mark.parametrize(("options", "text", "said"), [
+    (("解除", "不解除"), "解除", "yes"), (("解除", "不解除"), "不解除", "no"), (("解除", "不解除"), "解除吧", "yes"),
+    (("也告诉家人", "不用"), "也告诉家人", "yes"), (("确认报名", "不报了"), "不报了", "no"),
+    (("確認報名", "不報了"), "確認報名", "yes"),
+    (("解除", "不解除"), "解除家人", None),  # more than the option: left to the intents
+    (("扫雪", "读报"), "读报", None),  # two items of a list, not a yes/no question
+])
+def test_the_words_of_an_option_on_a_two_option_question(options: tuple[str, str], text: str,
+                                                          said: str | None) -> None:
+    assert screen.said_option(turn_of(text), _asked(*options)) == said
+    reading = screen.read(turn_of(text), _asked(*options), (screen.YESNO,))
+    if said is not None:
+        assert reading is not None and reading.kind == said
+
+
 # -- every state: a bare 好的 cannot happen ------------------------------------------------------------
 ANSWERS = ["好的", "好", "嗯", "行", "👍", "不对", "算了", "不了", "1", "2", "3", "谢谢", "哦", "？", "啊这个那个"]
 _BARE = re.compile(r"^\s*(好的|好|行|嗯)[。！!，,]?\s*$")
