@@ -17,6 +17,7 @@ handlers, Rasa forms' requested slot). Each reader is written and tested once, h
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -119,6 +120,20 @@ def said_option(turn: Turn, st: State) -> str | None:
 _DIGIT = re.compile(r"^\s*(\d{1,2})\s*[.。、]?\s*$")
 
 
+# A digit said rather than typed (a voice transcript 一。, 二): the same as a bare digit, an answer to the
+# screen's own numbered choices, never an item of the list behind it.
+_SPOKEN_DIGIT = re.compile(r"^[零〇一二三四五六七八九幺]$")  # not 两 or 两个: how many people
+
+
+def bare_digit(text: str) -> int | None:
+    """A digit alone, typed (1, １, 1。) or said (一。, 二): an answer to the numbered choices on screen."""
+    m = _DIGIT.match(unicodedata.normalize("NFKC", text or ""))
+    if m:
+        return int(m.group(1))
+    s = plain(text).rstrip(_TAIL)
+    return {**_CN, "零": 0, "〇": 0, "幺": 1}[s] if _SPOKEN_DIGIT.match(s) else None
+
+
 def number(turn: Turn) -> int | None:
     """The option number said: a bare digit, 第二个, 选3 (the NLU's index number)."""
     m = _DIGIT.match(turn.text or "")
@@ -163,6 +178,17 @@ def _common(a: str, b: str) -> str:
                 continue
             best = piece
     return best
+
+
+def without_name(text: str, name: str) -> str:
+    """The text with the pieces it shares with `name` taken out: what the person said besides naming the item
+    (读报那个 → 那个, so the 报 of 读报 is not a sign-up; 报扫雪那个 → 报那个)."""
+    s, other = plain(text), plain(name)
+    while True:
+        piece = _common(s, other)
+        if len(piece) < 2:
+            return s
+        s = s.replace(piece, "", 1)
 
 
 def name_match(text: str, items: dict[int, list[str]]) -> int | None:
@@ -311,7 +337,7 @@ def read(turn: Turn, st: State, expects: tuple[str, ...],
             if n is not None and n not in (0, 9) or (n == 9 and (st.data.get("first") or 1) + len(st.listed) > 9
                                                     and plain(turn.text) != "9"):
                 return Reading(NUMBER, n)
-        elif kind == ITEM and st.listed and not _DIGIT.match(turn.text or ""):
+        elif kind == ITEM and st.listed and bare_digit(turn.text) is None:
             n = number(turn)
             if n is not None and listed_index(st, n) is not None:
                 return Reading(NUMBER, n)

@@ -38,7 +38,7 @@ GUESSES_PER_PERSON = 5
 GLOBAL_WINDOW = 600
 GUESSES_GLOBAL = 200
 
-_CODE = re.compile(r"^\s*(?:家人|亲情|绑定)?\s*(?:码|号)?\s*[:：]?\s*(\d{6})\s*$")
+_CODE = re.compile(r"^\s*(?:家人|亲情|绑定)?\s*(?:码|号)?\s*[:：]?\s*(\d{6})[\s。.!！~～]*$")
 _CODE_WORD = re.compile(r"家人|亲情|绑定")
 # The parent does not know who asks (我不认识他, 不知道是谁, 不是我家的, 我没让谁帮): a no, with a word of caution.
 _STRANGER = re.compile(r"不认识|不知道(?:是|这)?谁|不是我(?:家|的|儿|闺|女|孩)"
@@ -80,10 +80,16 @@ _WIDE_DIGITS = {0xFF10 + i: str(i) for i in range(10)}
 _BETWEEN_DIGITS = re.compile(r"(?<=\d)[\s\-—_·.,，、]+(?=\d)")
 
 
+_SAID_DIGITS = {ord(c): str(i) for i, c in enumerate("零一二三四五六七八九")} | {ord("〇"): "0", ord("幺"): "1"}
+_SAID_CODE = re.compile(r"(?:[零〇一二三四五六七八九幺][\s，,、]*){5}[零〇一二三四五六七八九幺]")
+
+
 def _digits(text: str) -> str:
-    """The message with its digits as people copy a code: full-width ones made plain, 123 456 and 12-34-56
-    joined (a phone number joined stays 11 digits, never a code)."""
-    return _BETWEEN_DIGITS.sub("", (text or "").translate(_WIDE_DIGITS))
+    """The message with its digits as people copy a code: full-width ones made plain, a code said aloud
+    (家人幺二三四五六, from a voice message) in digits, 123 456 and 12-34-56 joined (a phone number joined
+    stays 11 digits, never a code)."""
+    text = _SAID_CODE.sub(lambda m: m.group(0).translate(_SAID_DIGITS), (text or "").translate(_WIDE_DIGITS))
+    return _BETWEEN_DIGITS.sub("", text)
 
 
 def start_link(turn: Turn, st: State) -> Result:

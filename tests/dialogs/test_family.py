@@ -325,12 +325,14 @@ def test_the_words_of_an_option_answer_a_two_option_question(mum: Chat, son: Cha
     assert family.between(session, son.volunteer.id, mum.volunteer.id) is None
 
 
-@pytest.mark.parametrize("form", ["家人 {a} {b}", "{wa}{wb}", "我妈让我发家人{a}-{b}", "{a} {b}", "家人码：{wa} {wb}"])
+@pytest.mark.parametrize("form", ["家人 {a} {b}", "{wa}{wb}", "我妈让我发家人{a}-{b}", "{a} {b}", "家人码：{wa} {wb}",
+                                  "家人{ca}，{cb}。"])
 def test_a_code_as_people_copy_it(mum: Chat, son: Chat, session: Session, form: str) -> None:
-    """Spaces, dashes, full-width digits, inside a sentence: the same code."""
+    """Spaces, dashes, full-width digits, inside a sentence, said aloud (家人幺二三四五六): the same code."""
     code = _code(mum.send("绑定家人"))
     wide = code.translate({ord(c): 0xFF10 + int(c) for c in "0123456789"})
-    out = son.send(form.format(a=code[:3], b=code[3:], wa=wide[:3], wb=wide[3:]))
+    said = code.translate({ord(c): "零幺二三四五六七八九"[int(c)] for c in "0123456789"})
+    out = son.send(form.format(a=code[:3], b=code[3:], wa=wide[:3], wb=wide[3:], ca=said[:3], cb=said[3:]))
     assert "已请" in out, out
     link_ = family.awaiting(session, mum.volunteer.id)
     assert link_ is not None and link_.helper_id == son.volunteer.id

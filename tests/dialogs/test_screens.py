@@ -115,6 +115,30 @@ def test_the_words_of_an_option_on_a_two_option_question(options: tuple[str, str
         assert reading is not None and reading.kind == said
 
 
+@pytest.mark.parametrize(("text", "n"), [
+    ("1", 1), ("１", 1), ("1。", 1), ("12", 12), ("一。", 1), ("二", 2), ("三。", 3), ("幺", 1),
+    ("两个", None), ("两", None), ("第二个", None), ("二号", None), ("一个人", None),
+])
+def test_a_digit_alone_typed_or_said(text: str, n: int | None) -> None:
+    """A voice transcript's 一。 answers the screen's own choices like a typed 1 (never item 1 behind it)."""
+    assert screen.bare_digit(text) == n
+
+
+def test_a_spoken_digit_is_no_item_of_the_list_behind_the_screen() -> None:
+    st = State(listed=[11, 12, 13], data={"first": 1})
+    assert screen.read(turn_of("一。", P("choose", number=1)), st, (screen.ITEM,)) is None
+    reading = screen.read(turn_of("第三个", P("choose", number=3)), st, (screen.ITEM,))
+    assert reading is not None and reading.value == 3
+
+
+@pytest.mark.parametrize(("text", "title", "rest"), [
+    ("读报那个", "陪独居老人聊天读报", "那个"), ("报读报那个", "陪独居老人聊天读报", "报那个"),
+    ("我要报名扫雪的", "暖冬行动·楼道扫雪除冰", "我要报名的"),
+])
+def test_what_is_said_besides_the_name(text: str, title: str, rest: str) -> None:
+    assert screen.without_name(text, title) == rest
+
+
 # -- every state: a bare 好的 cannot happen ------------------------------------------------------------
 ANSWERS = ["好的", "好", "嗯", "行", "👍", "不对", "算了", "不了", "1", "2", "3", "谢谢", "哦", "？", "啊这个那个"]
 _BARE = re.compile(r"^\s*(好的|好|行|嗯)[。！!，,]?\s*$")
