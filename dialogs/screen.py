@@ -64,7 +64,7 @@ def plain(text: str) -> str:
 # -- yes and no -------------------------------------------------------------------------------------
 _TAIL = "吧啊呀的嘞了哈呗哦噢嘛滴撒"
 _YES = re.compile(
-    r"^(?:嗯+|恩+|中|行|成|好|好好|好嘞|好滴|好哒|好呀|对|对头|对对|是|是的|是滴|可以|可|要得|没问题|没得问题|妥|"
+    r"^(?:嗯+|恩+|嗯呢|恩呢|好呢|中|行|成|好|好好|好嘞|好滴|好哒|好呀|对|对头|对对|是|是的|是滴|可以|可|要得|没问题|没得问题|妥|"
     r"ok|okay|yes|y|确认|确定|同意|我同意|报|报名|报上|报吧|去|我去|要|愿意|就这个|就它|就这|得嘞|那好|那行|"
     r"必须|当然|肯定|👍+|👌+|✅|✔️?|好的好的|行行|中中)[" + _TAIL + r"]*$")
 _NO = re.compile(
@@ -75,12 +75,13 @@ _NO_WORDS = re.compile(r"先不|先别|不报|不去|不参加|算了|再想想|
 
 
 _SIGN_SOUNDS = re.compile(r"[报保抱宝豹爆鲍][名明铭鸣命]")
+_THANKS = re.compile(r"(?:谢谢你?|谢了|多谢|辛苦了?|麻烦你?了)[" + _TAIL + r"]*$")  # 好嘞谢谢: the yes counts
 
 
 def yes_no(turn: Turn) -> str | None:
     """`yes`, `no` or None. Short answers by our word lists; longer ones by the NLU's affirm/deny.
     Voice input writes 报名 as 保名, 抱名, 报铭: any such pair is read as 报名."""
-    s = _SIGN_SOUNDS.sub("报名", plain(turn.text))
+    s = _THANKS.sub("", _SIGN_SOUNDS.sub("报名", plain(turn.text))) or plain(turn.text)
     if not s:
         return None
     if len(s) <= 8:

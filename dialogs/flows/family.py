@@ -40,6 +40,9 @@ GUESSES_GLOBAL = 200
 
 _CODE = re.compile(r"^\s*(?:家人|亲情|绑定)?\s*(?:码|号)?\s*[:：]?\s*(\d{6})[\s。.!！~～]*$")
 _CODE_WORD = re.compile(r"家人|亲情|绑定")
+# The parent says who it is and lets them (是我儿子, 对 是我家老大, 让他弄吧, 我同意我闺女帮我).
+_WHO = r"他|她|孩子|儿子|闺女|女儿|姑娘|儿媳|女婿|孙子|孙女|外孙|老大|老二|老三|老小|家人"
+_KNOWN = re.compile(rf"(?:是|对|让|叫|同意|可以|行|好)\S*?(?:{_WHO})|(?:{_WHO})\S*?(?:可以|行|帮吧|弄吧|来吧|管吧)")
 # The parent does not know who asks (我不认识他, 不知道是谁, 不是我家的, 我没让谁帮): a no, with a word of caution.
 _STRANGER = re.compile(r"不认识|不知道(?:是|这)?谁|不是我(?:家|的|儿|闺|女|孩)"
                        r"|我没(?:让|叫|找|要)|没有(?:儿子|女儿|闺女|孩子)|骗子|骗人|诈骗")
@@ -247,13 +250,16 @@ def on_consent(turn: Turn, st: State) -> Result | None:
     link = turn.session.get(FamilyLink, int(link_id)) if link_id else family.awaiting(turn.session, turn.volunteer.id)
     if link is None or link.parent_id != turn.volunteer.id or link.helper_id is None:
         return None
-    stranger = bool(_STRANGER.search(plain(turn.text)))
+    said = plain(turn.text)
+    stranger = bool(_STRANGER.search(said))
     if stranger:
         yes = False
     elif is_yes(turn):
         yes = True
     elif is_no(turn):
         yes = False
+    elif _KNOWN.search(said) and not re.search(r"[不别没甭]|吗|么$|[?？]", said + (turn.text or "")):
+        yes = True  # 是我儿子, 让他弄吧, 我同意我闺女帮我: she knows who asks and lets them
     else:
         return None
     helper = link.helper

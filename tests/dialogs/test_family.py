@@ -311,6 +311,23 @@ def test_a_parent_who_does_not_know_the_asker_is_not_linked(mum: Chat, son: Chat
     assert any("没有同意" in t for t in _told(mum, son.volunteer.id))
 
 
+@pytest.mark.parametrize("answer", ["是我儿子", "对 是我家老大", "让他弄吧", "我同意我儿子帮我", "嗯呢", "好嘞谢谢"])
+def test_a_parent_who_says_who_it_is_agrees(mum: Chat, son: Chat, session: Session, answer: str) -> None:
+    """是我儿子 is a yes to the question on screen, not a new request for a code."""
+    son.send(f"家人{_code(mum.send('叫我儿子帮我弄'))}")
+    out = mum.send(answer)
+    assert "可以帮您了" in out and "家人码" not in out, out
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is not None
+
+
+@pytest.mark.parametrize("answer", ["是我儿子吗", "不是我儿子", "他是谁"])
+def test_a_question_or_a_denial_about_who_it_is_links_nobody(mum: Chat, son: Chat, session: Session,
+                                                              answer: str) -> None:
+    son.send(f"家人{_code(mum.send('叫我儿子帮我弄'))}")
+    mum.send(answer)
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is None
+
+
 def test_the_words_of_an_option_answer_a_two_option_question(mum: Chat, son: Chat, session: Session) -> None:
     link(mum, son)
     out = mum.send("也告诉家人")

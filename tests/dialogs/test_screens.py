@@ -25,12 +25,14 @@ def turn_of(text: str, parse: dict[str, Any] | None = None) -> Turn:
                 now=datetime(2026, 12, 1, 2, 0), channel="wechat", hooks=None)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("text", ["嗯", "中", "行", "好嘞", "对头", "👍", "可以的", "要得", "没问题", "好的好的"])
+@pytest.mark.parametrize("text", ["嗯", "中", "行", "好嘞", "对头", "👍", "可以的", "要得", "没问题", "好的好的",
+                                  "嗯呢", "好呢", "好嘞谢谢", "行 谢谢你了", "可以 辛苦了"])
 def test_yes_as_people_say_it(text: str) -> None:
     assert screen.yes_no(turn_of(text)) == "yes"
 
 
-@pytest.mark.parametrize("text", ["不了", "算了吧", "先不", "先别报", "不去了", "不要了", "先不报了 我再想想", "不对"])
+@pytest.mark.parametrize("text", ["不了", "算了吧", "先不", "先别报", "不去了", "不要了", "先不报了 我再想想", "不对",
+                                  "不用了谢谢"])
 def test_no_as_people_say_it(text: str) -> None:
     assert screen.yes_no(turn_of(text)) == "no"
 
