@@ -49,7 +49,8 @@ _WORDS["外孙女"] = ("外孙女", "younger")
 # 带我妈, 和我爸, 我妈也去, 我爸一起: the person comes along, nobody acts for them
 _ALONG_BEFORE = re.compile(r"(?:带|和|跟|陪|同|领|叫上|带上|领着|带着)$")
 # (都 asking about the person is not coming along: 我妈都报了啥, 我爸都有哪些活动)
-_ALONG_AFTER = re.compile(r"^(?:也|一起|一块|一同|都(?![^，。,.；;]*?(?:啥|什么|哪|几|多少)))")
+# (也帮, 也替 is helping too: 让我闺女也帮我 asks for a second helper)
+_ALONG_AFTER = re.compile(r"^(?:也(?!帮|替|给我|管)|一起|一块|一同|都(?![^，。,.；;]*?(?:啥|什么|哪|几|多少)))")
 # 老爷子 and 老太太 alone are old people in general (助老); with 我家, 俺, 咱 they are one's parents
 _OWNED = re.compile(r"(?:我们家|我家|俺家|咱家|我|俺|咱)$")
 AMBIGUOUS = frozenset({"老爷子", "老太太"})

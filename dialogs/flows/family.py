@@ -52,6 +52,9 @@ _FOR_PARENT = {"search_activities", "sign_up", "cancel_signup", "my_signups", "c
 # 我妈报了啥 is the parent's sign-ups (activities only: the list of `mine`, never hours or profile).
 _START_FOR_PARENT = {"search_activities", "sign_up", "cancel_signup", "my_signups", "recommend"}
 _FLOWS_FOR_PARENT = {"search", "signup", "cancel", "mine"}
+WAITING = "family.for_parent"  # a question asked for the parent (您想报哪个活动？) waits for its answer
+# The helper's own business in the middle of acting for a parent: 我自己这周末有啥活动.
+_SELF = re.compile(r"我自己|给我自己|我本人|俺自己|咱自己|我个人|我也想|我也要|我也去|我自个")
 
 
 def _digest(turn: Turn) -> family.Digest:
@@ -316,6 +319,11 @@ def start_unlink(turn: Turn, st: State) -> Result:
         named = [x for x in links if x.helper_id == turn.volunteer.id
                  and family.parent_title(x.parent, x) == rel["value"]]
         links = named or links
+    young = entity(turn, "relation", "younger")
+    if young is not None and young["value"] not in ("家人", "孩子") and len(links) > 1:
+        # 不让我儿子帮我了: the parent names the helper by the word given when the code was asked
+        named = [x for x in links if x.parent_id == turn.volunteer.id and x.relation == young["value"]]
+        links = named or links
     if not links:
         return with_menu(turn, T.FAMILY_NONE), "help.menu"
     if len(links) == 1:
@@ -430,7 +438,9 @@ def act(turn: Turn, st: State, parent_id: int, word: str | None = None) -> Resul
     if done is not None and done.get("kind") in ("signup", "cancel"):
         _made_for_parent(turn, st, parent, helper, done)
         out.append(Text(T.FAMILY_TOLD.format(parent=who)))
-    if target is not None and target.split(".", 1)[0] in _FLOWS_FOR_PARENT:
+    if target is None and intent(turn) in _START_FOR_PARENT:
+        target = WAITING  # 帮我妈报个名 → 您想报哪个活动？: the answer (明天的) is still for her
+    if target is not None and (target.split(".", 1)[0] in _FLOWS_FOR_PARENT or target == WAITING):
         st.data["family_for"] = parent_id
     return out, target
 
@@ -525,7 +535,8 @@ def early(turn: Turn, st: State) -> Result | None:
         return act(turn, st, int(st.undo["family_for"]))
     acting = st.data.get("family_for")
     rel = _relation(turn) if name in _START_FOR_PARENT else None
-    if acting and rel is None and name in _FOR_PARENT and st.flow in _FLOWS_FOR_PARENT:
+    if acting and rel is None and name in _FOR_PARENT and (st.flow in _FLOWS_FOR_PARENT or st.at == WAITING) \
+            and not _SELF.search(text):
         return act(turn, st, int(acting))
     st.data.pop("family_for", None)  # anything else is the helper's own business
     if rel is None:
@@ -542,7 +553,8 @@ FLOW = Flow(
     steps={"consent": Step(on_consent, expects=(YESNO,)),
            "ring": Step(on_ring, expects=(YESNO,)),
            "unlink_pick": Step(on_unlink_pick, expects=(NUMBER,)),
-           "unlink_confirm": Step(on_unlink_confirm, expects=(YESNO,))},
+           "unlink_confirm": Step(on_unlink_confirm, expects=(YESNO,)),
+           "for_parent": Step(lambda turn, st: None)},  # answered in `early` while acting (WAITING)
     entries={"family_link": start_link, "family_unlink": start_unlink},
     early=early,
 )

@@ -20,6 +20,7 @@ from tests.nlu.conftest import SAT
     ("让儿媳妇帮我看着", "儿媳", "younger", (1, 4)),
     ("我爹都报了哪些活", "父亲", "elder", (0, 2)),  # 都 asking about him: he is not coming along
     ("俺娘都有啥活动", "母亲", "elder", (0, 2)),
+    ("让我闺女也帮我", "女儿", "younger", (2, 4)),  # 也帮: a second helper, not someone coming along
 ])
 def test_relation_entity_with_offsets(parser: Parser, text: str, value: str, role: str,
                                       span: tuple[int, int]) -> None:
