@@ -544,6 +544,8 @@ FAMILY_CODE_LIMIT = "家人码试错太多次了，请过1小时再试。"
 FAMILY_CODE_SELF = "这是您自己的家人码，请让家人用他自己的微信发送。"
 FAMILY_ALREADY = "您已经在帮{parent}了，不用再绑定。"
 FAMILY_ASK = "{helper}想帮您报名活动。" + FAMILY_SEES + "\n您同意吗？"
+FAMILY_ASK_EXPLAIN = ("这是您的家人想用他自己的微信帮您报名。" + FAMILY_SEES
+                      + "不认识这个人，请回复2。还有不明白的，回复9找人工。")
 FAMILY_ASK_OPTIONS = ("同意", "不同意")
 FAMILY_ASK_TITLE = "家人绑定"
 FAMILY_LINKED = "好的，{helper}可以帮您了。不想让家人帮了，随时回复“解除家人”。"

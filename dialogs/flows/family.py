@@ -24,7 +24,7 @@ from .. import texts as T
 from ..common import entity, exits, intent, is_no, is_yes, menu, say, with_menu, yes_no
 from ..dispatch import dispatch
 from ..registry import Flow, Result, Step
-from ..replies import Choices, Reply, Text, to_data, to_plain
+from ..replies import Choices, Reply, Text, from_data, to_data, to_plain
 from ..screen import NUMBER, YESNO, plain
 from ..screen import yes_no as yes_no_words
 from ..state import State
@@ -40,6 +40,8 @@ GUESSES_GLOBAL = 200
 
 _CODE = re.compile(r"^\s*(?:家人|亲情|绑定)?\s*(?:码|号)?\s*[:：]?\s*(\d{6})[\s。.!！~～]*$")
 _CODE_WORD = re.compile(r"家人|亲情|绑定")
+# A question about the request on screen (这是干啥的, 他能看到我手机号吗, 是我儿子吗, 谁啊).
+_ASKING = re.compile(r"[吗嘛么呢不没][?？]?$|[?？]|啥|什么|咋|怎么|谁|哪|能不能|是不是|干嘛")
 # The parent says who it is and lets them (是我儿子, 对 是我家老大, 让他弄吧, 我同意我闺女帮我).
 _WHO = r"他|她|孩子|儿子|闺女|女儿|姑娘|儿媳|女婿|孙子|孙女|外孙|老大|老二|老三|老小|家人"
 _KNOWN = re.compile(rf"(?:是|对|让|叫|同意|可以|行|好)\S*?(?:{_WHO})|(?:{_WHO})\S*?(?:可以|行|帮吧|弄吧|来吧|管吧)")
@@ -522,6 +524,12 @@ def early(turn: Turn, st: State) -> Result | None:
         return claim_code(turn, st, m.group(1))
     if m is not None and (st.at is None or st.flow in ("help", "family")):
         return _bare_code(turn, st, m.group(1))
+    if st.at == "family.consent" and _ASKING.search(plain(turn.text) + (turn.text or "").strip()[-1:]) \
+            and not _STRANGER.search(plain(turn.text)) and yes_no_words(turn) is None:
+        # 这是干啥的, 他能看到我手机号吗: answered, and the one question stays on screen (not the general help)
+        asked = [r for r in from_data(st.last) if isinstance(r, Choices)]
+        if asked:
+            return [Text(T.FAMILY_ASK_EXPLAIN), asked[-1]], st.at
     if st.at is None and yes_no_words(turn) is not None:
         link = family.awaiting(turn.session, turn.volunteer.id)
         if link is not None:

@@ -328,6 +328,17 @@ def test_a_question_or_a_denial_about_who_it_is_links_nobody(mum: Chat, son: Cha
     assert family.between(session, son.volunteer.id, mum.volunteer.id) is None
 
 
+@pytest.mark.parametrize("question", ["这是干啥的", "他能看见我的时长不", "谁啊？"])
+def test_a_question_on_the_consent_screen_is_answered_and_the_question_stays(mum: Chat, son: Chat, session: Session,
+                                                                           question: str) -> None:
+    son.send(f"家人{_code(mum.send('叫我儿子帮我弄'))}")
+    out = mum.send(question)
+    assert "看不到您的手机号" in out and "您同意吗" in out and mum.at == "family.consent", out
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is None
+    mum.send("那好")
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is not None
+
+
 def test_the_words_of_an_option_answer_a_two_option_question(mum: Chat, son: Chat, session: Session) -> None:
     link(mum, son)
     out = mum.send("也告诉家人")
