@@ -182,6 +182,7 @@ SIGNED_PENDING = "已提交，等{reviewer}审核：{card}\n审核后会通知�
 SIGNED_WAITLIST = "已排队：{card}\n您是候补第{pos}位，有人退出会自动给您补上，并通知您。"
 REMIND_WECHAT = "活动前一天会在微信里提醒您。"
 REMIND_SMS = "活动前一天发短信提醒您。"
+REMIND_FAMILY = "活动前一天会提醒本人，也给您发一份。"
 REMIND_NONE = "您退订了通知，不会再提醒，请记好时间。"
 UNDO_HINT = "10分钟内回复“撤销”可以撤回。"
 UNDO_HINT_SHORT = "10分钟内回“撤销”可撤回。"

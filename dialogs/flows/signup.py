@@ -154,6 +154,8 @@ _SWITCH = re.compile(r"换成|换这个|换掉|改成这个|改报|原来的不�
 def remind_text(turn: Turn) -> str:
     if turn.volunteer.notices_opt_out:
         return T.REMIND_NONE
+    if turn.helper is not None:
+        return T.REMIND_FAMILY  # the parent is reminded by her own channel (maybe SMS), the helper gets a copy
     return T.REMIND_SMS if short(turn) else T.REMIND_WECHAT
 
 
