@@ -54,6 +54,9 @@ _FOR_PARENT = {"search_activities", "sign_up", "cancel_signup", "my_signups", "c
 # 我妈报了啥 is the parent's sign-ups (activities only: the list of `mine`, never hours or profile).
 _START_FOR_PARENT = {"search_activities", "sign_up", "cancel_signup", "my_signups", "recommend"}
 _FLOWS_FOR_PARENT = {"search", "signup", "cancel", "mine"}
+# What only the parent sees or changes: a helper naming the parent gets told so.
+_PARENT_ONLY = {"my_hours", "update_profile", "bind_phone", "unsubscribe", "subscribe"}
+_PRIVATE = re.compile(r"时长|小时|手机|电话|号码|住址|地址|住哪|资料|身份证|名字")
 WAITING = "family.for_parent"  # a question asked for the parent (您想报哪个活动？) waits for its answer
 # The helper's own business in the middle of acting for a parent: 我自己这周末有啥活动.
 _SELF = re.compile(r"我自己|给我自己|我本人|俺自己|咱自己|我个人|我也想|我也要|我也去|我自个")
@@ -541,6 +544,14 @@ def early(turn: Turn, st: State) -> Result | None:
         return _parent_undo(turn, st)
     if name == "undo" and st.undo and st.undo.get("family_for"):
         return act(turn, st, int(st.undo["family_for"]))
+    if name in _PARENT_ONLY or (name == "nlu_fallback" and _PRIVATE.search(text)):
+        # 我妈干了多少小时, 我妈手机号多少, 帮我妈改住址: hers alone, said so (not the helper's own answered)
+        said = _relation(turn)
+        link = _parent_for(turn, said) if said is not None else None
+        if link is not None:
+            st.data.pop("family_for", None)
+            return with_menu(turn, T.FAMILY_PARENT_ONLY.format(parent=_parent_words(link.parent, link))), \
+                "help.menu"
     acting = st.data.get("family_for")
     rel = _relation(turn) if name in _START_FOR_PARENT else None
     if acting and rel is None and name in _FOR_PARENT and (st.flow in _FLOWS_FOR_PARENT or st.at == WAITING) \

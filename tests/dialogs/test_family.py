@@ -339,6 +339,15 @@ def test_a_question_on_the_consent_screen_is_answered_and_the_question_stays(mum
     assert family.between(session, son.volunteer.id, mum.volunteer.id) is not None
 
 
+@pytest.mark.parametrize("ask", ["我妈干了多少小时", "我妈手机号多少", "帮我妈改一下住址", "我妈住哪"])
+def test_what_only_the_parent_sees_is_said_to_be_hers(mum: Chat, son: Chat, ask: str) -> None:
+    """Not the helper's own hours or phone answered as if they were the mother's, nor a misunderstanding."""
+    link(mum, son)
+    out = son.send(ask)
+    assert "只有本人能看" in out and "张桂兰" in out, out
+    assert "小时" not in out.split("只有本人")[1] and "13900000001" not in out and "139****0001" not in out
+
+
 def test_the_words_of_an_option_answer_a_two_option_question(mum: Chat, son: Chat, session: Session) -> None:
     link(mum, son)
     out = mum.send("也告诉家人")
