@@ -25,7 +25,7 @@ from ..common import entity, exits, intent, is_no, is_yes, menu, say, with_menu,
 from ..dispatch import dispatch
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text, from_data, to_data, to_plain
-from ..screen import NUMBER, YESNO, plain
+from ..screen import NUMBER, YESNO, plain, question
 from ..screen import yes_no as yes_no_words
 from ..state import State
 
@@ -553,7 +553,9 @@ def early(turn: Turn, st: State) -> Result | None:
             return with_menu(turn, T.FAMILY_PARENT_ONLY.format(parent=_parent_words(link.parent, link))), \
                 "help.menu"
     acting = st.data.get("family_for")
-    rel = _relation(turn) if name in _START_FOR_PARENT else None
+    # 我妈那个活动在哪: a question about one of the parent's sign-ups is answered from hers
+    asks = name == "nlu_fallback" and question(turn) is not None
+    rel = _relation(turn) if name in _START_FOR_PARENT or asks else None
     if acting and rel is None and name in _FOR_PARENT and (st.flow in _FLOWS_FOR_PARENT or st.at == WAITING) \
             and not _SELF.search(text):
         return act(turn, st, int(acting))
