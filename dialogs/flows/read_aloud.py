@@ -20,7 +20,7 @@ SPEAKING_CHANNELS = ("wechat",)  # channels that can send a voice message
 
 # Asking to hear: 念 (not 纪念, 想念), 读 with a word that makes it reading out (never 读报 alone), louder,
 # slower, by voice.
-_HEAR = re.compile(r"(?<![纪怀想思悼挂惦])念(?!叨)|朗读|读(?:一下|一遍|一次|给|出来|出声|读|慢|大声)|(?:大声|大点声|慢点|慢些)读"
+_HEAR = re.compile(r"(?<![纪怀想思悼挂惦])念(?!叨|书)|朗读|读(?:一下|一遍|一次|给(?!老人|孩子|小孩)|出来|出声|读(?!报|书)|慢|大声)|(?:大声|大点声|慢点|慢些)读"
                    r"|说给我听|给我说说|发语音|用语音|语音(?:念|读|说)|听语音|大点声|大声点|声音大")
 # Not seeing the words: 眼睛不好, 眼花了看不清, 不识字. Alone (nothing else said), a request to hear.
 _EYES = re.compile(r"眼睛不好使?|眼神儿?不好|眼神不济|眼花了?|老花眼?|看不清楚?|看不见|看不了|瞅不清|瞧不清|不识字|不认字|字太小")
