@@ -57,7 +57,9 @@ _FLOWS_FOR_PARENT = {"search", "signup", "cancel", "mine"}
 # What only the parent sees or changes: a helper naming the parent gets told so.
 _PARENT_ONLY = {"my_hours", "update_profile", "bind_phone", "unsubscribe", "subscribe"}
 _PRIVATE = re.compile(r"时长|小时|手机|电话|号码|住址|地址|住哪|资料|身份证|名字")
-WAITING = "family.for_parent"  # a question asked for the parent (您想报哪个活动？) waits for its answer
+WAITING = "family.for_parent"
+# 帮老太太看看明天有啥 / 给老爷子报上: old people in general (助老) for others, the parent for a helper.
+_OLD_ONE = re.compile(r"^(?:你)?(?:帮|给|替)(?:咱|俺|我)?(?:家)?(老太太|老爷子)")  # a question asked for the parent (您想报哪个活动？) waits for its answer
 # The helper's own business in the middle of acting for a parent: 我自己这周末有啥活动.
 _SELF = re.compile(r"我自己|给我自己|我本人|俺自己|咱自己|我个人|我也想|我也要|我也去|我自个")
 
@@ -397,7 +399,12 @@ def _relation(turn: Turn) -> str | None:
     from nlu.relations import find  # the package's parser (jieba) is not loaded by importing dialogs
 
     found = [r for r in find(turn.text or "", strict=True) if r.role == "elder"]
-    return found[0].value if found else None
+    if found:
+        return found[0].value
+    m = _OLD_ONE.search(turn.text or "")
+    if m is not None and family.parents_of(turn.session, turn.volunteer.id):
+        return "母亲" if m.group(1) == "老太太" else "父亲"  # 帮老太太看看: from a helper, the parent helped
+    return None
 
 
 def _parent_for(turn: Turn, relation: str) -> FamilyLink | None:
