@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from data import family, profiles, services
@@ -475,6 +476,8 @@ def _made_for_parent(turn: Turn, st: State, parent: Volunteer, helper: Volunteer
     st.undo = {**done, "family_for": parent.id}
     pst = states.load(turn.store, parent.id)
     pst.undo = {**done, "helper_id": helper.id}
+    if pst.flow == "family":
+        pst.go(None)  # a family yes/no left on her screen (找人工时也告诉家人吗) must not take her 不去
     states.save(turn.store, parent.id, pst, turn.settings.state_ttl_days)
     _tell(turn, [parent.id], T.FAMILY_MADE_TITLE, body, f"{done['kind']}:{signup.id}:{turn.now:%Y%m%d%H%M%S}")
     others = [x.helper_id for x in family.helpers_of(turn.session, parent.id)
@@ -508,6 +511,19 @@ def _parent_undo(turn: Turn, st: State) -> Result:
         _tell(turn, [helper_id], T.FAMILY_MADE_TITLE, words.format(parent=_parent_words(turn.volunteer), title=title),
               f"undone:{signup.id}:{turn.now:%Y%m%d%H%M%S}")
     return replies, target
+
+
+def _declines_what_was_made(turn: Turn, st: State) -> bool:
+    """The parent, told a helper just signed her up, says she will not go (in the undo window, naming no
+    other activity or day)."""
+    u = st.undo or {}
+    if not u.get("helper_id") or u.get("kind") != "signup" or not u.get("at"):
+        return False
+    if turn.now - datetime.fromisoformat(str(u["at"])) > timedelta(minutes=turn.settings.undo_minutes):
+        return False
+    if any(entity(turn, e) for e in ("time", "number", "category", "place")):
+        return False
+    return intent(turn) == "cancel_signup" or yes_no_words(turn) == "no"
 
 
 def tell_forgotten(turn: Turn) -> None:
@@ -549,6 +565,8 @@ def early(turn: Turn, st: State) -> Result | None:
         return start_link(turn, st)  # 绑定我妈 139…: the parent's number, not one's own
     if name == "undo" and st.undo and st.undo.get("helper_id"):
         return _parent_undo(turn, st)
+    if _declines_what_was_made(turn, st):
+        return _parent_undo(turn, st)  # 我不去, 那天有事去不了: the answer to "不想去，请回复撤销"
     if name == "undo" and st.undo and st.undo.get("family_for"):
         return act(turn, st, int(st.undo["family_for"]))
     if name in _PARENT_ONLY or (name == "nlu_fallback" and _PRIVATE.search(text)):
