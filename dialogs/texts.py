@@ -570,7 +570,7 @@ FAMILY_NOT_LINKED = ("您还没有绑定{rel}，不能替{rel}报名。请{rel}�
                      "把拿到的家人码发给您。")
 FAMILY_FOR = "为{parent}办理："
 FAMILY_PARENT_ONLY = ("{parent}的服务时长、手机号和资料，只有本人能看、能改。您可以帮{parent}找活动、报名、取消，"
-                      "比如说“帮我妈看看明天有啥活”。")
+                      "比如说“帮我{rel}看看明天有啥活”。")
 FAMILY_PARENT_NO_CONSENT = "{parent}还没有同意隐私说明，现在不能替{parent}报名。请{parent}先给本公众号回复“同意”。"
 FAMILY_MADE_TITLE = "家人代报"
 FAMILY_MADE = "您的{helper}帮您报了名：{card}\n不想去，请在10分钟内回复“撤销”。"

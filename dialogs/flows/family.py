@@ -41,6 +41,8 @@ GUESSES_GLOBAL = 200
 
 _CODE = re.compile(r"^\s*(?:家人|亲情|绑定)?\s*(?:码|号)?\s*[:：]?\s*(\d{6})[\s。.!！~～]*$")
 _CODE_WORD = re.compile(r"家人|亲情|绑定")
+_SIX = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+_CODE_CONTEXT = re.compile(r"码|给的|给我的|让我发|叫我发|发给|我妈|我爸|俺娘|俺爹|老妈|老爸|我娘|我爹|母亲|父亲|奶奶|姥姥|爷爷|姥爷")
 # A question about the request on screen (这是干啥的, 他能看到我手机号吗, 是我儿子吗, 谁啊).
 _ASKING = re.compile(r"[吗嘛么呢不没][?？]?$|[?？]|啥|什么|咋|怎么|谁|哪|能不能|是不是|干嘛")
 # The parent says who it is and lets them (是我儿子, 对 是我家老大, 让他弄吧, 我同意我闺女帮我).
@@ -550,6 +552,11 @@ def early(turn: Turn, st: State) -> Result | None:
         return claim_code(turn, st, m.group(1))
     if m is not None and (st.at is None or st.flow in ("help", "family")):
         return _bare_code(turn, st, m.group(1))
+    six = _SIX.findall(text)
+    if m is None and len(six) == 1 and len(text) <= 24 and _CODE_CONTEXT.search(text):
+        out = _bare_code(turn, st, six[0])  # 码是123456, 123456 我妈给的: a live code in a sentence
+        if out is not None:
+            return out
     if st.at == "family.consent" and _ASKING.search(plain(turn.text) + (turn.text or "").strip()[-1:]) \
             and not _STRANGER.search(plain(turn.text)) and yes_no_words(turn) is None:
         # 这是干啥的, 他能看到我手机号吗: answered, and the one question stays on screen (not the general help)
@@ -575,7 +582,7 @@ def early(turn: Turn, st: State) -> Result | None:
         link = _parent_for(turn, said) if said is not None else None
         if link is not None:
             st.data.pop("family_for", None)
-            return with_menu(turn, T.FAMILY_PARENT_ONLY.format(parent=_parent_words(link.parent, link))), \
+            return with_menu(turn, T.FAMILY_PARENT_ONLY.format(parent=_parent_words(link.parent, link), rel=said)), \
                 "help.menu"
     acting = st.data.get("family_for")
     # 我妈那个活动在哪: a question about one of the parent's sign-ups is answered from hers

@@ -363,7 +363,7 @@ def test_the_words_of_an_option_answer_a_two_option_question(mum: Chat, son: Cha
 
 
 @pytest.mark.parametrize("form", ["家人 {a} {b}", "{wa}{wb}", "我妈让我发家人{a}-{b}", "{a} {b}", "家人码：{wa} {wb}",
-                                  "家人{ca}，{cb}。"])
+                                  "家人{ca}，{cb}。", "码是{a}{b}", "{a}{b} 我妈给的"])
 def test_a_code_as_people_copy_it(mum: Chat, son: Chat, session: Session, form: str) -> None:
     """Spaces, dashes, full-width digits, inside a sentence, said aloud (家人幺二三四五六): the same code."""
     code = _code(mum.send("绑定家人"))
