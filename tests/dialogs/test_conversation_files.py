@@ -75,8 +75,8 @@ def test_family_conversations_end_right(conversation_db: Engine, vault: PhoneVau
 
 def test_held_out_family_conversations_do_not_fall(conversation_db: Engine, vault: PhoneVault) -> None:
     """Never tuned on: only the numbers count, and they may only rise (measured when the file was written:
-    5 of 10 ending right, 3.6 not understood per 100; 6 after the consent question fix; the issue's targets are 98% and 2)."""
+    5 of 10 ending right, 3.6 not understood per 100; 7 at the end of that round; the issue's targets are 98% and 2)."""
     report = _run(FAMILY_HELD_OUT, conversation_db, vault)
     assert report.total >= 10
-    assert report.right >= 6, report.summary()
+    assert report.right >= 7, report.summary()
     assert report.missed_per_100 <= 3.6, report.summary()
