@@ -21,7 +21,7 @@ from data.models import Volunteer
 from . import state as states
 from .common import menu
 from .dispatch import dispatch, domain_error
-from .registry import SPECIAL
+from .registry import CHECKS, SPECIAL
 from .replies import Reply, fit, from_data, to_data
 
 log = logging.getLogger("yinling.dialogs")
@@ -170,8 +170,9 @@ def respond(turn: Turn) -> list[Reply]:
     if turn.long_reply and turn.channel == "sms":
         budget = max(budget, min(turn.settings.wechat_budget_chars, SMS_THREE_SEGMENTS))
     replies = fit(replies, budget)
-    if turn.speak is None and turn.volunteer.read_aloud and turn.volunteer.deleted_at is None:
-        turn.speak = replies
+    if turn.speak is None and turn.volunteer.deleted_at is None and (
+            turn.volunteer.read_aloud or ("wants_to_hear" in CHECKS and CHECKS["wants_to_hear"](turn, st))):
+        turn.speak = replies  # always, or asked in the same breath as something else (第二个念给我听)
     st.last = to_data(replies)
     st.seen = turn.now.isoformat()
     if forget:

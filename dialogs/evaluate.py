@@ -30,7 +30,8 @@ A file (YAML) holds a fixed local `now` and a list of conversations::
           understood: true          # every message understood
 
 A conversation between people (a parent and the family helper in their own WeChat) names them in `people`
-and each message's speaker; `{code}` in a message stands for the last family code anybody was given, and
+and each message's speaker; `{code}` in a message stands for the last family code anybody was given
+(`{code:spaced}` as 123 456, `{code:wide}` in full-width digits), and
 `expect` holds one block per person, with `told` (pieces of what the push layer was asked to send them),
 `made_by` (the helper who made each booked sign-up) and `helpers` (their active family helpers)::
 
@@ -280,6 +281,13 @@ def run_conversation(engine: Engine, conv: dict[str, Any], now: datetime, parse:
 _CODE = re.compile(r"家人(\d{6})")
 
 
+def _with_code(text: str, code: str) -> str:
+    """`{code}` as given; `{code:spaced}` as people copy it (123 456); `{code:wide}` in full-width digits."""
+    wide = code.translate({ord(c): 0xFF10 + int(c) for c in "0123456789"})
+    return (text.replace("{code:spaced}", f"{code[:3]} {code[3:]}").replace("{code:wide}", wide)
+            .replace("{code}", code))
+
+
 def run_people(engine: Engine, conv: dict[str, Any], now: datetime, parse: Parse, vault: PhoneVault,
                n: int = 0, settings: Settings | None = None) -> Result:
     """A conversation of several people, each in their own chat, on one database and one store."""
@@ -303,7 +311,7 @@ def run_people(engine: Engine, conv: dict[str, Any], now: datetime, parse: Parse
         clock, code = now, ""
         for item in conv.get("say") or []:
             label, text = next(iter(item.items())) if isinstance(item, dict) else str(item).split(":", 1)
-            label, text = str(label).strip(), str(text).strip().replace("{code}", code)
+            label, text = str(label).strip(), _with_code(str(text).strip(), code)
             if label not in people:
                 raise ValueError(f"{name}: nobody called {label}")
             v, channel = people[label]

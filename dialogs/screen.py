@@ -17,6 +17,7 @@ handlers, Rasa forms' requested slot). Each reader is written and tested once, h
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -63,7 +64,7 @@ def plain(text: str) -> str:
 # -- yes and no -------------------------------------------------------------------------------------
 _TAIL = "吧啊呀的嘞了哈呗哦噢嘛滴撒"
 _YES = re.compile(
-    r"^(?:嗯+|恩+|中|行|成|好|好好|好嘞|好滴|好哒|好呀|对|对头|对对|是|是的|是滴|可以|可|要得|没问题|没得问题|妥|"
+    r"^(?:嗯+|恩+|嗯呢|恩呢|好呢|中|行|成|好|好好|好嘞|好滴|好哒|好呀|对|对头|对对|是|是的|是滴|可以|可|要得|没问题|没得问题|妥|"
     r"ok|okay|yes|y|确认|确定|同意|我同意|报|报名|报上|报吧|去|我去|要|愿意|就这个|就它|就这|得嘞|那好|那行|"
     r"必须|当然|肯定|👍+|👌+|✅|✔️?|好的好的|行行|中中)[" + _TAIL + r"]*$")
 _NO = re.compile(
@@ -74,12 +75,13 @@ _NO_WORDS = re.compile(r"先不|先别|不报|不去|不参加|算了|再想想|
 
 
 _SIGN_SOUNDS = re.compile(r"[报保抱宝豹爆鲍][名明铭鸣命]")
+_THANKS = re.compile(r"(?:谢谢你?|谢了|多谢|辛苦了?|麻烦你?了)[" + _TAIL + r"]*$")  # 好嘞谢谢: the yes counts
 
 
 def yes_no(turn: Turn) -> str | None:
     """`yes`, `no` or None. Short answers by our word lists; longer ones by the NLU's affirm/deny.
     Voice input writes 报名 as 保名, 抱名, 报铭: any such pair is read as 报名."""
-    s = _SIGN_SOUNDS.sub("报名", plain(turn.text))
+    s = _THANKS.sub("", _SIGN_SOUNDS.sub("报名", plain(turn.text))) or plain(turn.text)
     if not s:
         return None
     if len(s) <= 8:
@@ -97,8 +99,40 @@ def yes_no(turn: Turn) -> str | None:
     return None
 
 
+_NEGATED = re.compile(r"不|别|没|先等等")
+
+
+def said_option(turn: Turn, st: State) -> str | None:
+    """A two-option question on screen (解除 / 不解除, 也告诉家人 / 不用) answered with an option's own words:
+    the first is `yes`, the second `no`. Compared whole (with a trailing 吧/了...), so 不解除 is never 解除."""
+    s = plain(turn.text).rstrip(_TAIL)
+    if not s:
+        return None
+    asked = [item.get("options") for item in st.last or [] if item.get("t") == "choices"]
+    options = asked[-1] if asked else None
+    if not isinstance(options, list) or len(options) != 2 or not _NEGATED.search(str(options[1])) \
+            or _NEGATED.search(str(options[0])):
+        return None
+    said = [i for i, o in enumerate(options) if plain(str(o)).rstrip(_TAIL) == s]
+    return ("yes", "no")[said[0]] if said else None
+
+
 # -- numbers ----------------------------------------------------------------------------------------
 _DIGIT = re.compile(r"^\s*(\d{1,2})\s*[.。、]?\s*$")
+
+
+# A digit said rather than typed (a voice transcript 一。, 二): the same as a bare digit, an answer to the
+# screen's own numbered choices, never an item of the list behind it.
+_SPOKEN_DIGIT = re.compile(r"^[零〇一二三四五六七八九幺]$")  # not 两 or 两个: how many people
+
+
+def bare_digit(text: str) -> int | None:
+    """A digit alone, typed (1, １, 1。) or said (一。, 二): an answer to the numbered choices on screen."""
+    m = _DIGIT.match(unicodedata.normalize("NFKC", text or ""))
+    if m:
+        return int(m.group(1))
+    s = plain(text).rstrip(_TAIL)
+    return {**_CN, "零": 0, "〇": 0, "幺": 1}[s] if _SPOKEN_DIGIT.match(s) else None
 
 
 def number(turn: Turn) -> int | None:
@@ -145,6 +179,17 @@ def _common(a: str, b: str) -> str:
                 continue
             best = piece
     return best
+
+
+def without_name(text: str, name: str) -> str:
+    """The text with the pieces it shares with `name` taken out: what the person said besides naming the item
+    (读报那个 → 那个, so the 报 of 读报 is not a sign-up; 报扫雪那个 → 报那个)."""
+    s, other = plain(text), plain(name)
+    while True:
+        piece = _common(s, other)
+        if len(piece) < 2:
+            return s
+        s = s.replace(piece, "", 1)
 
 
 def name_match(text: str, items: dict[int, list[str]]) -> int | None:
@@ -293,7 +338,7 @@ def read(turn: Turn, st: State, expects: tuple[str, ...],
             if n is not None and n not in (0, 9) or (n == 9 and (st.data.get("first") or 1) + len(st.listed) > 9
                                                     and plain(turn.text) != "9"):
                 return Reading(NUMBER, n)
-        elif kind == ITEM and st.listed and not _DIGIT.match(turn.text or ""):
+        elif kind == ITEM and st.listed and bare_digit(turn.text) is None:
             n = number(turn)
             if n is not None and listed_index(st, n) is not None:
                 return Reading(NUMBER, n)
@@ -316,7 +361,7 @@ def read(turn: Turn, st: State, expects: tuple[str, ...],
             if q is not None:
                 return Reading(QUESTION, q)
         elif kind == YESNO:
-            yn = yes_no(turn)
+            yn = said_option(turn, st) or yes_no(turn)
             if yn is not None:
                 return Reading(yn)
     return None

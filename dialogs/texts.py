@@ -101,6 +101,7 @@ ELDER_ON_SHORT = "已换成长辈版。"
 
 # -- replies read aloud (念给我听) -------------------------------------------------------------------
 READ_ALOUD_COMING = "好的，我把上面的话念给您听，语音马上发过来。"
+READ_ALOUD_EYES = "好的，我把上面的话念给您听，语音马上发过来。想每次都听，就说“以后都念给我听”。"
 READ_ALOUD_ON = "好的，以后我每次回复，都会再发一条语音念给您听。不想听了，就说“不用念了”。"
 READ_ALOUD_ALREADY_ON = "现在已经是每次都念给您听了，什么也没改。不想听了，就说“不用念了”。"
 READ_ALOUD_OFF = "好的，以后不发语音了，只发文字。想听的时候，说“念给我听”。"
@@ -181,6 +182,7 @@ SIGNED_PENDING = "已提交，等{reviewer}审核：{card}\n审核后会通知�
 SIGNED_WAITLIST = "已排队：{card}\n您是候补第{pos}位，有人退出会自动给您补上，并通知您。"
 REMIND_WECHAT = "活动前一天会在微信里提醒您。"
 REMIND_SMS = "活动前一天发短信提醒您。"
+REMIND_FAMILY = "活动前一天会提醒本人，也给您发一份。"
 REMIND_NONE = "您退订了通知，不会再提醒，请记好时间。"
 UNDO_HINT = "10分钟内回复“撤销”可以撤回。"
 UNDO_HINT_SHORT = "10分钟内回“撤销”可撤回。"
@@ -543,25 +545,32 @@ FAMILY_CODE_LIMIT = "家人码试错太多次了，请过1小时再试。"
 FAMILY_CODE_SELF = "这是您自己的家人码，请让家人用他自己的微信发送。"
 FAMILY_ALREADY = "您已经在帮{parent}了，不用再绑定。"
 FAMILY_ASK = "{helper}想帮您报名活动。" + FAMILY_SEES + "\n您同意吗？"
+FAMILY_ASK_EXPLAIN = ("这是您的家人想用他自己的微信帮您报名。" + FAMILY_SEES
+                      + "不认识这个人，请回复2。还有不明白的，回复9找人工。")
 FAMILY_ASK_OPTIONS = ("同意", "不同意")
 FAMILY_ASK_TITLE = "家人绑定"
 FAMILY_LINKED = "好的，{helper}可以帮您了。不想让家人帮了，随时回复“解除家人”。"
 FAMILY_LINKED_HELPER = ("{parent}同意了，您可以帮{parent}了。您可以说“给我{title}报名明天的活动”，"
                         "或“帮我{title}看看这周末有啥活”。")
 FAMILY_DECLINED = "好的，没有绑定，{helper}不能帮您报名。"
+FAMILY_DECLINED_STRANGER = ("好的，没有绑定，这个人不能帮您报名。家人码请只给自己信得过的家人。"
+                            "有人冒充工作人员要码，请回复9找人工。")
 FAMILY_DECLINED_HELPER = "{parent}没有同意绑定，您不能替{parent}报名。"
 FAMILY_NONE = "您现在没有绑定家人。想让家人帮忙，请回复“绑定家人”。"
-FAMILY_UNLINK_ASK = "要解除和{other}的家人绑定吗？解除后{other_side}。"
+FAMILY_UNLINK_ASK = "要解除和{other}的绑定吗？解除后{other_side}。"
 FAMILY_UNLINK_PARENT_SIDE = "家人不能再替您报名，也收不到您的提醒副本"
 FAMILY_UNLINK_HELPER_SIDE = "您不能再替{other}报名，也收不到{other}的提醒副本"
 FAMILY_UNLINK_OPTIONS = ("解除", "不解除")
 FAMILY_UNLINK_PICK = "要解除和哪位家人的绑定？"
-FAMILY_UNLINKED = "已解除和{other}的家人绑定。"
+FAMILY_NTH = "第{n}位{who}"
+FAMILY_UNLINKED = "已解除和{other}的绑定。"
 FAMILY_UNLINKED_OTHER = "{other}解除了和您的家人绑定。想再绑定，请回复“绑定家人”。"
 FAMILY_UNLINK_KEPT = "好的，没有解除，还和{other}绑定着。"
 FAMILY_NOT_LINKED = ("您还没有绑定{rel}，不能替{rel}报名。请{rel}给本公众号发“绑定家人”，"
                      "把拿到的家人码发给您。")
 FAMILY_FOR = "为{parent}办理："
+FAMILY_PARENT_ONLY = ("{parent}的服务时长、手机号和资料，只有本人能看、能改。您可以帮{parent}找活动、报名、取消，"
+                      "比如说“帮我{rel}看看明天有啥活”。")
 FAMILY_PARENT_NO_CONSENT = "{parent}还没有同意隐私说明，现在不能替{parent}报名。请{parent}先给本公众号回复“同意”。"
 FAMILY_MADE_TITLE = "家人代报"
 FAMILY_MADE = "您的{helper}帮您报了名：{card}\n不想去，请在10分钟内回复“撤销”。"

@@ -30,6 +30,15 @@ _YOUNGER: dict[str, tuple[str, ...]] = {
     "孩子": ("孩子", "娃", "小孩"),
     "家人": ("家人", "家里人", "亲人"),
 }
+_WOMEN = frozenset({"母亲", "婆婆", "岳母", "奶奶", "姥姥", "女儿", "儿媳", "孙女", "外孙女"})
+_MEN = frozenset({"父亲", "公公", "岳父", "爷爷", "姥爷", "儿子", "女婿", "孙子"})
+
+
+def gender(value: str) -> str | None:
+    """女 or 男 for a standard relation word (母亲 → 女), None when it says nothing (家人, 孩子)."""
+    return "女" if value in _WOMEN else "男" if value in _MEN else None
+
+
 _WORDS: dict[str, tuple[str, str]] = {w: (std, "elder") for std, ws in _ELDER.items() for w in ws}
 _WORDS.update({w: (std, "younger") for std, ws in _YOUNGER.items() for w in ws})
 _RE = re.compile("|".join(sorted(map(re.escape, _WORDS), key=len, reverse=True)))
@@ -39,7 +48,9 @@ _WORDS["外孙女"] = ("外孙女", "younger")
 
 # 带我妈, 和我爸, 我妈也去, 我爸一起: the person comes along, nobody acts for them
 _ALONG_BEFORE = re.compile(r"(?:带|和|跟|陪|同|领|叫上|带上|领着|带着)$")
-_ALONG_AFTER = re.compile(r"^(?:也|一起|一块|一同|都)")
+# (都 asking about the person is not coming along: 我妈都报了啥, 我爸都有哪些活动)
+# (也帮, 也替 is helping too: 让我闺女也帮我 asks for a second helper)
+_ALONG_AFTER = re.compile(r"^(?:也(?!帮|替|给我|管)|一起|一块|一同|都(?![^，。,.；;]*?(?:啥|什么|哪|几|多少)))")
 # 老爷子 and 老太太 alone are old people in general (助老); with 我家, 俺, 咱 they are one's parents
 _OWNED = re.compile(r"(?:我们家|我家|俺家|咱家|我|俺|咱)$")
 AMBIGUOUS = frozenset({"老爷子", "老太太"})

@@ -40,5 +40,6 @@ for _m in _MODULES:
 SPECIAL.update(event=events.handle, image=events.image, voice=events.voice, location=location.near_point,
                welcome=onboarding.welcome, forget=profile.ask_forget, question=answers.answer_on_screen,
                reported=location.reported_turn)
-CHECKS.update(needs_welcome=onboarding.needs_welcome, wants_forget=profile.wants_forget)
+CHECKS.update(needs_welcome=onboarding.needs_welcome, wants_forget=profile.wants_forget,
+              wants_to_hear=read_aloud.wants_to_hear)
 READERS.update(screen=answers.screen_reading)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from data import family, profiles, services
@@ -24,8 +25,8 @@ from .. import texts as T
 from ..common import entity, exits, intent, is_no, is_yes, menu, say, with_menu, yes_no
 from ..dispatch import dispatch
 from ..registry import Flow, Result, Step
-from ..replies import Choices, Reply, Text, to_data, to_plain
-from ..screen import NUMBER, YESNO
+from ..replies import Choices, Reply, Text, from_data, to_data, to_plain
+from ..screen import NUMBER, YESNO, plain, question
 from ..screen import yes_no as yes_no_words
 from ..state import State
 
@@ -38,13 +39,32 @@ GUESSES_PER_PERSON = 5
 GLOBAL_WINDOW = 600
 GUESSES_GLOBAL = 200
 
-_CODE = re.compile(r"^\s*(?:家人|亲情|绑定)?\s*(?:码|号)?\s*[:：]?\s*(\d{6})\s*$")
+_CODE = re.compile(r"^\s*(?:家人|亲情|绑定)?\s*(?:码|号)?\s*[:：]?\s*(\d{6})[\s。.!！~～]*$")
 _CODE_WORD = re.compile(r"家人|亲情|绑定")
+_SIX = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+_CODE_CONTEXT = re.compile(r"码|给的|给我的|让我发|叫我发|发给|我妈|我爸|俺娘|俺爹|老妈|老爸|我娘|我爹|母亲|父亲|奶奶|姥姥|爷爷|姥爷")
+# A question about the request on screen (这是干啥的, 他能看到我手机号吗, 是我儿子吗, 谁啊).
+_ASKING = re.compile(r"[吗嘛么呢不没][?？]?$|[?？]|啥|什么|咋|怎么|谁|哪|能不能|是不是|干嘛")
+# The parent says who it is and lets them (是我儿子, 对 是我家老大, 让他弄吧, 我同意我闺女帮我).
+_WHO = r"他|她|孩子|儿子|闺女|女儿|姑娘|儿媳|女婿|孙子|孙女|外孙|老大|老二|老三|老小|家人"
+_KNOWN = re.compile(rf"(?:是|对|让|叫|同意|可以|行|好)\S*?(?:{_WHO})|(?:{_WHO})\S*?(?:可以|行|帮吧|弄吧|来吧|管吧)")
+# The parent does not know who asks (我不认识他, 不知道是谁, 不是我家的, 我没让谁帮): a no, with a word of caution.
+_STRANGER = re.compile(r"不认识|不知道(?:是|这)?谁|不是我(?:家|的|儿|闺|女|孩)"
+                       r"|我没(?:让|叫|找|要)|没有(?:儿子|女儿|闺女|孩子)|骗子|骗人|诈骗")
 # What a helper may do for a parent: activities only.
-_FOR_PARENT = {"search_activities", "sign_up", "cancel_signup", "choose", "more", "affirm", "deny",
+_FOR_PARENT = {"search_activities", "sign_up", "cancel_signup", "my_signups", "choose", "more", "affirm", "deny",
                "activity_detail", "undo", "repeat", "nlu_fallback"}
-_START_FOR_PARENT = {"search_activities", "sign_up", "cancel_signup", "recommend"}
-_FLOWS_FOR_PARENT = {"search", "signup", "cancel"}
+# 我妈报了啥 is the parent's sign-ups (activities only: the list of `mine`, never hours or profile).
+_START_FOR_PARENT = {"search_activities", "sign_up", "cancel_signup", "my_signups", "recommend"}
+_FLOWS_FOR_PARENT = {"search", "signup", "cancel", "mine"}
+# What only the parent sees or changes: a helper naming the parent gets told so.
+_PARENT_ONLY = {"my_hours", "update_profile", "bind_phone", "unsubscribe", "subscribe"}
+_PRIVATE = re.compile(r"时长|小时|手机|电话|号码|住址|地址|住哪|资料|身份证|名字")
+WAITING = "family.for_parent"
+# 帮老太太看看明天有啥 / 给老爷子报上: old people in general (助老) for others, the parent for a helper.
+_OLD_ONE = re.compile(r"^(?:你)?(?:帮|给|替)(?:咱|俺|我)?(?:家)?(老太太|老爷子)")  # a question asked for the parent (您想报哪个活动？) waits for its answer
+# The helper's own business in the middle of acting for a parent: 我自己这周末有啥活动.
+_SELF = re.compile(r"我自己|给我自己|我本人|俺自己|咱自己|我个人|我也想|我也要|我也去|我自个")
 
 
 def _digest(turn: Turn) -> family.Digest:
@@ -72,8 +92,25 @@ def _tell(turn: Turn, ids: list[int], title: str, body: str, key: str) -> None:
 
 
 # -- the parent asks for a code ---------------------------------------------------------------------
+_WIDE_DIGITS = {0xFF10 + i: str(i) for i in range(10)}
+_BETWEEN_DIGITS = re.compile(r"(?<=\d)[\s\-—_·.,，、]+(?=\d)")
+
+
+_SAID_DIGITS = {ord(c): str(i) for i, c in enumerate("零一二三四五六七八九")} | {ord("〇"): "0", ord("幺"): "1"}
+_SAID_CODE = re.compile(r"(?:[零〇一二三四五六七八九幺][\s，,、]*){5}[零〇一二三四五六七八九幺]")
+
+
+def _digits(text: str) -> str:
+    """The message with its digits as people copy a code: full-width ones made plain, a code said aloud
+    (家人幺二三四五六, from a voice message) in digits, 123 456 and 12-34-56 joined (a phone number joined
+    stays 11 digits, never a code)."""
+    text = _SAID_CODE.sub(lambda m: m.group(0).translate(_SAID_DIGITS), (text or "").translate(_WIDE_DIGITS))
+    return _BETWEEN_DIGITS.sub("", text)
+
+
 def start_link(turn: Turn, st: State) -> Result:
-    m = _CODE.match(turn.text or "") or re.search(r"(?<!\d)(\d{6})(?!\d)", turn.text or "")
+    text = _digits(turn.text)
+    m = _CODE.match(text) or re.search(r"(?<!\d)(\d{6})(?!\d)", text)
     if m is not None:
         return claim_code(turn, st, m.group(1))
     from .signup import needs_consent
@@ -226,10 +263,16 @@ def on_consent(turn: Turn, st: State) -> Result | None:
     link = turn.session.get(FamilyLink, int(link_id)) if link_id else family.awaiting(turn.session, turn.volunteer.id)
     if link is None or link.parent_id != turn.volunteer.id or link.helper_id is None:
         return None
-    if is_yes(turn):
+    said = plain(turn.text)
+    stranger = bool(_STRANGER.search(said))
+    if stranger:
+        yes = False
+    elif is_yes(turn):
         yes = True
     elif is_no(turn):
         yes = False
+    elif _KNOWN.search(said) and not re.search(r"[不别没甭]|吗|么$|[?？]", said + (turn.text or "")):
+        yes = True  # 是我儿子, 让他弄吧, 我同意我闺女帮我: she knows who asks and lets them
     else:
         return None
     helper = link.helper
@@ -251,7 +294,8 @@ def on_consent(turn: Turn, st: State) -> Result | None:
             "family.ring"
     _tell(turn, [link.helper_id], T.FAMILY_ASK_TITLE, T.FAMILY_DECLINED_HELPER.format(parent=parent),
           f"declined:{link.id}")
-    return with_menu(turn, T.FAMILY_DECLINED.format(helper=words)), "help.menu"
+    return with_menu(turn, (T.FAMILY_DECLINED_STRANGER if stranger else T.FAMILY_DECLINED).format(helper=words)), \
+        "help.menu"
 
 
 def on_ring(turn: Turn, st: State) -> Result | None:
@@ -285,13 +329,21 @@ def start_unlink(turn: Turn, st: State) -> Result:
         named = [x for x in links if x.helper_id == turn.volunteer.id
                  and family.parent_title(x.parent, x) == rel["value"]]
         links = named or links
+    young = entity(turn, "relation", "younger")
+    if young is not None and young["value"] not in ("家人", "孩子") and len(links) > 1:
+        # 不让我儿子帮我了: the parent names the helper by the word given when the code was asked
+        named = [x for x in links if x.parent_id == turn.volunteer.id and x.relation == young["value"]]
+        links = named or links
     if not links:
         return with_menu(turn, T.FAMILY_NONE), "help.menu"
     if len(links) == 1:
         return _confirm_unlink(turn, st, links[0])
     shown = links[:4]
     st.listed, st.list_kind = [x.id for x in shown], "family"
-    return [Choices(T.FAMILY_UNLINK_PICK, tuple(_other(turn, x) for x in shown),
+    labels = [_other(turn, x) for x in shown]
+    # two helpers both called 家人 (nobody gave a name): tell them apart by the order they were linked
+    labels = [T.FAMILY_NTH.format(who=w, n=i) if labels.count(w) > 1 else w for i, w in enumerate(labels, 1)]
+    return [Choices(T.FAMILY_UNLINK_PICK, tuple(labels),
                     say(turn, T.PICK_FOOTER, T.PICK_FOOTER_SHORT))], "family.unlink_pick"
 
 
@@ -350,15 +402,32 @@ def _relation(turn: Turn) -> str | None:
     from nlu.relations import find  # the package's parser (jieba) is not loaded by importing dialogs
 
     found = [r for r in find(turn.text or "", strict=True) if r.role == "elder"]
-    return found[0].value if found else None
+    if found:
+        return found[0].value
+    m = _OLD_ONE.search(turn.text or "")
+    if m is not None and family.parents_of(turn.session, turn.volunteer.id):
+        return "母亲" if m.group(1) == "老太太" else "父亲"  # 帮老太太看看: from a helper, the parent helped
+    return None
 
 
 def _parent_for(turn: Turn, relation: str) -> FamilyLink | None:
+    """The linked parent the helper names: by the same word, else one the word does not contradict (帮我爸 is
+    never the mother linked, whose gender or earlier word says 女); None when nobody fits."""
+    from nlu.relations import gender
+
     links = family.parents_of(turn.session, turn.volunteer.id)
-    if len(links) <= 1:
-        return links[0] if links else None
     named = [x for x in links if family.parent_title(x.parent, x) == relation]
-    return (named or links)[0]
+    if named:
+        return named[0]
+    want = gender(relation)
+
+    def fits(link: FamilyLink) -> bool:
+        said = gender(link.elder_word) if link.elder_word else None
+        have = said or (link.parent.gender if link.parent.gender in ("女", "男") else None)
+        return want is None or have is None or have == want
+
+    fit = [x for x in links if fits(x)]
+    return fit[0] if fit else None
 
 
 def act(turn: Turn, st: State, parent_id: int, word: str | None = None) -> Result:
@@ -384,7 +453,9 @@ def act(turn: Turn, st: State, parent_id: int, word: str | None = None) -> Resul
     if done is not None and done.get("kind") in ("signup", "cancel"):
         _made_for_parent(turn, st, parent, helper, done)
         out.append(Text(T.FAMILY_TOLD.format(parent=who)))
-    if target is not None and target.split(".", 1)[0] in _FLOWS_FOR_PARENT:
+    if target is None and intent(turn) in _START_FOR_PARENT:
+        target = WAITING  # 帮我妈报个名 → 您想报哪个活动？: the answer (明天的) is still for her
+    if target is not None and (target.split(".", 1)[0] in _FLOWS_FOR_PARENT or target == WAITING):
         st.data["family_for"] = parent_id
     return out, target
 
@@ -407,6 +478,8 @@ def _made_for_parent(turn: Turn, st: State, parent: Volunteer, helper: Volunteer
     st.undo = {**done, "family_for": parent.id}
     pst = states.load(turn.store, parent.id)
     pst.undo = {**done, "helper_id": helper.id}
+    if pst.flow == "family":
+        pst.go(None)  # a family yes/no left on her screen (找人工时也告诉家人吗) must not take her 不去
     states.save(turn.store, parent.id, pst, turn.settings.state_ttl_days)
     _tell(turn, [parent.id], T.FAMILY_MADE_TITLE, body, f"{done['kind']}:{signup.id}:{turn.now:%Y%m%d%H%M%S}")
     others = [x.helper_id for x in family.helpers_of(turn.session, parent.id)
@@ -442,6 +515,19 @@ def _parent_undo(turn: Turn, st: State) -> Result:
     return replies, target
 
 
+def _declines_what_was_made(turn: Turn, st: State) -> bool:
+    """The parent, told a helper just signed her up, says she will not go (in the undo window, naming no
+    other activity or day)."""
+    u = st.undo or {}
+    if not u.get("helper_id") or u.get("kind") != "signup" or not u.get("at"):
+        return False
+    if turn.now - datetime.fromisoformat(str(u["at"])) > timedelta(minutes=turn.settings.undo_minutes):
+        return False
+    if any(entity(turn, e) for e in ("time", "number", "category", "place")):
+        return False
+    return intent(turn) == "cancel_signup" or yes_no_words(turn) == "no"
+
+
 def tell_forgotten(turn: Turn) -> None:
     """删除我的信息 / unfollowing: the other side of each active link is told (the links go with the data)."""
     me = turn.volunteer
@@ -460,12 +546,23 @@ def early(turn: Turn, st: State) -> Result | None:
     if turn.helper is not None:
         return None  # already acting for a parent
     name = intent(turn)
-    text = turn.text or ""
+    text = _digits(turn.text)
     m = _CODE.match(text)
     if m is not None and _CODE_WORD.search(text):
         return claim_code(turn, st, m.group(1))
     if m is not None and (st.at is None or st.flow in ("help", "family")):
         return _bare_code(turn, st, m.group(1))
+    six = _SIX.findall(text)
+    if m is None and len(six) == 1 and len(text) <= 24 and _CODE_CONTEXT.search(text):
+        out = _bare_code(turn, st, six[0])  # 码是123456, 123456 我妈给的: a live code in a sentence
+        if out is not None:
+            return out
+    if st.at == "family.consent" and _ASKING.search(plain(turn.text) + (turn.text or "").strip()[-1:]) \
+            and not _STRANGER.search(plain(turn.text)) and yes_no_words(turn) is None:
+        # 这是干啥的, 他能看到我手机号吗: answered, and the one question stays on screen (not the general help)
+        asked = [r for r in from_data(st.last) if isinstance(r, Choices)]
+        if asked:
+            return [Text(T.FAMILY_ASK_EXPLAIN), asked[-1]], st.at
     if st.at is None and yes_no_words(turn) is not None:
         link = family.awaiting(turn.session, turn.volunteer.id)
         if link is not None:
@@ -475,11 +572,24 @@ def early(turn: Turn, st: State) -> Result | None:
         return start_link(turn, st)  # 绑定我妈 139…: the parent's number, not one's own
     if name == "undo" and st.undo and st.undo.get("helper_id"):
         return _parent_undo(turn, st)
+    if _declines_what_was_made(turn, st):
+        return _parent_undo(turn, st)  # 我不去, 那天有事去不了: the answer to "不想去，请回复撤销"
     if name == "undo" and st.undo and st.undo.get("family_for"):
         return act(turn, st, int(st.undo["family_for"]))
+    if name in _PARENT_ONLY or (name == "nlu_fallback" and _PRIVATE.search(text)):
+        # 我妈干了多少小时, 我妈手机号多少, 帮我妈改住址: hers alone, said so (not the helper's own answered)
+        said = _relation(turn)
+        link = _parent_for(turn, said) if said is not None else None
+        if link is not None:
+            st.data.pop("family_for", None)
+            return with_menu(turn, T.FAMILY_PARENT_ONLY.format(parent=_parent_words(link.parent, link), rel=said)), \
+                "help.menu"
     acting = st.data.get("family_for")
-    rel = _relation(turn) if name in _START_FOR_PARENT else None
-    if acting and rel is None and name in _FOR_PARENT and st.flow in _FLOWS_FOR_PARENT:
+    # 我妈那个活动在哪: a question about one of the parent's sign-ups is answered from hers
+    asks = name == "nlu_fallback" and question(turn) is not None
+    rel = _relation(turn) if name in _START_FOR_PARENT or asks else None
+    if acting and rel is None and name in _FOR_PARENT and (st.flow in _FLOWS_FOR_PARENT or st.at == WAITING) \
+            and not _SELF.search(text):
         return act(turn, st, int(acting))
     st.data.pop("family_for", None)  # anything else is the helper's own business
     if rel is None:
@@ -496,7 +606,8 @@ FLOW = Flow(
     steps={"consent": Step(on_consent, expects=(YESNO,)),
            "ring": Step(on_ring, expects=(YESNO,)),
            "unlink_pick": Step(on_unlink_pick, expects=(NUMBER,)),
-           "unlink_confirm": Step(on_unlink_confirm, expects=(YESNO,))},
+           "unlink_confirm": Step(on_unlink_confirm, expects=(YESNO,)),
+           "for_parent": Step(lambda turn, st: None)},  # answered in `early` while acting (WAITING)
     entries={"family_link": start_link, "family_unlink": start_unlink},
     early=early,
 )

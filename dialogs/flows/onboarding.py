@@ -113,6 +113,8 @@ def _resume(turn: Turn, st: State, lead: str) -> Result | None:
     if pending.get("kind") == "signup":
         from .signup import start_for
 
+        if pending.get("party"):
+            st.data["party"] = int(pending["party"])  # 我们俩人报名 before the consent question
         replies, target = start_for(turn, st, int(pending["activity_id"]))
         return [Text(lead), *replies], target
     if pending.get("kind") == "parse":

@@ -29,7 +29,18 @@ from ..common import (
 )
 from ..registry import Flow, Result, Step
 from ..replies import Choices, Reply, Text
-from ..screen import ITEM, NAME, NUMBER, PARTY, QUESTION, YESNO, activity_names, listed_index, name_match
+from ..screen import (
+    ITEM,
+    NAME,
+    NUMBER,
+    PARTY,
+    QUESTION,
+    YESNO,
+    bare_digit,
+    listed_index,
+    name_match,
+    without_name,
+)
 from ..state import State
 
 if TYPE_CHECKING:
@@ -396,15 +407,20 @@ def start(turn: Turn, st: State) -> Result:
         return [Text(say(turn, T.WHERE_ASK, T.WHERE_ASK_SHORT))], "search.where"
     replies, target = show_page(turn, st, notes)
     if target == "search.list" and entity(turn, "category") is None and (
-            intent(turn) == "sign_up" or _SIGN.search(turn.text or "")):
+            intent(turn) == "sign_up" or _SIGN.search(turn.text or "") or _POINT.search(turn.text or "")):
         # 明天下午那个读报的我想报个名: the one item whose title the words name goes straight to the
-        # confirmation (a kind of work, 陪老人聊天, is a category: the list is shown).
-        names = {a: activity_names(act)[:1] for a in st.listed if (act := turn.session.get(Activity, a)) is not None}
-        hit = name_match(turn.text, names)
+        # confirmation (a kind of work, 陪老人聊天, is a category: the list is shown). The 报 of the name
+        # itself is no wish to sign up: 明天读报那个 shows that one.
+        titles = {a: act.title for a in st.listed if (act := turn.session.get(Activity, a)) is not None}
+        hit = name_match(turn.text, {a: [t] for a, t in titles.items()})
         if hit is not None:
-            from .signup import start_for
+            rest = without_name(turn.text, titles[hit])
+            if _SIGN.search(rest):
+                from .signup import start_for
 
-            return start_for(turn, st, hit)
+                return start_for(turn, st, hit)
+            if _POINT.search(rest):
+                return show_detail(turn, st, hit)
     return replies, target
 
 
@@ -473,7 +489,11 @@ def on_list(turn: Turn, st: State) -> Result | None:
             activity_id = st.listed[idx]
         else:
             activity_id = int(r.value)
-        if name == "sign_up" or _SIGN.search(turn.text or "") or st.data.pop("sign_next", False):
+        said = turn.text or ""
+        if r.kind == NAME:  # the name itself may hold 报 or 参加 (读报, 参加培训): look at the rest
+            act = turn.session.get(Activity, activity_id)
+            said = without_name(said, act.title) if act is not None else said
+        if name == "sign_up" and said == (turn.text or "") or _SIGN.search(said) or st.data.pop("sign_next", False):
             from .signup import start_for
 
             return start_for(turn, st, activity_id)
@@ -494,7 +514,8 @@ def on_list(turn: Turn, st: State) -> Result | None:
     return None
 
 
-_SIGN = re.compile(r"报名|报个名|报上|报这个|报那个|^报|我要去|我去|参加")
+_SIGN = re.compile(r"报名|报个名|报上|报这个|报那个|^报|我要去|我去|想去|参加")
+_POINT = re.compile(r"那个|这个|那场|这场|那次|那项")
 
 
 def on_detail(turn: Turn, st: State) -> Result | None:
@@ -512,8 +533,8 @@ def on_detail(turn: Turn, st: State) -> Result | None:
         out = offer_switch(turn, st, activity_id)
         if out is not None:
             return out
-    digit = _BARE.match(turn.text or "")
-    n = int(digit.group(1)) if digit else None
+    n = bare_digit(turn.text)  # 1, １ or a voice transcript's 一。
+    digit = n is not None and n < 10
     if r is not None and r.kind == "no" or n == 2:
         if st.listed and st.query and st.list_kind == "activity":
             replies, target = show_page(turn, st)
@@ -550,7 +571,6 @@ def on_detail(turn: Turn, st: State) -> Result | None:
 
 
 _SWITCH = re.compile(r"换成|换这个|换到|改成这个|改报|换一个|改这个|换那个")
-_BARE = re.compile(r"^\s*(\d)\s*[.。、]?\s*$")
 
 
 def on_alts(turn: Turn, st: State) -> Result | None:

@@ -47,7 +47,8 @@ def _people(turn: Turn, current: int) -> int | None:
 
 def start_for(turn: Turn, st: State, activity_id: int) -> Result:
     """Begin signing up for one activity: checks, then one confirmation question."""
-    gate = needs_consent(turn, st, {"kind": "signup", "activity_id": activity_id})
+    said = _people(turn, 1)  # 俩人 said with the sign-up: kept across the consent question
+    gate = needs_consent(turn, st, {"kind": "signup", "activity_id": activity_id, **({"party": said} if said else {})})
     if gate is not None:
         return gate
     act = turn.session.get(Activity, activity_id)
@@ -60,7 +61,7 @@ def start_for(turn: Turn, st: State, activity_id: int) -> Result:
     if live is not None:
         status = T.status_name(live.status, services.waitlist_position(turn.session, live))
         return with_menu(turn, T.ALREADY_IN.format(status=status)), "help.menu"
-    st.data["party"] = _people(turn, 1) or max(1, min(int(st.data.get("party") or 1), 10))
+    st.data["party"] = said or max(1, min(int(st.data.get("party") or 1), 10))
     st.data["allow_overlap"] = False
     other = services.find_overlap(turn.session, turn.volunteer.id, act)
     if other is not None:
@@ -153,6 +154,8 @@ _SWITCH = re.compile(r"换成|换这个|换掉|改成这个|改报|原来的不�
 def remind_text(turn: Turn) -> str:
     if turn.volunteer.notices_opt_out:
         return T.REMIND_NONE
+    if turn.helper is not None:
+        return T.REMIND_FAMILY  # the parent is reminded by her own channel (maybe SMS), the helper gets a copy
     return T.REMIND_SMS if short(turn) else T.REMIND_WECHAT
 
 

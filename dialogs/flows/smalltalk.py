@@ -37,8 +37,15 @@ def okay(turn: Turn, st: State) -> Result:
     return [Text(T.OK_NOTHING + booked_note(turn)), menu(turn)], "help.menu"
 
 
+def acknowledged(turn: Turn, st: State) -> Result | None:
+    """知道了, 收到 (after a notice): at the menu, what is booked; on a question, not an answer to it."""
+    if st.at is not None and not st.at.startswith("help."):
+        return None
+    return okay(turn, st)
+
+
 FLOW = Flow(
     name="smalltalk",
     entries={"greet": greet, "thanks": thanks, "goodbye": goodbye, "out_of_scope": out_of_scope,
-             "affirm": okay, "deny": okay},
+             "affirm": okay, "deny": okay, "acknowledge": acknowledged},
 )

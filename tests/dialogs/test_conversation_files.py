@@ -20,13 +20,14 @@ HERE = Path(__file__).resolve().parent.parent / "conversations"
 TUNE = load_file(HERE / "tune.yml")
 HELD_OUT = load_file(HERE / "heldout.yml")
 FAMILY = load_file(HERE / "family.yml")  # two people each: a parent and a family helper (亲情助手)
+FAMILY_HELD_OUT = load_file(HERE / "family_heldout.yml")  # written after the fixes, never tuned on
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def conversation_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                     vault: PhoneVault) -> Iterator[Engine]:
     """An empty database of each kind with the demo seed loaded at the files' `now`."""
-    assert TUNE["now"] == HELD_OUT["now"] == FAMILY["now"], "the files run against one seed"
+    assert TUNE["now"] == HELD_OUT["now"] == FAMILY["now"] == FAMILY_HELD_OUT["now"], "the files run against one seed"
     tmp = tmp_path_factory.mktemp("conv")
     url = new_database_url(request.param, tmp, request)
     eng = build_database(url, parse_now(TUNE["now"]), vault)
@@ -70,3 +71,12 @@ def test_family_conversations_end_right(conversation_db: Engine, vault: PhoneVau
     assert report.total >= 6
     assert report.right == report.total, _wrong(report)
     assert report.missed_per_100 == 0.0, report.summary()
+
+
+def test_held_out_family_conversations_do_not_fall(conversation_db: Engine, vault: PhoneVault) -> None:
+    """Never tuned on: only the numbers count, and they may only rise (measured when the file was written:
+    5 of 10 ending right, 3.6 not understood per 100; 7 at the end of that round; the issue's targets are 98% and 2)."""
+    report = _run(FAMILY_HELD_OUT, conversation_db, vault)
+    assert report.total >= 10
+    assert report.right >= 7, report.summary()
+    assert report.missed_per_100 <= 3.6, report.summary()

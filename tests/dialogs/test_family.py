@@ -260,6 +260,7 @@ def test_acting_for_a_parent_who_is_a_coordinator_never_runs_their_commands(
     coord = session.scalars(select(Coordinator).where(Coordinator.name == "李建国")).one()
     dad_v = session.get(Volunteer, coord.volunteer_id)
     assert dad_v is not None
+    dad_v.gender = "男"  # the demo's genders are drawn at random; 帮我爸 never acts for a woman
     if not session.scalars(select(Consent).where(Consent.volunteer_id == dad_v.id, Consent.kind == "privacy")).first():
         session.add(Consent(volunteer_id=dad_v.id, kind="privacy", granted=True, channel="wechat", at=now))
         session.flush()
@@ -271,3 +272,129 @@ def test_acting_for_a_parent_who_is_a_coordinator_never_runs_their_commands(
         out = son.send(text)
         assert son.state.data.get("coord_id") is None and not son.hooks.named("send_team_notice"), out
         assert son.state.flow != "coordinator", out
+
+
+def _helper(session: Session, store: Store, now: datetime, vault: PhoneVault, mum: Chat, parser: object,
+            name: str | None = None) -> Chat:
+    v = new_volunteer(session, now, name)
+    session.add(Consent(volunteer_id=v.id, kind="privacy", granted=True, channel="wechat", at=now))
+    session.flush()
+    return Chat(session, store, v, now, parser=parser.parse, vault=vault, hooks=mum.hooks)  # type: ignore[attr-defined]
+
+
+def test_a_helper_asks_what_the_parent_booked_and_cancels_it_in_plain_words(mum: Chat, son: Chat,
+                                                                            session: Session) -> None:
+    """我妈都报了啥 is the parent's list (not the helper's own, empty one); 帮我娘退了 cancels hers."""
+    link(mum, son)
+    for text in ("给我妈报名明天下午读报的", "1"):
+        son.send(text)
+    out = son.send("俺娘都报了啥")
+    assert "为您母亲张桂兰办理" in out and "读报" in out and "没有报名" not in out, out
+    out = son.send("帮我娘退了")
+    assert "读报" in out and son.state.flow == "cancel", out
+    out = son.send("1")
+    assert "已取消" in out, out
+    made = session.scalars(select(Signup).where(Signup.volunteer_id == mum.volunteer.id,
+                                                Signup.made_by_helper_id == son.volunteer.id)).one()
+    assert "读报" in made.activity.title and made.status == SignupStatus.CANCELLED
+    assert any("帮您取消了" in t for t in _told(mum, mum.volunteer.id))
+
+
+@pytest.mark.parametrize("answer", ["我不认识他", "不知道是谁", "不是我家的人", "我没让谁帮我"])
+def test_a_parent_who_does_not_know_the_asker_is_not_linked(mum: Chat, son: Chat, session: Session,
+                                                            answer: str) -> None:
+    code = _code(mum.send("加个家人"))
+    son.send(f"家人{code}")
+    out = mum.send(answer)
+    assert "没有绑定" in out and "信得过" in out, out
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is None
+    assert any("没有同意" in t for t in _told(mum, son.volunteer.id))
+
+
+@pytest.mark.parametrize("answer", ["是我儿子", "对 是我家老大", "让他弄吧", "我同意我儿子帮我", "嗯呢", "好嘞谢谢"])
+def test_a_parent_who_says_who_it_is_agrees(mum: Chat, son: Chat, session: Session, answer: str) -> None:
+    """是我儿子 is a yes to the question on screen, not a new request for a code."""
+    son.send(f"家人{_code(mum.send('叫我儿子帮我弄'))}")
+    out = mum.send(answer)
+    assert "可以帮您了" in out and "家人码" not in out, out
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is not None
+
+
+@pytest.mark.parametrize("answer", ["是我儿子吗", "不是我儿子", "他是谁"])
+def test_a_question_or_a_denial_about_who_it_is_links_nobody(mum: Chat, son: Chat, session: Session,
+                                                              answer: str) -> None:
+    son.send(f"家人{_code(mum.send('叫我儿子帮我弄'))}")
+    mum.send(answer)
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is None
+
+
+@pytest.mark.parametrize("question", ["这是干啥的", "他能看见我的时长不", "谁啊？"])
+def test_a_question_on_the_consent_screen_is_answered_and_the_question_stays(mum: Chat, son: Chat, session: Session,
+                                                                           question: str) -> None:
+    son.send(f"家人{_code(mum.send('叫我儿子帮我弄'))}")
+    out = mum.send(question)
+    assert "看不到您的手机号" in out and "您同意吗" in out and mum.at == "family.consent", out
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is None
+    mum.send("那好")
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is not None
+
+
+@pytest.mark.parametrize("ask", ["我妈干了多少小时", "我妈手机号多少", "帮我妈改一下住址", "我妈住哪"])
+def test_what_only_the_parent_sees_is_said_to_be_hers(mum: Chat, son: Chat, ask: str) -> None:
+    """Not the helper's own hours or phone answered as if they were the mother's, nor a misunderstanding."""
+    link(mum, son)
+    out = son.send(ask)
+    assert "只有本人能看" in out and "张桂兰" in out, out
+    assert "小时" not in out.split("只有本人")[1] and "13900000001" not in out and "139****0001" not in out
+
+
+def test_the_words_of_an_option_answer_a_two_option_question(mum: Chat, son: Chat, session: Session) -> None:
+    link(mum, son)
+    out = mum.send("也告诉家人")
+    assert "也会告诉" in out, out
+    out = son.send("解除家人")
+    out = son.send("不解除")
+    assert "没有解除" in out, out
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is not None
+    son.send("解除家人")
+    out = son.send("解除")
+    assert "已解除" in out, out
+    assert family.between(session, son.volunteer.id, mum.volunteer.id) is None
+
+
+@pytest.mark.parametrize("form", ["家人 {a} {b}", "{wa}{wb}", "我妈让我发家人{a}-{b}", "{a} {b}", "家人码：{wa} {wb}",
+                                  "家人{ca}，{cb}。", "码是{a}{b}", "{a}{b} 我妈给的"])
+def test_a_code_as_people_copy_it(mum: Chat, son: Chat, session: Session, form: str) -> None:
+    """Spaces, dashes, full-width digits, inside a sentence, said aloud (家人幺二三四五六): the same code."""
+    code = _code(mum.send("绑定家人"))
+    wide = code.translate({ord(c): 0xFF10 + int(c) for c in "0123456789"})
+    said = code.translate({ord(c): "零幺二三四五六七八九"[int(c)] for c in "0123456789"})
+    out = son.send(form.format(a=code[:3], b=code[3:], wa=wide[:3], wb=wide[3:], ca=said[:3], cb=said[3:]))
+    assert "已请" in out, out
+    link_ = family.awaiting(session, mum.volunteer.id)
+    assert link_ is not None and link_.helper_id == son.volunteer.id
+
+
+def test_a_father_is_not_the_mother_linked(mum: Chat, son: Chat, session: Session) -> None:
+    """帮我爸 with only the mother linked: not acting for her under the word 父亲."""
+    link(mum, son)
+    out = son.send("帮我爸看看明天有啥活")
+    assert "还没有绑定父亲" in out and "张桂兰" not in out, out
+    out = son.send("帮我妈看看明天有啥活")
+    assert "为您母亲张桂兰办理" in out, out
+
+
+def test_two_helpers_without_names_are_told_apart(mum: Chat, session: Session, store: Store, now: datetime,
+                                                  vault: PhoneVault, parser: object) -> None:
+    first, second = (_helper(session, store, now, vault, mum, parser) for _ in range(2))
+    for helper in (first, second):
+        code = _code(mum.send("绑定家人"))
+        helper.send(f"家人{code}")
+        mum.send("同意")
+        mum.send("不用")
+    out = mum.send("解除家人")
+    assert "第1位家人" in out and "第2位家人" in out, out
+    mum.send("2")
+    mum.send("1")
+    assert family.between(session, first.volunteer.id, mum.volunteer.id) is not None
+    assert family.between(session, second.volunteer.id, mum.volunteer.id) is None

@@ -25,12 +25,14 @@ def turn_of(text: str, parse: dict[str, Any] | None = None) -> Turn:
                 now=datetime(2026, 12, 1, 2, 0), channel="wechat", hooks=None)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("text", ["嗯", "中", "行", "好嘞", "对头", "👍", "可以的", "要得", "没问题", "好的好的"])
+@pytest.mark.parametrize("text", ["嗯", "中", "行", "好嘞", "对头", "👍", "可以的", "要得", "没问题", "好的好的",
+                                  "嗯呢", "好呢", "好嘞谢谢", "行 谢谢你了", "可以 辛苦了"])
 def test_yes_as_people_say_it(text: str) -> None:
     assert screen.yes_no(turn_of(text)) == "yes"
 
 
-@pytest.mark.parametrize("text", ["不了", "算了吧", "先不", "先别报", "不去了", "不要了", "先不报了 我再想想", "不对"])
+@pytest.mark.parametrize("text", ["不了", "算了吧", "先不", "先别报", "不去了", "不要了", "先不报了 我再想想", "不对",
+                                  "不用了谢谢"])
 def test_no_as_people_say_it(text: str) -> None:
     assert screen.yes_no(turn_of(text)) == "no"
 
@@ -93,6 +95,50 @@ def test_numbers_run_on_across_pages() -> None:
     assert screen.listed_index(st, 2) == 1  # someone counting the page still gets the second line
     assert screen.listed_index(st, 9) is None
     assert screen.listed_index(State(listed=[1, 2], data={"first": 1}), 3) is None
+
+
+def _asked(*options: str) -> State:
+    return State(last=[{"t": "text", "text": "…"}, {"t": "choices", "prompt": "？", "options": list(options),
+                                                      "footer": "回复1或2。"}])
+
+
+@pytest.mark.parametrize(("options", "text", "said"), [
+    (("解除", "不解除"), "解除", "yes"), (("解除", "不解除"), "不解除", "no"), (("解除", "不解除"), "解除吧", "yes"),
+    (("也告诉家人", "不用"), "也告诉家人", "yes"), (("确认报名", "不报了"), "不报了", "no"),
+    (("確認報名", "不報了"), "確認報名", "yes"),
+    (("解除", "不解除"), "解除家人", None),  # more than the option: left to the intents
+    (("扫雪", "读报"), "读报", None),  # two items of a list, not a yes/no question
+])
+def test_the_words_of_an_option_on_a_two_option_question(options: tuple[str, str], text: str,
+                                                          said: str | None) -> None:
+    assert screen.said_option(turn_of(text), _asked(*options)) == said
+    reading = screen.read(turn_of(text), _asked(*options), (screen.YESNO,))
+    if said is not None:
+        assert reading is not None and reading.kind == said
+
+
+@pytest.mark.parametrize(("text", "n"), [
+    ("1", 1), ("１", 1), ("1。", 1), ("12", 12), ("一。", 1), ("二", 2), ("三。", 3), ("幺", 1),
+    ("两个", None), ("两", None), ("第二个", None), ("二号", None), ("一个人", None),
+])
+def test_a_digit_alone_typed_or_said(text: str, n: int | None) -> None:
+    """A voice transcript's 一。 answers the screen's own choices like a typed 1 (never item 1 behind it)."""
+    assert screen.bare_digit(text) == n
+
+
+def test_a_spoken_digit_is_no_item_of_the_list_behind_the_screen() -> None:
+    st = State(listed=[11, 12, 13], data={"first": 1})
+    assert screen.read(turn_of("一。", P("choose", number=1)), st, (screen.ITEM,)) is None
+    reading = screen.read(turn_of("第三个", P("choose", number=3)), st, (screen.ITEM,))
+    assert reading is not None and reading.value == 3
+
+
+@pytest.mark.parametrize(("text", "title", "rest"), [
+    ("读报那个", "陪独居老人聊天读报", "那个"), ("报读报那个", "陪独居老人聊天读报", "报那个"),
+    ("我要报名扫雪的", "暖冬行动·楼道扫雪除冰", "我要报名的"),
+])
+def test_what_is_said_besides_the_name(text: str, title: str, rest: str) -> None:
+    assert screen.without_name(text, title) == rest
 
 
 # -- every state: a bare 好的 cannot happen ------------------------------------------------------------

@@ -10,6 +10,9 @@ from tests.nlu.conftest import SAT
 CASES = [
     ("你好", "greet"),
     ("再见", "goodbye"),
+    ("好的 我知道了", "acknowledge"),  # after a notice: not a yes to any question
+    ("收到收到", "acknowledge"),
+    ("晓得啦", "acknowledge"),
     ("谢谢你", "thanks"),
     ("这个咋用", "help"),
     ("主菜单", "menu"),

@@ -18,6 +18,9 @@ from tests.nlu.conftest import SAT
     ("给我丈母娘找个活", "岳母", "elder", (2, 5)),
     ("叫我闺女帮我弄", "女儿", "younger", (2, 4)),
     ("让儿媳妇帮我看着", "儿媳", "younger", (1, 4)),
+    ("我爹都报了哪些活", "父亲", "elder", (0, 2)),  # 都 asking about him: he is not coming along
+    ("俺娘都有啥活动", "母亲", "elder", (0, 2)),
+    ("让我闺女也帮我", "女儿", "younger", (2, 4)),  # 也帮: a second helper, not someone coming along
 ])
 def test_relation_entity_with_offsets(parser: Parser, text: str, value: str, role: str,
                                       span: tuple[int, int]) -> None:
@@ -48,7 +51,17 @@ def test_find_leaves_taken_characters_alone() -> None:
     ("不让我女儿帮我报名了", "family_unlink"),
     ("帮我妈报个名", "sign_up"),
     ("给我爸找找下礼拜的活动", "search_activities"),
+    ("帮我爹退掉吧", "cancel_signup"),
+    ("替我母亲退掉", "cancel_signup"),
+    ("老妈报了哪些活", "my_signups"),
+    ("看看我爸报了啥", "my_signups"),
 ])
 def test_family_intents(parser: Parser, text: str, intent: str) -> None:
     result = parser.parse(text, SAT)
     assert result["intent"]["name"] == intent, result["intent_ranking"][:3]
+
+
+def test_the_gender_a_relation_word_says() -> None:
+    from nlu.relations import gender
+
+    assert [gender(w) for w in ("母亲", "岳父", "孙女", "家人", "孩子")] == ["女", "男", "女", None, None]
