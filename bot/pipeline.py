@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import DBAPIError
 
 from data.crypto import mask_numbers, mask_phone
 from data.db import hold_loaded
@@ -289,8 +290,9 @@ class Pipeline:
         return volunteer, is_new, shown
 
     def _identify(self, session: Any, inbound: Inbound, now: datetime,
-                  probe_reminder: bool = False) -> tuple[Volunteer, bool, str, bool | None]:
-        """`identify`, and with `probe_reminder` whether a reminder waits for an answer, in the same query."""
+                  probe_reminder: bool = False, first: bool = False) -> tuple[Volunteer, bool, str, bool | None]:
+        """`identify`, and with `probe_reminder` whether a reminder waits for an answer, in the same query.
+        `first`: the session has done nothing yet (a lost connection is replaced and the query run again)."""
         if inbound.channel == "sms":
             external = self.rt.vault.lookup_hash(inbound.sender)
             known = self.rt.vault.lookup_hashes(inbound.sender)  # and the old key's, during a key rotation
@@ -302,7 +304,17 @@ class Pipeline:
         params: dict[str, Any] = {"channel": inbound.channel, "known": known}
         if probe_reminder:
             params.update(now=now, since=now - REMINDER_ANSWER_WINDOW)
-        found = session.execute(_WHO_AND_REMINDER if probe_reminder else _WHO, params).first()
+        query = _WHO_AND_REMINDER if probe_reminder else _WHO
+        try:
+            found = session.execute(query, params).first()
+        except DBAPIError as e:
+            # The pool does not ping a connection used a moment ago (data.db): when the server dropped it since,
+            # the turn's first statement fails here and nothing was done yet, so it runs again on a new one.
+            if not (first and e.connection_invalidated):
+                raise
+            log.warning("database connection lost; the turn goes on with a new one")
+            session.rollback()
+            found = session.execute(query, params).first()
         if found is not None:
             volunteer, ident_id, last = found[:3]
             waiting = bool(found[3]) if probe_reminder else None
@@ -392,7 +404,8 @@ class Pipeline:
             with self.rt.sessions() as session:
                 hold_loaded(session)  # one turn: a row read twice is read from the database once
                 volunteer, is_new, shown, waiting = self._identify(session, inbound, now,
-                                                                   probe_reminder=might_answer_reminder(text))
+                                                                   probe_reminder=might_answer_reminder(text),
+                                                                   first=True)
                 volunteer_id = volunteer.id
                 # Both lines in one Core insert at the end of the turn (no unit of work to flush); whatever
                 # reads or changes the log before (a hand-off's transcript) writes the incoming line first.

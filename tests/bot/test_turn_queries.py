@@ -16,7 +16,7 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from bot.config import load_config
-from bot.pipeline import Inbound, Pipeline
+from bot.pipeline import SORRY, Inbound, Pipeline
 from bot.runtime import Runtime, build_runtime
 from data import services
 from data.crypto import PhoneVault
@@ -200,3 +200,55 @@ def test_the_pipelines_reminder_probe_agrees_with_the_dialogs_query(rt: Runtime,
         probed = bool(s.scalar(select(reminder_waiting(vid, at))))
         found = pending_reminder(s, vid, at)
     assert probed == (found is not None) == (case == "waiting")
+
+
+def _drop_connections(rt: Runtime) -> int:
+    """What a PostgreSQL restart does to the pool: every other backend of the database is ended."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    killer = create_engine(rt.engine.url, poolclass=NullPool)
+    try:
+        with killer.connect() as conn:
+            return len(conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                         "WHERE datname = current_database() AND pid <> pg_backend_pid()")).all())
+    finally:
+        killer.dispose()
+
+
+def test_a_turn_after_the_database_dropped_its_connection_is_answered(rt: Runtime) -> None:
+    """Pooled connections are not pinged on every checkout (data.db): when the server ended the connection
+    between two turns, the next turn's first statement finds out and runs again on a new connection; the
+    person gets the real answer and both lines are logged."""
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("the server ending a connection is PostgreSQL's")
+    now = utcnow()
+    openid = "dropped-postgresql"
+    vid = person(rt, openid, now)
+    pipeline = Pipeline(rt)
+    pipeline.handle(Inbound(channel="wechat", sender=openid, text="0", dedup_key="drop-1"), now=now)
+    assert _drop_connections(rt) >= 1
+    out = pipeline.handle(Inbound(channel="wechat", sender=openid, text="我的活动", dedup_key="drop-2"),
+                          now=now + timedelta(seconds=5))
+    assert out.replies and out.replies != [SORRY], to_plain(out.replies)
+    with rt.sessions() as s:
+        texts = list(s.scalars(select(MessageLog.text).where(MessageLog.volunteer_id == vid,
+                                                             MessageLog.direction == "in").order_by(MessageLog.id)))
+    assert texts == ["0", "我的活动"]
+
+
+def test_a_connection_idle_for_a_while_is_checked_before_use(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside the turn (workers, the admin), a connection that sat idle is pinged when it is handed out, and
+    replaced when the server has ended it."""
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("the server ending a connection is PostgreSQL's")
+    from sqlalchemy import text
+
+    from data import db
+
+    with rt.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+    assert _drop_connections(rt) >= 1
+    with rt.engine.connect() as conn:
+        assert conn.execute(text("SELECT 2")).scalar() == 2
