@@ -28,6 +28,8 @@ class Store(Protocol):
 
     def set_and_delete_if(self, key: str, value: str, ttl: int, other: str, other_value: str) -> None: ...
 
+    def set_and_delete(self, key: str, value: str, ttl: int, other: str) -> None: ...
+
     def incr(self, key: str, ttl: int, amount: int = 1) -> int: ...
 
     def ping(self) -> bool: ...
@@ -108,6 +110,12 @@ class MemoryStore:
             o = self._prefix + other
             if self._live(o) == other_value:
                 del self._data[o]
+
+    def set_and_delete(self, key: str, value: str, ttl: int, other: str) -> None:
+        """`set(key, value, ttl)` and `delete(other)` together."""
+        with self._lock:
+            self._data[self._prefix + key] = (value, self._expiry(ttl))
+            self._data.pop(self._prefix + other, None)
 
     def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         """Add `amount` to a counter; the TTL starts with the first increment (a fixed window)."""
@@ -192,6 +200,13 @@ class RedisStore:
         if self._set_and_delete_if is None:
             self._set_and_delete_if = self._r.register_script(_SET_AND_DELETE_IF)
         self._set_and_delete_if(keys=[self._prefix + key, self._prefix + other], args=[value, ttl, other_value])
+
+    def set_and_delete(self, key: str, value: str, ttl: int, other: str) -> None:
+        """`set(key, value, ttl)` and `delete(other)`: one round trip (a pipeline)."""
+        pipe = self._r.pipeline(transaction=False)
+        pipe.set(self._prefix + key, value, ex=ttl)
+        pipe.delete(self._prefix + other)
+        pipe.execute()
 
     def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         k = self._prefix + key

@@ -64,6 +64,17 @@ def test_set_and_delete_if_releases_only_the_owners_lock(store: Store) -> None:
     assert store.get("other") is None  # the TTL holds
 
 
+def test_set_and_delete(store: Store) -> None:
+    store.set("window", "old", ttl=30)
+    store.set("unreachable", "48h", ttl=30)
+    store.set_and_delete("window", "new", 1, "unreachable")
+    assert (store.get("window"), store.get("unreachable")) == ("new", None)
+    store.set_and_delete("window", "newer", 1, "never-set")  # nothing to delete is fine
+    assert store.get("window") == "newer"
+    time.sleep(1.3)
+    assert store.get("window") is None  # the TTL holds
+
+
 def test_ttl_expires(store: Store) -> None:
     store.set("t", "x", ttl=1)
     assert store.set_nx("n", "x", ttl=1)
