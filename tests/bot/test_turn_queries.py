@@ -252,3 +252,27 @@ def test_a_connection_idle_for_a_while_is_checked_before_use(rt: Runtime, monkey
     assert _drop_connections(rt) >= 1
     with rt.engine.connect() as conn:
         assert conn.execute(text("SELECT 2")).scalar() == 2
+
+
+def test_a_turn_makes_four_store_round_trips(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Turn lock and dedup marker claimed together, the dialog state read and written, the replies stored with
+    the lock's release: four calls to the store (each one Redis round trip), whatever the turn does."""
+    now = utcnow()
+    openid = f"store-{rt.engine.dialect.name}"
+    person(rt, openid, now)
+    calls: list[str] = []
+    for name in ("get", "get_many", "set", "set_nx", "delete", "delete_if", "incr", "claim_two",
+                 "set_and_delete_if", "set_and_delete"):
+        method = getattr(rt.store, name)
+
+        def counted(*a: Any, _m: Any = method, _n: str = name, **kw: Any) -> Any:
+            calls.append(_n)
+            return _m(*a, **kw)
+
+        monkeypatch.setattr(rt.store, name, counted)
+    pipeline = Pipeline(rt)
+    for n, (_kind, text, _expect) in enumerate(DAY, 1):
+        calls.clear()
+        pipeline.handle(Inbound(channel="wechat", sender=openid, text=text, dedup_key=f"{openid}-{n}"),
+                        now=now + timedelta(seconds=20 * n))
+        assert sorted(calls) == ["claim_two", "get", "set", "set_and_delete_if"], (text, calls)
