@@ -140,7 +140,10 @@ def main() -> int:
     try:
         cfg = load_config(env={}, overrides={"database.url": url, "redis.url": args.redis_url,
                                              "redis.prefix": prefix, "secret_key": secret})
-        rt = build_runtime(cfg)
+        try:
+            rt = build_runtime(cfg, ping_when_idle=True)  # as the web app's
+        except TypeError:  # older code: no such choice
+            rt = build_runtime(cfg)
         upgrade(rt.engine)
         now = utcnow()
         with Session(rt.engine) as s, s.begin():

@@ -14,8 +14,12 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, ping_when_idle: bool = False, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and `BEGIN IMMEDIATE`.
+
+    PostgreSQL connections are pinged whenever the pool hands one out (`pool_pre_ping`), or with
+    `ping_when_idle` only after they sat idle a while (`_ping_when_idle`: for the webhook, whose turns run
+    their first statement again on a new connection when the old one turns out dead).
 
     `BEGIN IMMEDIATE` makes every SQLite transaction take the write lock up front, so two
     sign-ups for the last place are serialized instead of failing with a stale snapshot.
@@ -46,7 +50,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    if kwargs.get("pool_pre_ping"):
+    if not ping_when_idle or kwargs.get("pool_pre_ping"):
+        kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
     kwargs.setdefault("pool_recycle", RECYCLE_SECONDS)
     engine = create_engine(url, **kwargs)
@@ -65,7 +70,8 @@ def _ping_when_idle(engine: Engine) -> None:
     connection that sat idle (the server restarted, a firewall dropped it) is pinged and replaced if dead;
     one in constant use is handed out as it is, and a turn whose first statement finds it dead after all
     (the server went away between two turns) runs that statement again on a new connection
-    (`bot.pipeline`).
+    (`bot.pipeline`). Elsewhere (the admin pages on the same engine) such a first statement fails once; the
+    pool then replaces all its connections.
     """
 
     @event.listens_for(engine, "checkin")

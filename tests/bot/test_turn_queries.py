@@ -61,7 +61,8 @@ class Statements:
 def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     """The runtime of one process on a fresh, migrated demo database (an in-process store)."""
     url = new_database_url(request.param, tmp_path_factory.mktemp("turns"), request)
-    runtime = build_runtime(load_config(env={}, overrides={"database.url": url, "secret_key": TEST_SECRET}))
+    runtime = build_runtime(load_config(env={}, overrides={"database.url": url, "secret_key": TEST_SECRET}),
+                            ping_when_idle=True)  # as the web app's (bot.app)
     upgrade(runtime.engine)
     with Session(runtime.engine) as s, s.begin():
         load_demo(s, utcnow(), PhoneVault(TEST_SECRET))
@@ -276,3 +277,23 @@ def test_a_turn_makes_four_store_round_trips(rt: Runtime, monkeypatch: pytest.Mo
         pipeline.handle(Inbound(channel="wechat", sender=openid, text=text, dedup_key=f"{openid}-{n}"),
                         now=now + timedelta(seconds=20 * n))
         assert sorted(calls) == ["claim_two", "get", "set", "set_and_delete_if"], (text, calls)
+
+
+def test_workers_and_commands_check_every_connection_they_take(rt: Runtime) -> None:
+    """Only the web app's pool skips the ping of a connection used a moment ago (its turns retry); the engine of
+    a worker or a command pings on every checkout, so a dropped connection never fails a job."""
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("the server ending a connection is PostgreSQL's")
+    from sqlalchemy import text
+
+    from data.db import make_engine
+
+    engine = make_engine(rt.engine.url.render_as_string(hide_password=False))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        assert _drop_connections(rt) >= 1
+        with engine.connect() as conn:  # used a moment ago, dropped since: replaced all the same
+            assert conn.execute(text("SELECT 2")).scalar() == 2
+    finally:
+        engine.dispose()
