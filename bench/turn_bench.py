@@ -140,7 +140,10 @@ def main() -> int:
     try:
         cfg = load_config(env={}, overrides={"database.url": url, "redis.url": args.redis_url,
                                              "redis.prefix": prefix, "secret_key": secret})
-        rt = build_runtime(cfg)
+        try:
+            rt = build_runtime(cfg, ping_when_idle=True)  # as the web app's
+        except TypeError:  # older code: no such choice
+            rt = build_runtime(cfg)
         upgrade(rt.engine)
         now = utcnow()
         with Session(rt.engine) as s, s.begin():
@@ -155,7 +158,8 @@ def main() -> int:
         counter = Counter()
         event.listen(rt.engine, "before_cursor_execute", counter.on_sql)
         store_cls = type(rt.store)
-        for meth in ("get", "get_many", "set", "set_nx", "delete", "delete_if", "incr"):
+        for meth in ("get", "get_many", "set", "set_nx", "delete", "delete_if", "incr", "claim_two", "set_and_delete_if",
+                     "set_and_delete"):
             orig = getattr(store_cls, meth, None)
             if orig is None:
                 continue

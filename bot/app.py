@@ -20,7 +20,8 @@ log = logging.getLogger("yinling")
 def create_app(overrides: dict[str, Any] | None = None, *, config: Config | None = None,
                runtime: Runtime | None = None) -> Flask:
     """Build the web app. `overrides` are dotted config keys (e.g. {"database.url": ...})."""
-    rt = runtime or build_runtime(config=config, overrides=overrides)
+    # A round trip per message saved: the turn itself replaces a connection the server dropped (bot.pipeline).
+    rt = runtime or build_runtime(config=config, overrides=overrides, ping_when_idle=True)
     app = Flask("bot")
     app.config["MAX_CONTENT_LENGTH"] = rt.config.app.max_body_bytes
     app.extensions["yinling"] = rt

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import DBAPIError
 
 from data.crypto import mask_numbers, mask_phone
 from data.db import hold_loaded
@@ -84,13 +85,25 @@ class Leases:
         """set-if-absent with a TTL of `lease` seconds, renewed until `release`."""
         if not self.store.set_nx(key, value, _ttl(lease)):
             return False
+        self._hold(key, value, lease)
+        return True
+
+    def claim_two(self, key: str, value: str, key2: str, value2: str, lease: float) -> tuple[bool, bool]:
+        """`claim` of `key`, and only when that succeeded of `key2`: one round trip."""
+        got, got2 = self.store.claim_two(key, value, key2, value2, _ttl(lease))
+        if got:
+            self._hold(key, value, lease)
+        if got2:
+            self._hold(key2, value2, lease)
+        return got, got2
+
+    def _hold(self, key: str, value: str, lease: float) -> None:
         with self._lock:
             self._held[key] = (value, lease)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._renew_forever, name="lease-renewal", daemon=True)
                 self._thread.start()
             self._wake.notify()
-        return True
 
     def release(self, key: str) -> None:
         """Stop renewing (the caller then deletes the key or overwrites it with the result)."""
@@ -179,6 +192,14 @@ class CollectingHooks(RecordedHooks):
         self.calls.clear()
 
 
+@dataclass
+class TurnHold:
+    """What `one_turn_at_a_time` did with the key claimed along with the lock, and what it stores on release."""
+
+    claimed_also: bool | None = None  # the `also` key: None when not tried (the lock was not taken)
+    write: tuple[str, str, int] | None = None  # (key, value, ttl): set in the same round trip as the release
+
+
 class Pipeline:
     """Turns an Inbound into replies. Safe to share between threads; one DB session per message."""
 
@@ -230,7 +251,8 @@ class Pipeline:
 
     @contextmanager
     def one_turn_at_a_time(self, channel: str, sender: str, request_id: str, wait: float = TURN_WAIT,
-                           lease: float = DEDUP_LEASE_SECONDS) -> Iterator[None]:
+                           lease: float = DEDUP_LEASE_SECONDS,
+                           also: tuple[str, str] | None = None) -> Iterator[TurnHold]:
         """Wait until this person's previous turn (in any thread, worker or host) is done, so their messages
         run in order.
 
@@ -239,16 +261,32 @@ class Pipeline:
         the turn runs anyway. `handle` takes it for every channel; a channel that must keep more of its work
         in order (SMS: opt-out words and sending the reply) takes it around that work, and `handle` inside
         then goes straight on (the lock is held by this thread already).
+
+        `also` (key, value): claimed on the same lease in the same round trip once the lock is taken (a
+        message's dedup marker); `TurnHold.write` is stored in the same round trip as the release.
         """
         key = self.turn_key(channel, sender)
         held: set[str] = self._held.__dict__.setdefault("keys", set())
+        hold = TurnHold()
         if key in held:
-            yield
+            try:
+                yield hold
+            finally:
+                if hold.write is not None:
+                    self.rt.store.set(*hold.write)
             return
         deadline = time.monotonic() + wait
         owned = True
         # On a lease renewed while the turn runs: a dead worker's lock frees itself within one lease.
-        while not self.leases.claim(key, request_id, lease):
+        while True:
+            if also is not None:
+                got, got_also = self.leases.claim_two(key, request_id, also[0], also[1], lease)
+                if got:
+                    hold.claimed_also = got_also
+            else:
+                got = self.leases.claim(key, request_id, lease)
+            if got:
+                break
             if time.monotonic() > deadline:
                 log.warning("previous turn still running; going ahead request_id=%s", request_id)
                 owned = False
@@ -256,12 +294,18 @@ class Pipeline:
             time.sleep(0.02)
         held.add(key)  # owned or gone ahead: a nested call in this thread does not wait again
         try:
-            yield
+            yield hold
         finally:
             held.discard(key)
             if owned:
                 self.leases.release(key)
-                self.rt.store.delete_if(key, request_id)  # not when it expired and another turn has it
+                # Deleted only while ours: not when it expired and another turn has it.
+                if hold.write is not None:
+                    self.rt.store.set_and_delete_if(*hold.write, key, request_id)
+                else:
+                    self.rt.store.delete_if(key, request_id)
+            elif hold.write is not None:
+                self.rt.store.set(*hold.write)
 
     # -- dedup -------------------------------------------------------------------------------
     def _dedup_claim(self, key: str, owner: str, lease: float) -> bool:
@@ -289,8 +333,9 @@ class Pipeline:
         return volunteer, is_new, shown
 
     def _identify(self, session: Any, inbound: Inbound, now: datetime,
-                  probe_reminder: bool = False) -> tuple[Volunteer, bool, str, bool | None]:
-        """`identify`, and with `probe_reminder` whether a reminder waits for an answer, in the same query."""
+                  probe_reminder: bool = False, first: bool = False) -> tuple[Volunteer, bool, str, bool | None]:
+        """`identify`, and with `probe_reminder` whether a reminder waits for an answer, in the same query.
+        `first`: the session has done nothing yet (a lost connection is replaced and the query run again)."""
         if inbound.channel == "sms":
             external = self.rt.vault.lookup_hash(inbound.sender)
             known = self.rt.vault.lookup_hashes(inbound.sender)  # and the old key's, during a key rotation
@@ -302,7 +347,17 @@ class Pipeline:
         params: dict[str, Any] = {"channel": inbound.channel, "known": known}
         if probe_reminder:
             params.update(now=now, since=now - REMINDER_ANSWER_WINDOW)
-        found = session.execute(_WHO_AND_REMINDER if probe_reminder else _WHO, params).first()
+        query = _WHO_AND_REMINDER if probe_reminder else _WHO
+        try:
+            found = session.execute(query, params).first()
+        except DBAPIError as e:
+            # The pool does not ping a connection used a moment ago (data.db): when the server dropped it since,
+            # the turn's first statement fails here and nothing was done yet, so it runs again on a new one.
+            if not (first and e.connection_invalidated):
+                raise
+            log.warning("database connection lost; the turn goes on with a new one")
+            session.rollback()
+            found = session.execute(query, params).first()
         if found is not None:
             volunteer, ident_id, last = found[:3]
             waiting = bool(found[3]) if probe_reminder else None
@@ -348,12 +403,17 @@ class Pipeline:
         recognition) runs once the delivery is claimed, so a provider's retry never runs it twice.
         """
         now_given = now
-        with self.one_turn_at_a_time(inbound.channel, inbound.sender, inbound.request_id, lease=dedup_lease):
+        rid = inbound.request_id
+        key = f"{inbound.channel}:{inbound.dedup_key}" if inbound.dedup_key else ""
+        # The dedup marker is claimed with the turn lock, in the same round trip.
+        also = (f"dedup:{key}", f"pending:{rid}") if key else None
+        with self.one_turn_at_a_time(inbound.channel, inbound.sender, rid, lease=dedup_lease, also=also) as hold:
             now = now or utcnow()
-            rid = inbound.request_id
-            if inbound.dedup_key:
-                key = f"{inbound.channel}:{inbound.dedup_key}"
-                if not self._dedup_claim(key, rid, dedup_lease):
+            if key:
+                claimed = hold.claimed_also
+                if claimed is None:  # the lock was held already (a channel widened the turn), or waited out
+                    claimed = self._dedup_claim(key, rid, dedup_lease)
+                if not claimed:
                     previous = self._dedup_wait(key, dup_wait, rid, dedup_lease)
                     if previous is True:
                         log.warning("previous delivery's worker stopped mid-turn; running it again request_id=%s",
@@ -369,13 +429,14 @@ class Pipeline:
                     except Exception:  # noqa: BLE001 - the message is still answered (an empty voice kindly)
                         log.exception("preparing the message failed request_id=%s", rid)
                     now = utcnow() if now_given is None else now
-                return self._turn(inbound, now, rid, dedup_ttl)
+                return self._turn(inbound, now, rid, dedup_ttl, hold)
             finally:
                 if inbound.dedup_key:
                     self.leases.release(f"dedup:{inbound.channel}:{inbound.dedup_key}")
 
-    def _turn(self, inbound: Inbound, now: datetime, rid: str, dedup_ttl: int) -> Outcome:
-        """One message through NLU and dialogs, dedup claimed. Never raises: failures answer politely."""
+    def _turn(self, inbound: Inbound, now: datetime, rid: str, dedup_ttl: int, hold: TurnHold) -> Outcome:
+        """One message through NLU and dialogs, dedup claimed. Never raises: failures answer politely. The
+        replies are stored for later deliveries when the turn lock is released (`hold.write`)."""
         hooks = CollectingHooks(self.push)
         probe = metrics.TurnProbe(inbound.channel, rid)
         failed = False
@@ -392,7 +453,8 @@ class Pipeline:
             with self.rt.sessions() as session:
                 hold_loaded(session)  # one turn: a row read twice is read from the database once
                 volunteer, is_new, shown, waiting = self._identify(session, inbound, now,
-                                                                   probe_reminder=might_answer_reminder(text))
+                                                                   probe_reminder=might_answer_reminder(text),
+                                                                   first=True)
                 volunteer_id = volunteer.id
                 # Both lines in one Core insert at the end of the turn (no unit of work to flush); whatever
                 # reads or changes the log before (a hand-off's transcript) writes the incoming line first.
@@ -430,6 +492,6 @@ class Pipeline:
             # Nothing was committed: let the provider's retry run the turn again.
             self.rt.store.delete(f"dedup:{inbound.channel}:{inbound.dedup_key}")
         elif inbound.dedup_key:
-            self.rt.store.set(f"dedup:{inbound.channel}:{inbound.dedup_key}", replies_to_json(replies), dedup_ttl)
+            hold.write = (f"dedup:{inbound.channel}:{inbound.dedup_key}", replies_to_json(replies), dedup_ttl)
         probe.done(failed)
         return Outcome(replies, volunteer_id, False, rid, speak=speak)

@@ -122,9 +122,12 @@ def bind_rq_prefix(redis_prefix: str) -> str:
     return current
 
 
-def build_runtime(config: Config | None = None, overrides: dict[str, Any] | None = None) -> Runtime:
+def build_runtime(config: Config | None = None, overrides: dict[str, Any] | None = None, *,
+                  ping_when_idle: bool = False) -> Runtime:
+    """`ping_when_idle`: the web app's pool pings a connection only after it sat idle (`data.db.make_engine`);
+    workers and commands ping on every checkout."""
     cfg = config or load_config(overrides=overrides)
-    engine = make_engine(cfg.database.url, echo=cfg.database.echo)
+    engine = make_engine(cfg.database.url, echo=cfg.database.echo, ping_when_idle=ping_when_idle)
     store: Store
     if cfg.redis.url:
         bind_rq_prefix(cfg.redis.prefix)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, ping_when_idle: bool = False, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and `BEGIN IMMEDIATE`.
+
+    PostgreSQL connections are pinged whenever the pool hands one out (`pool_pre_ping`), or with
+    `ping_when_idle` only after they sat idle a while (`_ping_when_idle`: for the webhook, whose turns run
+    their first statement again on a new connection when the old one turns out dead).
 
     `BEGIN IMMEDIATE` makes every SQLite transaction take the write lock up front, so two
     sign-ups for the last place are serialized instead of failing with a stale snapshot.
@@ -45,8 +50,43 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    if not ping_when_idle or kwargs.get("pool_pre_ping"):
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+    kwargs.setdefault("pool_recycle", RECYCLE_SECONDS)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_SECONDS = 10.0  # a pooled connection unused this long is pinged before it is handed out again
+RECYCLE_SECONDS = 1800  # and one older than this is replaced
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection only when it has been idle a while, instead of on every checkout.
+
+    `pool_pre_ping` costs a round trip per checkout: per turn, for a connection used a moment ago. A
+    connection that sat idle (the server restarted, a firewall dropped it) is pinged and replaced if dead;
+    one in constant use is handed out as it is, and a turn whose first statement finds it dead after all
+    (the server went away between two turns) runs that statement again on a new connection
+    (`bot.pipeline`). Elsewhere (the admin pages on the same engine) such a first statement fails once; the
+    pool then replaces all its connections.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:  # noqa: BLE001 - any failure: the pool replaces the connection
+            raise exc.DisconnectionError() from e
 
 
 def _ensure_math(dbapi_conn: Any) -> None:

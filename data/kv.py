@@ -23,6 +23,13 @@ class Store(Protocol):
 
     def delete_if(self, key: str, value: str) -> bool: ...
 
+    def claim_two(self, first: str, first_value: str, second: str, second_value: str,
+                  ttl: int) -> tuple[bool, bool]: ...
+
+    def set_and_delete_if(self, key: str, value: str, ttl: int, other: str, other_value: str) -> None: ...
+
+    def set_and_delete(self, key: str, value: str, ttl: int, other: str) -> None: ...
+
     def incr(self, key: str, ttl: int, amount: int = 1) -> int: ...
 
     def ping(self) -> bool: ...
@@ -83,6 +90,33 @@ class MemoryStore:
             del self._data[k]
             return True
 
+    def claim_two(self, first: str, first_value: str, second: str, second_value: str,
+                  ttl: int) -> tuple[bool, bool]:
+        """`set_nx` of `first`, and only when that succeeded `set_nx` of `second`, as one step."""
+        with self._lock:
+            a, b = self._prefix + first, self._prefix + second
+            if self._live(a) is not None:
+                return False, False
+            self._data[a] = (first_value, self._expiry(ttl))
+            if self._live(b) is not None:
+                return True, False
+            self._data[b] = (second_value, self._expiry(ttl))
+            return True, True
+
+    def set_and_delete_if(self, key: str, value: str, ttl: int, other: str, other_value: str) -> None:
+        """`set(key, value, ttl)`, then `delete_if(other, other_value)`, as one step."""
+        with self._lock:
+            self._data[self._prefix + key] = (value, self._expiry(ttl))
+            o = self._prefix + other
+            if self._live(o) == other_value:
+                del self._data[o]
+
+    def set_and_delete(self, key: str, value: str, ttl: int, other: str) -> None:
+        """`set(key, value, ttl)` and `delete(other)` together."""
+        with self._lock:
+            self._data[self._prefix + key] = (value, self._expiry(ttl))
+            self._data.pop(self._prefix + other, None)
+
     def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         """Add `amount` to a counter; the TTL starts with the first increment (a fixed window)."""
         with self._lock:
@@ -100,6 +134,11 @@ class MemoryStore:
 
 
 _DELETE_IF = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_CLAIM_TWO = ("if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) then return {0, 0} end "
+              "if not redis.call('set', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3]) then return {1, 0} end "
+              "return {1, 1}")
+_SET_AND_DELETE_IF = ("redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
+                      "if redis.call('get', KEYS[2]) == ARGV[3] then redis.call('del', KEYS[2]) end return 1")
 
 
 class RedisStore:
@@ -109,6 +148,8 @@ class RedisStore:
         self._r = client
         self._prefix = prefix
         self._delete_if: Any = None
+        self._claim_two: Any = None
+        self._set_and_delete_if: Any = None
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "yinling:") -> RedisStore:
@@ -144,6 +185,28 @@ class RedisStore:
         if self._delete_if is None:
             self._delete_if = self._r.register_script(_DELETE_IF)
         return bool(self._delete_if(keys=[self._prefix + key], args=[value]))
+
+    def claim_two(self, first: str, first_value: str, second: str, second_value: str,
+                  ttl: int) -> tuple[bool, bool]:
+        """`set_nx` of `first`, and only when that succeeded `set_nx` of `second`: one round trip (Lua)."""
+        if self._claim_two is None:
+            self._claim_two = self._r.register_script(_CLAIM_TWO)
+        a, b = self._claim_two(keys=[self._prefix + first, self._prefix + second],
+                               args=[first_value, second_value, ttl])
+        return bool(int(a)), bool(int(b))
+
+    def set_and_delete_if(self, key: str, value: str, ttl: int, other: str, other_value: str) -> None:
+        """`set(key, value, ttl)`, then `delete_if(other, other_value)`: one round trip (Lua)."""
+        if self._set_and_delete_if is None:
+            self._set_and_delete_if = self._r.register_script(_SET_AND_DELETE_IF)
+        self._set_and_delete_if(keys=[self._prefix + key, self._prefix + other], args=[value, ttl, other_value])
+
+    def set_and_delete(self, key: str, value: str, ttl: int, other: str) -> None:
+        """`set(key, value, ttl)` and `delete(other)`: one round trip (a pipeline)."""
+        pipe = self._r.pipeline(transaction=False)
+        pipe.set(self._prefix + key, value, ex=ttl)
+        pipe.delete(self._prefix + other)
+        pipe.execute()
 
     def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         k = self._prefix + key

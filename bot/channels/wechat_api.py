@@ -238,8 +238,8 @@ class WechatAPI:
     def note_inbound(self, openid: str) -> None:
         """The user did something (message, menu click, subscribe): a new 48-hour window opens."""
         window = f"{int(self._clock())}-{uuid.uuid4().hex[:6]}"  # its own quota counter, even within a second
-        self.store.set(f"wechat:window:{openid}", window, self._window_seconds)
-        self.store.delete(unreachable_key(openid))
+        # One round trip: every incoming message passes here.
+        self.store.set_and_delete(f"wechat:window:{openid}", window, self._window_seconds, unreachable_key(openid))
 
     def mark_unreachable(self, openid: str, reason: str, ttl: int | None = None) -> None:
         """Record why this user cannot be reached in WeChat now, so the push layer falls back."""

@@ -16,7 +16,7 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from bot.config import load_config
-from bot.pipeline import Inbound, Pipeline
+from bot.pipeline import SORRY, Inbound, Pipeline
 from bot.runtime import Runtime, build_runtime
 from data import services
 from data.crypto import PhoneVault
@@ -61,7 +61,8 @@ class Statements:
 def rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     """The runtime of one process on a fresh, migrated demo database (an in-process store)."""
     url = new_database_url(request.param, tmp_path_factory.mktemp("turns"), request)
-    runtime = build_runtime(load_config(env={}, overrides={"database.url": url, "secret_key": TEST_SECRET}))
+    runtime = build_runtime(load_config(env={}, overrides={"database.url": url, "secret_key": TEST_SECRET}),
+                            ping_when_idle=True)  # as the web app's (bot.app)
     upgrade(runtime.engine)
     with Session(runtime.engine) as s, s.begin():
         load_demo(s, utcnow(), PhoneVault(TEST_SECRET))
@@ -200,3 +201,99 @@ def test_the_pipelines_reminder_probe_agrees_with_the_dialogs_query(rt: Runtime,
         probed = bool(s.scalar(select(reminder_waiting(vid, at))))
         found = pending_reminder(s, vid, at)
     assert probed == (found is not None) == (case == "waiting")
+
+
+def _drop_connections(rt: Runtime) -> int:
+    """What a PostgreSQL restart does to the pool: every other backend of the database is ended."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    killer = create_engine(rt.engine.url, poolclass=NullPool)
+    try:
+        with killer.connect() as conn:
+            return len(conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                         "WHERE datname = current_database() AND pid <> pg_backend_pid()")).all())
+    finally:
+        killer.dispose()
+
+
+def test_a_turn_after_the_database_dropped_its_connection_is_answered(rt: Runtime) -> None:
+    """Pooled connections are not pinged on every checkout (data.db): when the server ended the connection
+    between two turns, the next turn's first statement finds out and runs again on a new connection; the
+    person gets the real answer and both lines are logged."""
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("the server ending a connection is PostgreSQL's")
+    now = utcnow()
+    openid = "dropped-postgresql"
+    vid = person(rt, openid, now)
+    pipeline = Pipeline(rt)
+    pipeline.handle(Inbound(channel="wechat", sender=openid, text="0", dedup_key="drop-1"), now=now)
+    assert _drop_connections(rt) >= 1
+    out = pipeline.handle(Inbound(channel="wechat", sender=openid, text="我的活动", dedup_key="drop-2"),
+                          now=now + timedelta(seconds=5))
+    assert out.replies and out.replies != [SORRY], to_plain(out.replies)
+    with rt.sessions() as s:
+        texts = list(s.scalars(select(MessageLog.text).where(MessageLog.volunteer_id == vid,
+                                                             MessageLog.direction == "in").order_by(MessageLog.id)))
+    assert texts == ["0", "我的活动"]
+
+
+def test_a_connection_idle_for_a_while_is_checked_before_use(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside the turn (workers, the admin), a connection that sat idle is pinged when it is handed out, and
+    replaced when the server has ended it."""
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("the server ending a connection is PostgreSQL's")
+    from sqlalchemy import text
+
+    from data import db
+
+    with rt.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+    assert _drop_connections(rt) >= 1
+    with rt.engine.connect() as conn:
+        assert conn.execute(text("SELECT 2")).scalar() == 2
+
+
+def test_a_turn_makes_four_store_round_trips(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Turn lock and dedup marker claimed together, the dialog state read and written, the replies stored with
+    the lock's release: four calls to the store (each one Redis round trip), whatever the turn does."""
+    now = utcnow()
+    openid = f"store-{rt.engine.dialect.name}"
+    person(rt, openid, now)
+    calls: list[str] = []
+    for name in ("get", "get_many", "set", "set_nx", "delete", "delete_if", "incr", "claim_two",
+                 "set_and_delete_if", "set_and_delete"):
+        method = getattr(rt.store, name)
+
+        def counted(*a: Any, _m: Any = method, _n: str = name, **kw: Any) -> Any:
+            calls.append(_n)
+            return _m(*a, **kw)
+
+        monkeypatch.setattr(rt.store, name, counted)
+    pipeline = Pipeline(rt)
+    for n, (_kind, text, _expect) in enumerate(DAY, 1):
+        calls.clear()
+        pipeline.handle(Inbound(channel="wechat", sender=openid, text=text, dedup_key=f"{openid}-{n}"),
+                        now=now + timedelta(seconds=20 * n))
+        assert sorted(calls) == ["claim_two", "get", "set", "set_and_delete_if"], (text, calls)
+
+
+def test_workers_and_commands_check_every_connection_they_take(rt: Runtime) -> None:
+    """Only the web app's pool skips the ping of a connection used a moment ago (its turns retry); the engine of
+    a worker or a command pings on every checkout, so a dropped connection never fails a job."""
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("the server ending a connection is PostgreSQL's")
+    from sqlalchemy import text
+
+    from data.db import make_engine
+
+    engine = make_engine(rt.engine.url.render_as_string(hide_password=False))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        assert _drop_connections(rt) >= 1
+        with engine.connect() as conn:  # used a moment ago, dropped since: replaced all the same
+            assert conn.execute(text("SELECT 2")).scalar() == 2
+    finally:
+        engine.dispose()

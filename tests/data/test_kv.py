@@ -38,6 +38,43 @@ def test_delete_if_deletes_only_the_owners_value(store: Store) -> None:
     assert store.delete_if("never-set", "x") is False
 
 
+def test_claim_two_takes_the_second_only_with_the_first(store: Store) -> None:
+    assert store.claim_two("lock", "turn-a", "dedup", "pending:a", ttl=30) == (True, True)
+    assert (store.get("lock"), store.get("dedup")) == ("turn-a", "pending:a")
+    # the first is taken: the second is not even tried
+    store.delete("dedup")
+    assert store.claim_two("lock", "turn-b", "dedup", "pending:b", ttl=30) == (False, False)
+    assert (store.get("lock"), store.get("dedup")) == ("turn-a", None)
+    # the first is free, the second taken (a retry of a message already answered): the first is still taken
+    store.delete("lock")
+    store.set("dedup", "replies", ttl=30)
+    assert store.claim_two("lock", "turn-c", "dedup", "pending:c", ttl=30) == (True, False)
+    assert (store.get("lock"), store.get("dedup")) == ("turn-c", "replies")
+
+
+def test_set_and_delete_if_releases_only_the_owners_lock(store: Store) -> None:
+    store.set("lock", "turn-a", ttl=30)
+    store.set_and_delete_if("dedup", "replies-b", 30, "lock", "turn-b")
+    assert (store.get("dedup"), store.get("lock")) == ("replies-b", "turn-a")  # another owner's lock stays
+    store.set_and_delete_if("dedup", "replies-a", 30, "lock", "turn-a")
+    assert (store.get("dedup"), store.get("lock")) == ("replies-a", None)
+    store.set_and_delete_if("other", "x", 1, "never-set", "x")
+    assert store.get("other") == "x"
+    time.sleep(1.3)
+    assert store.get("other") is None  # the TTL holds
+
+
+def test_set_and_delete(store: Store) -> None:
+    store.set("window", "old", ttl=30)
+    store.set("unreachable", "48h", ttl=30)
+    store.set_and_delete("window", "new", 1, "unreachable")
+    assert (store.get("window"), store.get("unreachable")) == ("new", None)
+    store.set_and_delete("window", "newer", 1, "never-set")  # nothing to delete is fine
+    assert store.get("window") == "newer"
+    time.sleep(1.3)
+    assert store.get("window") is None  # the TTL holds
+
+
 def test_ttl_expires(store: Store) -> None:
     store.set("t", "x", ttl=1)
     assert store.set_nx("n", "x", ttl=1)
