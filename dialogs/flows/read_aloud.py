@@ -79,6 +79,8 @@ def _then(turn: Turn, st: State, note: str) -> Result:
 
 
 def _no_voice(turn: Turn, st: State) -> Result:
+    if turn.channel != "sms":  # the terminal chat, and any other channel without voice
+        return [Text(T.READ_ALOUD_HERE)], st.at
     return [Text(say(turn, T.READ_ALOUD_SMS, T.READ_ALOUD_SMS_SHORT))], st.at
 
 

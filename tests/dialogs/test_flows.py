@@ -329,3 +329,12 @@ def test_a_place_we_do_not_know_in_the_profile_is_said_back(zhang: Chat, parser:
     out = zhang.send("我搬家了 现在住幸福小区")
     assert "我还不认识" in out and "幸福小区" in out and "0" in out
     assert zhang.volunteer.home_place_id == before
+
+
+def test_read_aloud_where_no_voice_goes_out_says_where_it_works(zhang: Chat, parser: Any) -> None:
+    """The terminal chat cannot send voice and is not SMS: it says so without blaming 短信."""
+    zhang.parser = parser.parse
+    zhang.channel = "console"
+    out = zhang.send("念给我听")
+    assert "这里发不了语音" in out and "短信" not in out and "微信" in out
+    assert zhang.volunteer.read_aloud is not True
