@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import io
 import json
-import re
 import threading
-import time
 import uuid
 import wave
 from collections import deque
@@ -20,7 +17,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from .sms_base import LoopbackFake, json_response
-from .sms_tencent import tc3_signature
+from .sms_tencent import tc3_refusal, tencent_error
 
 
 @dataclass(frozen=True)
@@ -111,34 +108,14 @@ class FakeTencentAsr(_Recognizer):
         self.secret_key = secret_key
         self.requests_seen: list[dict[str, Any]] = []
 
-    @staticmethod
-    def error(code: str, message: str = "") -> Response:
-        return json_response({"Response": {"Error": {"Code": code, "Message": message or code},
-                                           "RequestId": str(uuid.uuid4())}})
+    error = staticmethod(tencent_error)
 
     def handle(self, request: Request) -> Response:
         body = request.get_data()
-        auth = request.headers.get("Authorization", "")
-        m = re.match(r"TC3-HMAC-SHA256 Credential=([^/]+)/([^/]+)/([^/]+)/tc3_request, SignedHeaders=([^,]+), "
-                     r"Signature=([0-9a-f]+)$", auth)
-        if not m:
-            return self.error("AuthFailure.SignatureFailure", "no TC3 authorization")
-        if m.group(1) != self.secret_id:
-            return self.error("AuthFailure.SecretIdNotFound")
-        if m.group(3) != "asr":
-            return self.error("AuthFailure.SignatureFailure", "credential scope is not asr")
-        ts = int(request.headers.get("X-TC-Timestamp", "0"))
-        if abs(time.time() - ts) > 300:
-            return self.error("AuthFailure.SignatureExpire")
-        signed = m.group(4).split(";")
-        headers = {h: request.headers.get(h, "") for h in signed}
-        expected = tc3_signature(self.secret_key, request.method, request.path, request.query_string.decode(),
-                                 headers, signed, body, ts, service="asr")
-        if not hmac.compare_digest(expected, m.group(5)):
-            return self.error("AuthFailure.SignatureFailure", "signature mismatch")
-        if request.headers.get("X-TC-Action") != "SentenceRecognition" \
-                or request.headers.get("X-TC-Version") != "2019-06-14":
-            return self.error("InvalidAction")
+        refused = tc3_refusal(request, body, self.secret_id, self.secret_key, "asr", "SentenceRecognition",
+                              "2019-06-14")
+        if refused is not None:
+            return refused
         data = json.loads(body)
         with self._lock:
             self.requests_seen.append({k: v for k, v in data.items() if k != "Data"})

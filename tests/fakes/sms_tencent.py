@@ -34,6 +34,41 @@ def tc3_signature(secret_key: str, method: str, path: str, query: str, headers: 
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
+def tencent_error(code: str, message: str = "") -> Response:
+    """Tencent Cloud API 3.0's error answer (HTTP 200, the error inside Response)."""
+    return json_response({"Response": {"Error": {"Code": code, "Message": message or code},
+                                       "RequestId": str(uuid.uuid4())}})
+
+
+_TC3 = re.compile(r"TC3-HMAC-SHA256 Credential=([^/]+)/([^/]+)/([^/]+)/tc3_request, SignedHeaders=([^,]+), "
+                  r"Signature=([0-9a-f]+)$")
+
+
+def tc3_refusal(request: Request, body: bytes, secret_id: str, secret_key: str, service: str, action: str,
+                version: str) -> Response | None:
+    """What Tencent Cloud answers a request whose TC3 authorization (key, scope, age, signature) or action is
+    wrong; None when it is right. Shared by the SMS, ASR and TTS fakes."""
+    m = _TC3.match(request.headers.get("Authorization", ""))
+    if not m:
+        return tencent_error("AuthFailure.SignatureFailure", "no TC3 authorization")
+    if m.group(1) != secret_id:
+        return tencent_error("AuthFailure.SecretIdNotFound")
+    if m.group(3) != service:
+        return tencent_error("AuthFailure.SignatureFailure", f"credential scope is not {service}")
+    ts = int(request.headers.get("X-TC-Timestamp", "0"))
+    if abs(time.time() - ts) > 300:
+        return tencent_error("AuthFailure.SignatureExpire")
+    signed = m.group(4).split(";")
+    headers = {h: request.headers.get(h, "") for h in signed}
+    expected = tc3_signature(secret_key, request.method, request.path, request.query_string.decode(),
+                             headers, signed, body, ts, service=service)
+    if not hmac.compare_digest(expected, m.group(5)):
+        return tencent_error("AuthFailure.SignatureFailure", "signature mismatch")
+    if request.headers.get("X-TC-Action") != action or request.headers.get("X-TC-Version") != version:
+        return tencent_error("InvalidAction")
+    return None
+
+
 class FakeTencentSms(LoopbackFake):
     """Templates: id → list of each variable's limit. Numbers in `blacklist` get PhoneNumberInBlacklist."""
 
@@ -46,30 +81,13 @@ class FakeTencentSms(LoopbackFake):
         self.templates = templates or {}
         self.blacklist: set[str] = set()
 
-    @staticmethod
-    def error(code: str, message: str = "") -> Response:
-        return json_response({"Response": {"Error": {"Code": code, "Message": message or code},
-                                           "RequestId": str(uuid.uuid4())}})
+    error = staticmethod(tencent_error)
 
     def handle(self, request: Request) -> Response:
         body = request.get_data()
-        auth = request.headers.get("Authorization", "")
-        m = re.match(r"TC3-HMAC-SHA256 Credential=([^/]+)/[^,]+, SignedHeaders=([^,]+), Signature=([0-9a-f]+)$", auth)
-        if not m:
-            return self.error("AuthFailure.SignatureFailure", "no TC3 authorization")
-        if m.group(1) != self.secret_id:
-            return self.error("AuthFailure.SecretIdNotFound")
-        ts = int(request.headers.get("X-TC-Timestamp", "0"))
-        if abs(time.time() - ts) > 300:
-            return self.error("AuthFailure.SignatureExpire")
-        signed = m.group(2).split(";")
-        headers = {h: request.headers.get(h, "") for h in signed}
-        expected = tc3_signature(self.secret_key, request.method, request.path, request.query_string.decode(),
-                                 headers, signed, body, ts)
-        if not hmac.compare_digest(expected, m.group(3)):
-            return self.error("AuthFailure.SignatureFailure", "signature mismatch")
-        if request.headers.get("X-TC-Action") != "SendSms" or request.headers.get("X-TC-Version") != "2021-01-11":
-            return self.error("InvalidAction")
+        refused = tc3_refusal(request, body, self.secret_id, self.secret_key, "sms", "SendSms", "2021-01-11")
+        if refused is not None:
+            return refused
         data = json.loads(body)
         if data.get("SmsSdkAppId") != self.sdk_app_id:
             return self.error("FailedOperation.SmsSdkAppIdVerifyFail")

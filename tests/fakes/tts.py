@@ -4,11 +4,9 @@ server, and Tencent Cloud TTS (TC3 signature checked). Each speaks real audio ma
 from __future__ import annotations
 
 import base64
-import hmac
 import io
 import itertools
 import json
-import re
 import subprocess
 import threading
 import time
@@ -19,7 +17,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from .sms_base import LoopbackFake, json_response
-from .sms_tencent import tc3_signature
+from .sms_tencent import tc3_refusal, tencent_error
 from .wechat_api import FakeWechatAPI, _error, _json
 
 MAX_VOICE_BYTES = 2 * 1024 * 1024  # WeChat: temporary voice media up to 2 MB ...
@@ -175,33 +173,13 @@ class FakeTencentTts(LoopbackFake):
         self.secret_id = secret_id
         self.secret_key = secret_key
 
-    @staticmethod
-    def error(code: str, message: str = "") -> Response:
-        return json_response({"Response": {"Error": {"Code": code, "Message": message or code},
-                                           "RequestId": str(uuid.uuid4())}})
+    error = staticmethod(tencent_error)
 
     def handle(self, request: Request) -> Response:
         body = request.get_data()
-        auth = request.headers.get("Authorization", "")
-        m = re.match(r"TC3-HMAC-SHA256 Credential=([^/]+)/([^/]+)/([^/]+)/tc3_request, SignedHeaders=([^,]+), "
-                     r"Signature=([0-9a-f]+)$", auth)
-        if not m:
-            return self.error("AuthFailure.SignatureFailure", "no TC3 authorization")
-        if m.group(1) != self.secret_id:
-            return self.error("AuthFailure.SecretIdNotFound")
-        if m.group(3) != "tts":
-            return self.error("AuthFailure.SignatureFailure", "credential scope is not tts")
-        ts = int(request.headers.get("X-TC-Timestamp", "0"))
-        if abs(time.time() - ts) > 300:
-            return self.error("AuthFailure.SignatureExpire")
-        signed = m.group(4).split(";")
-        headers = {h: request.headers.get(h, "") for h in signed}
-        expected = tc3_signature(self.secret_key, request.method, request.path, request.query_string.decode(),
-                                 headers, signed, body, ts, service="tts")
-        if not hmac.compare_digest(expected, m.group(5)):
-            return self.error("AuthFailure.SignatureFailure", "signature mismatch")
-        if request.headers.get("X-TC-Action") != "TextToVoice" or request.headers.get("X-TC-Version") != "2019-08-23":
-            return self.error("InvalidAction")
+        refused = tc3_refusal(request, body, self.secret_id, self.secret_key, "tts", "TextToVoice", "2019-08-23")
+        if refused is not None:
+            return refused
         data = json.loads(body)
         text = data.get("Text")
         if not isinstance(text, str) or not text or not data.get("SessionId"):
