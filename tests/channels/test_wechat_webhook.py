@@ -13,25 +13,17 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from bot.app import create_app
-from bot.channels import wechat_api
 from bot.runtime import Runtime
 from bot.web import runtime_of
 from bot.web.wechat import WechatChannel
-from data.db import make_engine
-from data.migrate import upgrade
 from data.models import ChannelIdentity, MessageLog, Signup, Volunteer
-from data.seed import load_demo
-from data.timeutil import utcnow
 from dialogs import Text
-from tests.conftest import REDIS_URL, TEST_SECRET, _missing, new_database_url
-from tests.drivers.wechat import ACCOUNT, AES_KEY, APP_ID, TOKEN, WechatDriver, build_xml, flask_transport
+from tests.drivers.wechat import ACCOUNT, APP_ID, WechatDriver, build_xml, flask_transport
+from tests.drivers.wechat_app import channel, wechat_service
 from tests.fakes.wechat_api import APP_SECRET, FakeWechatAPI
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "wechat"
-_NLU: dict[str, Any] = {}
 
 
 @pytest.fixture(scope="module")
@@ -45,52 +37,8 @@ def fake() -> Iterator[FakeWechatAPI]:
 def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
         fake: FakeWechatAPI) -> Iterator[Flask]:
     """The whole service on a fresh, migrated, demo-seeded database, talking to the fake WeChat API."""
-    db_kind, store_kind = request.param.split("-")
-    redis_url = None
-    if store_kind == "redis":
-        if not REDIS_URL:
-            _missing("Redis", "YINLING_TEST_REDIS_URL")
-        redis_url = REDIS_URL
-    url = new_database_url(db_kind, tmp_path_factory.mktemp("wechat"), request)
-    engine = make_engine(url)
-    upgrade(engine)
-    from data.crypto import PhoneVault
-
-    with Session(engine) as s, s.begin():
-        load_demo(s, utcnow(), PhoneVault(TEST_SECRET))
-    engine.dispose()
-    tag = uuid.uuid4().hex[:10]
-    flask_app = create_app({
-        "database.url": url, "redis.url": redis_url, "redis.prefix": f"test:{tag}:", "secret_key": TEST_SECRET,
-        "wechat.token": TOKEN, "wechat.app_id": APP_ID, "wechat.app_secret": APP_SECRET, "wechat.aes_key": AES_KEY,
-        "wechat.api_base": fake.url, "wechat.reply_queue": f"replies-test-{tag}",
-        # A busy 2-core CI machine can take more than WeChat's 4 s for one turn; the conversation tests are
-        # about the replies, so they get room. The tests about the budget set their own (0.2–0.5 s).
-        "wechat.reply_budget_seconds": 30.0,
-        "wechat.accept_plaintext": True,  # one app speaks all three modes here; tests/security checks the default
-    })
-    rt = runtime_of(flask_app)
-    if "nlu" not in _NLU:  # jieba takes seconds to load: one parser for every app in this module
-        rt.load_nlu()
-        _NLU["nlu"] = rt.nlu
-    rt._nlu = _NLU["nlu"]
-    wechat_api.bind_job_runtime(rt)
-    yield flask_app
-    wechat_api.bind_job_runtime(None)
-    channel(flask_app).pool.shutdown(wait=True)
-    rt.engine.dispose()
-    if rt.redis is not None:
-        for key in rt.redis.scan_iter(match=f"test:{tag}:*"):
-            rt.redis.delete(key)
-        import redis
-        from rq import Queue
-
-        Queue(f"replies-test-{tag}", connection=redis.Redis.from_url(REDIS_URL or "")).delete(delete_jobs=True)
-
-
-def channel(app: Flask) -> WechatChannel:
-    ch: WechatChannel = app.extensions["wechat"]
-    return ch
+    with wechat_service(request, tmp_path_factory, fake.url) as flask_app:
+        yield flask_app
 
 
 @pytest.fixture

@@ -8,34 +8,23 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from bot.app import create_app
 from bot.channels import wechat_api
 from bot.push import read_aloud
 from bot.push.texts import READ_ALOUD_FAILED
 from bot.runtime import Runtime
 from bot.web import runtime_of
-from bot.web.wechat import WechatChannel
-from data.crypto import PhoneVault
-from data.db import make_engine
-from data.migrate import upgrade
 from data.models import ChannelIdentity, Volunteer
-from data.seed import load_demo
-from data.timeutil import utcnow
 from dialogs import texts as T
-from tests.conftest import REDIS_URL, TEST_SECRET, _missing, new_database_url
-from tests.drivers.wechat import AES_KEY, APP_ID, TOKEN, WechatDriver, flask_transport
+from tests.drivers.wechat import APP_ID, WechatDriver, flask_transport
+from tests.drivers.wechat_app import channel, wechat_service
 from tests.fakes.sms_base import json_response
 from tests.fakes.tts import FakeSpeechServer, FakeWechatMedia, amr_seconds
 from tests.fakes.wechat_api import APP_SECRET
-
-_NLU: dict[str, Any] = {}
 
 
 @pytest.fixture(scope="module")
@@ -55,48 +44,9 @@ def speech() -> Iterator[FakeSpeechServer]:
 @pytest.fixture(scope="module", params=["sqlite-memory", "sqlite-redis", "postgres-redis"])
 def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake: FakeWechatMedia,
         speech: FakeSpeechServer) -> Iterator[Flask]:
-    db_kind, store_kind = request.param.split("-")
-    redis_url = None
-    if store_kind == "redis":
-        if not REDIS_URL:
-            _missing("Redis", "YINLING_TEST_REDIS_URL")
-        redis_url = REDIS_URL
-    url = new_database_url(db_kind, tmp_path_factory.mktemp("read-aloud"), request)
-    engine = make_engine(url)
-    upgrade(engine)
-    with Session(engine) as s, s.begin():
-        load_demo(s, utcnow(), PhoneVault(TEST_SECRET))
-    engine.dispose()
-    tag = uuid.uuid4().hex[:10]
-    flask_app = create_app({
-        "database.url": url, "redis.url": redis_url, "redis.prefix": f"test:{tag}:", "secret_key": TEST_SECRET,
-        "wechat.token": TOKEN, "wechat.app_id": APP_ID, "wechat.app_secret": APP_SECRET, "wechat.aes_key": AES_KEY,
-        "wechat.api_base": fake.url, "wechat.reply_queue": f"replies-test-{tag}",
-        "wechat.reply_budget_seconds": 30.0, "wechat.accept_plaintext": True,
-        "tts.backend": "openai", "tts.url": speech.url, "tts.fallback": "espeak",
-    })
-    rt = runtime_of(flask_app)
-    if "nlu" not in _NLU:
-        rt.load_nlu()
-        _NLU["nlu"] = rt.nlu
-    rt._nlu = _NLU["nlu"]
-    wechat_api.bind_job_runtime(rt)
-    yield flask_app
-    wechat_api.bind_job_runtime(None)
-    channel(flask_app).pool.shutdown(wait=True)
-    rt.engine.dispose()
-    if rt.redis is not None:
-        for key in rt.redis.scan_iter(match=f"test:{tag}:*"):
-            rt.redis.delete(key)
-        import redis
-        from rq import Queue
-
-        Queue(f"replies-test-{tag}", connection=redis.Redis.from_url(REDIS_URL or "")).delete(delete_jobs=True)
-
-
-def channel(app: Flask) -> WechatChannel:
-    ch: WechatChannel = app.extensions["wechat"]
-    return ch
+    tts = {"tts.backend": "openai", "tts.url": speech.url, "tts.fallback": "espeak"}
+    with wechat_service(request, tmp_path_factory, fake.url, tts) as flask_app:
+        yield flask_app
 
 
 @pytest.fixture
