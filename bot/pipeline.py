@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from data.crypto import mask_numbers, mask_phone
 from data.db import hold_loaded
 from data.errors import InvalidInput
+from data.kv import Write
 from data.models import Activity, ChannelIdentity, Volunteer
 from data.profiles import queue_log, write_queued_log
 from data.records import REMINDER_ANSWER_WINDOW, reminder_waiting
@@ -35,6 +36,7 @@ from dialogs import (
     respond,
     to_plain,
 )
+from dialogs import state as states
 from dialogs.replies import from_data, to_data
 
 from . import metrics
@@ -96,6 +98,17 @@ class Leases:
         if got2:
             self._hold(key2, value2, lease)
         return got, got2
+
+    def claim_two_and_peek(self, key: str, value: str, key2: str, value2: str, lease: float, pointer: str,
+                           target_prefix: str) -> tuple[bool, bool, str | None, str | None]:
+        """`claim_two`, and with the claim the value of `pointer` and of the key it names: one round trip."""
+        got, got2, named, target = self.store.claim_two_and_peek(key, value, key2, value2, _ttl(lease), pointer,
+                                                                 target_prefix)
+        if got:
+            self._hold(key, value, lease)
+        if got2:
+            self._hold(key2, value2, lease)
+        return got, got2, named, target
 
     def _hold(self, key: str, value: str, lease: float) -> None:
         with self._lock:
@@ -198,6 +211,19 @@ class TurnHold:
 
     claimed_also: bool | None = None  # the `also` key: None when not tried (the lock was not taken)
     write: tuple[str, str, int] | None = None  # (key, value, ttl): set in the same round trip as the release
+    # (volunteer id, their dialog state) read with the claim: who this sender was last time (`who_key`) and
+    # that volunteer's state. None when not read.
+    peeked: tuple[str | None, str | None] | None = None
+    writes: list[Write] = field(default_factory=list)  # more writes (None deletes) in the release's round trip
+    pointer: str = ""  # this sender's `who_key`
+
+    def all_writes(self) -> list[Write]:
+        return ([self.write] if self.write is not None else []) + self.writes
+
+
+def who_key(turn_key: str) -> str:
+    """The store key naming the volunteer a sender was last time (for reading their state with the claim)."""
+    return "who:" + turn_key.removeprefix("turn:")
 
 
 class Pipeline:
@@ -252,7 +278,7 @@ class Pipeline:
     @contextmanager
     def one_turn_at_a_time(self, channel: str, sender: str, request_id: str, wait: float = TURN_WAIT,
                            lease: float = DEDUP_LEASE_SECONDS,
-                           also: tuple[str, str] | None = None) -> Iterator[TurnHold]:
+                           also: tuple[str, str] | None = None, peek: bool = False) -> Iterator[TurnHold]:
         """Wait until this person's previous turn (in any thread, worker or host) is done, so their messages
         run in order.
 
@@ -263,23 +289,29 @@ class Pipeline:
         then goes straight on (the lock is held by this thread already).
 
         `also` (key, value): claimed on the same lease in the same round trip once the lock is taken (a
-        message's dedup marker); `TurnHold.write` is stored in the same round trip as the release.
+        message's dedup marker); with `peek` also the sender's dialog state (`TurnHold.peeked`). `TurnHold.write`
+        and `TurnHold.writes` are stored in the same round trip as the release.
         """
         key = self.turn_key(channel, sender)
         held: set[str] = self._held.__dict__.setdefault("keys", set())
-        hold = TurnHold()
+        hold = TurnHold(pointer=who_key(key))
         if key in held:
             try:
                 yield hold
             finally:
-                if hold.write is not None:
-                    self.rt.store.set(*hold.write)
+                self._write(hold.all_writes())
             return
         deadline = time.monotonic() + wait
         owned = True
         # On a lease renewed while the turn runs: a dead worker's lock frees itself within one lease.
         while True:
-            if also is not None:
+            if also is not None and peek:
+                got, got_also, named, state = self.leases.claim_two_and_peek(
+                    key, request_id, also[0], also[1], lease, who_key(key), "dlg:")
+                if got:
+                    hold.claimed_also = got_also
+                    hold.peeked = (named, state)
+            elif also is not None:
                 got, got_also = self.leases.claim_two(key, request_id, also[0], also[1], lease)
                 if got:
                     hold.claimed_also = got_also
@@ -297,15 +329,23 @@ class Pipeline:
             yield hold
         finally:
             held.discard(key)
+            writes = hold.all_writes()
             if owned:
                 self.leases.release(key)
                 # Deleted only while ours: not when it expired and another turn has it.
-                if hold.write is not None:
-                    self.rt.store.set_and_delete_if(*hold.write, key, request_id)
+                if writes:
+                    self.rt.store.write_and_delete_if(writes, key, request_id)
                 else:
                     self.rt.store.delete_if(key, request_id)
-            elif hold.write is not None:
-                self.rt.store.set(*hold.write)
+            else:
+                self._write(writes)
+
+    def _write(self, writes: list[Write]) -> None:
+        for key, value, ttl in writes:
+            if value is None:
+                self.rt.store.delete(key)
+            else:
+                self.rt.store.set(key, value, ttl)
 
     # -- dedup -------------------------------------------------------------------------------
     def _dedup_claim(self, key: str, owner: str, lease: float) -> bool:
@@ -407,7 +447,8 @@ class Pipeline:
         key = f"{inbound.channel}:{inbound.dedup_key}" if inbound.dedup_key else ""
         # The dedup marker is claimed with the turn lock, in the same round trip.
         also = (f"dedup:{key}", f"pending:{rid}") if key else None
-        with self.one_turn_at_a_time(inbound.channel, inbound.sender, rid, lease=dedup_lease, also=also) as hold:
+        with self.one_turn_at_a_time(inbound.channel, inbound.sender, rid, lease=dedup_lease, also=also,
+                                     peek=True) as hold:
             now = now or utcnow()
             if key:
                 claimed = hold.claimed_also
@@ -443,6 +484,7 @@ class Pipeline:
         replies: list[Reply]
         volunteer_id: int | None = None
         speak: list[Reply] | None = None
+        state_out: list[tuple[int, str | None]] = []  # written with the turn lock's release, after the commit
         try:
             # U+0000 can arrive in an SMS (JSON carries it) but PostgreSQL refuses it in text columns.
             text = (inbound.text or "").replace("\x00", "")
@@ -456,6 +498,9 @@ class Pipeline:
                                                                    probe_reminder=might_answer_reminder(text),
                                                                    first=True)
                 volunteer_id = volunteer.id
+                peeked = hold.peeked
+                preloaded = ((volunteer.id, peeked[1]) if peeked is not None and peeked[0] == str(volunteer.id)
+                             else None)
                 # Both lines in one Core insert at the end of the turn (no unit of work to flush); whatever
                 # reads or changes the log before (a hand-off's transcript) writes the incoming line first.
                 queue_log(session, {
@@ -466,7 +511,7 @@ class Pipeline:
                             now=now, channel=inbound.channel, hooks=hooks, settings=self.settings,
                             kind=inbound.kind, event=inbound.event, event_key=inbound.event_key,
                             location=inbound.location, new_user=is_new, vault=self.rt.vault,
-                            reminder_waiting=waiting)
+                            reminder_waiting=waiting, state_preloaded=preloaded, state_out=state_out)
                 replies = respond(turn)
                 speak = turn.speak
                 probe.read(turn)
@@ -485,7 +530,14 @@ class Pipeline:
             speak = None
             failed = True
             hooks.calls.clear()
+            state_out.clear()  # nothing was committed: the conversation stays where it was
         hooks.flush()
+        if state_out:
+            ttl = states.ttl_seconds(self.settings.state_ttl_days)
+            for vid, raw in state_out:
+                hold.writes.append((states.key(vid), raw, ttl))
+            last_vid, last_raw = state_out[-1]
+            hold.writes.append((hold.pointer, None if last_raw is None else str(last_vid), ttl))
         if inbound.dedup_key:
             self.leases.release(f"dedup:{inbound.channel}:{inbound.dedup_key}")  # before the result replaces it
         if inbound.dedup_key and failed:

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+Write = tuple[str, str | None, int]  # (key, value, ttl seconds); a value of None deletes the key
+
 
 class Store(Protocol):
     """What the bot needs from a key-value store. Values are str; TTLs in seconds."""
@@ -26,9 +28,12 @@ class Store(Protocol):
     def claim_two(self, first: str, first_value: str, second: str, second_value: str,
                   ttl: int) -> tuple[bool, bool]: ...
 
-    def set_and_delete_if(self, key: str, value: str, ttl: int, other: str, other_value: str) -> None: ...
-
     def set_and_delete(self, key: str, value: str, ttl: int, other: str) -> None: ...
+
+    def claim_two_and_peek(self, first: str, first_value: str, second: str, second_value: str, ttl: int,
+                           pointer: str, target_prefix: str) -> tuple[bool, bool, str | None, str | None]: ...
+
+    def write_and_delete_if(self, writes: list[Write], other: str, other_value: str) -> None: ...
 
     def incr(self, key: str, ttl: int, amount: int = 1) -> int: ...
 
@@ -103,19 +108,39 @@ class MemoryStore:
             self._data[b] = (second_value, self._expiry(ttl))
             return True, True
 
-    def set_and_delete_if(self, key: str, value: str, ttl: int, other: str, other_value: str) -> None:
-        """`set(key, value, ttl)`, then `delete_if(other, other_value)`, as one step."""
-        with self._lock:
-            self._data[self._prefix + key] = (value, self._expiry(ttl))
-            o = self._prefix + other
-            if self._live(o) == other_value:
-                del self._data[o]
-
     def set_and_delete(self, key: str, value: str, ttl: int, other: str) -> None:
         """`set(key, value, ttl)` and `delete(other)` together."""
         with self._lock:
             self._data[self._prefix + key] = (value, self._expiry(ttl))
             self._data.pop(self._prefix + other, None)
+
+    def claim_two_and_peek(self, first: str, first_value: str, second: str, second_value: str, ttl: int,
+                           pointer: str, target_prefix: str) -> tuple[bool, bool, str | None, str | None]:
+        """`claim_two`, and when the first claim succeeded: the value of `pointer` and of the key it names
+        (`target_prefix` + that value), as one step."""
+        with self._lock:
+            a, b = self._prefix + first, self._prefix + second
+            if self._live(a) is not None:
+                return False, False, None, None
+            self._data[a] = (first_value, self._expiry(ttl))
+            got2 = self._live(b) is None
+            if got2:
+                self._data[b] = (second_value, self._expiry(ttl))
+            named = self._live(self._prefix + pointer)
+            target = None if named is None else self._live(self._prefix + target_prefix + named)
+            return True, got2, named, target
+
+    def write_and_delete_if(self, writes: list[Write], other: str, other_value: str) -> None:
+        """Each write (set with its TTL, or delete for None), then `delete_if(other, other_value)`, as one step."""
+        with self._lock:
+            for key, value, ttl in writes:
+                if value is None:
+                    self._data.pop(self._prefix + key, None)
+                else:
+                    self._data[self._prefix + key] = (value, self._expiry(ttl))
+            o = self._prefix + other
+            if self._live(o) == other_value:
+                del self._data[o]
 
     def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         """Add `amount` to a counter; the TTL starts with the first increment (a fixed window)."""
@@ -137,8 +162,21 @@ _DELETE_IF = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('d
 _CLAIM_TWO = ("if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) then return {0, 0} end "
               "if not redis.call('set', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3]) then return {1, 0} end "
               "return {1, 1}")
-_SET_AND_DELETE_IF = ("redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
-                      "if redis.call('get', KEYS[2]) == ARGV[3] then redis.call('del', KEYS[2]) end return 1")
+# KEYS: lock, dedup marker, pointer; ARGV: lock value, marker value, ttl, the prefix of the key the pointer names.
+_CLAIM_TWO_AND_PEEK = ("if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) then return {0, 0} end "
+                       "local got2 = 0 "
+                       "if redis.call('set', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3]) then got2 = 1 end "
+                       "local named = redis.call('get', KEYS[3]) "
+                       "if not named then return {1, got2} end "
+                       "return {1, got2, named, redis.call('get', ARGV[4] .. named)}")
+# KEYS: the keys written, then the lock; ARGV: value, ttl per write ('' value with ttl '-' deletes), the lock's value.
+_WRITE_AND_DELETE_IF = ("local n = #KEYS - 1 "
+                        "for i = 1, n do "
+                        "  if ARGV[2 * i] == '-' then redis.call('del', KEYS[i]) "
+                        "  else redis.call('set', KEYS[i], ARGV[2 * i - 1], 'EX', ARGV[2 * i]) end "
+                        "end "
+                        "if redis.call('get', KEYS[n + 1]) == ARGV[2 * n + 1] then redis.call('del', KEYS[n + 1]) end "
+                        "return 1")
 
 
 class RedisStore:
@@ -149,7 +187,8 @@ class RedisStore:
         self._prefix = prefix
         self._delete_if: Any = None
         self._claim_two: Any = None
-        self._set_and_delete_if: Any = None
+        self._claim_two_and_peek: Any = None
+        self._write_and_delete_if: Any = None
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "yinling:") -> RedisStore:
@@ -195,18 +234,36 @@ class RedisStore:
                                args=[first_value, second_value, ttl])
         return bool(int(a)), bool(int(b))
 
-    def set_and_delete_if(self, key: str, value: str, ttl: int, other: str, other_value: str) -> None:
-        """`set(key, value, ttl)`, then `delete_if(other, other_value)`: one round trip (Lua)."""
-        if self._set_and_delete_if is None:
-            self._set_and_delete_if = self._r.register_script(_SET_AND_DELETE_IF)
-        self._set_and_delete_if(keys=[self._prefix + key, self._prefix + other], args=[value, ttl, other_value])
-
     def set_and_delete(self, key: str, value: str, ttl: int, other: str) -> None:
         """`set(key, value, ttl)` and `delete(other)`: one round trip (a pipeline)."""
         pipe = self._r.pipeline(transaction=False)
         pipe.set(self._prefix + key, value, ex=ttl)
         pipe.delete(self._prefix + other)
         pipe.execute()
+
+    def claim_two_and_peek(self, first: str, first_value: str, second: str, second_value: str, ttl: int,
+                           pointer: str, target_prefix: str) -> tuple[bool, bool, str | None, str | None]:
+        """`claim_two`, and when the first claim succeeded the value of `pointer` and of the key it names
+        (`target_prefix` + that value): one round trip (Lua). A person's turn lock, the message's dedup marker
+        and their dialog state (the pointer: who this sender was last time) in one call."""
+        if self._claim_two_and_peek is None:
+            self._claim_two_and_peek = self._r.register_script(_CLAIM_TWO_AND_PEEK)
+        out = self._claim_two_and_peek(keys=[self._prefix + first, self._prefix + second, self._prefix + pointer],
+                                       args=[first_value, second_value, ttl, self._prefix + target_prefix])
+        named = None if len(out) < 3 or out[2] is None else str(out[2])
+        target = None if len(out) < 4 or out[3] is None else str(out[3])
+        return bool(int(out[0])), bool(int(out[1])), named, target
+
+    def write_and_delete_if(self, writes: list[Write], other: str, other_value: str) -> None:
+        """Each write (set with its TTL, or delete for None), then `delete_if(other, other_value)`: one round
+        trip (Lua)."""
+        if self._write_and_delete_if is None:
+            self._write_and_delete_if = self._r.register_script(_WRITE_AND_DELETE_IF)
+        args: list[Any] = []
+        for _key, value, ttl in writes:
+            args += ["", "-"] if value is None else [value, max(1, int(ttl))]
+        self._write_and_delete_if(keys=[self._prefix + k for k, _v, _t in writes] + [self._prefix + other],
+                                  args=[*args, other_value])
 
     def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         k = self._prefix + key

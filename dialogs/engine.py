@@ -138,6 +138,13 @@ class Turn:
     # Whether an activity reminder waits for an answer, when the caller already asked (data.records.
     # reminder_waiting, for a message `might_answer_reminder`); None: not asked, the dialogs read it themselves.
     reminder_waiting: bool | None = None
+    # The volunteer's dialog state as the caller already read it: (volunteer id, stored JSON or None). None:
+    # not read, `respond` reads it from the store.
+    state_preloaded: tuple[int, str | None] | None = None
+    # Where `respond` leaves the state to be written (volunteer id, JSON, or None to forget it) when the caller
+    # writes it itself after its commit (bot.pipeline: with the turn lock's release, one round trip). None:
+    # `respond` writes it to the store.
+    state_out: list[tuple[int, str | None]] | None = None
 
 
 # Channel events no person typed (WeChat's periodic location report, a click on a link in the menu):
@@ -152,7 +159,11 @@ def respond(turn: Turn) -> list[Reply]:
     if turn.kind == "event" and (turn.event or "").lower() in SILENT_EVENTS:
         SPECIAL["reported"](turn, states.State())
         return []
-    st = states.load(turn.store, turn.volunteer.id)
+    pre = turn.state_preloaded
+    if pre is not None and pre[0] == turn.volunteer.id:
+        st = states.parse(pre[1], turn.volunteer.id)
+    else:
+        st = states.load(turn.store, turn.volunteer.id)
     forget = False
     try:
         replies, target = dispatch(turn, st)
@@ -175,7 +186,9 @@ def respond(turn: Turn) -> list[Reply]:
         turn.speak = replies  # always, or asked in the same breath as something else (第二个念给我听)
     st.last = to_data(replies)
     st.seen = turn.now.isoformat()
-    if forget:
+    if turn.state_out is not None:
+        turn.state_out.append((turn.volunteer.id, None if forget else st.to_json()))
+    elif forget:
         states.forget(turn.store, turn.volunteer.id)  # personal data deleted: no state kept either
     else:
         states.save(turn.store, turn.volunteer.id, st, turn.settings.state_ttl_days)

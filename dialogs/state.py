@@ -74,7 +74,11 @@ def key(volunteer_id: int) -> str:
 
 
 def load(store: Store, volunteer_id: int) -> State:
-    raw = store.get(key(volunteer_id))
+    return parse(store.get(key(volunteer_id)), volunteer_id)
+
+
+def parse(raw: str | None, volunteer_id: int) -> State:
+    """A state as stored (None or empty: a fresh one)."""
     if not raw:
         return State()
     try:
@@ -84,8 +88,13 @@ def load(store: Store, volunteer_id: int) -> State:
         return State()
 
 
+def ttl_seconds(ttl_days: int) -> int:
+    """How long a state is kept: `ttl_days`, at least a week."""
+    return max(ttl_days, MIN_TTL_DAYS) * DAY
+
+
 def save(store: Store, volunteer_id: int, state: State, ttl_days: int) -> None:
-    store.set(key(volunteer_id), state.to_json(), ttl=max(ttl_days, MIN_TTL_DAYS) * DAY)
+    store.set(key(volunteer_id), state.to_json(), ttl=ttl_seconds(ttl_days))
 
 
 def forget(store: Store, volunteer_id: int) -> None:

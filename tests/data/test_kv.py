@@ -52,16 +52,38 @@ def test_claim_two_takes_the_second_only_with_the_first(store: Store) -> None:
     assert (store.get("lock"), store.get("dedup")) == ("turn-c", "replies")
 
 
-def test_set_and_delete_if_releases_only_the_owners_lock(store: Store) -> None:
+def test_write_and_delete_if_releases_only_the_owners_lock(store: Store) -> None:
     store.set("lock", "turn-a", ttl=30)
-    store.set_and_delete_if("dedup", "replies-b", 30, "lock", "turn-b")
-    assert (store.get("dedup"), store.get("lock")) == ("replies-b", "turn-a")  # another owner's lock stays
-    store.set_and_delete_if("dedup", "replies-a", 30, "lock", "turn-a")
-    assert (store.get("dedup"), store.get("lock")) == ("replies-a", None)
-    store.set_and_delete_if("other", "x", 1, "never-set", "x")
+    store.set("who", "7", ttl=30)
+    store.write_and_delete_if([("dedup", "replies-b", 30), ("state", "{}", 30)], "lock", "turn-b")
+    assert (store.get("dedup"), store.get("state"), store.get("lock")) == ("replies-b", "{}", "turn-a")
+    # another owner's lock stays; a None value deletes its key
+    store.write_and_delete_if([("dedup", "replies-a", 30), ("who", None, 0), ("state", "新", 30)], "lock", "turn-a")
+    assert (store.get("dedup"), store.get("who"), store.get("state"), store.get("lock")) == ("replies-a", None, "新", None)
+    store.write_and_delete_if([("other", "x", 1)], "never-set", "x")
     assert store.get("other") == "x"
     time.sleep(1.3)
     assert store.get("other") is None  # the TTL holds
+
+
+def test_claim_two_and_peek_reads_what_the_pointer_names_with_the_claim(store: Store) -> None:
+    # nobody known yet: both claimed, nothing read
+    assert store.claim_two_and_peek("lock", "turn-a", "dedup", "pending:a", 30, "who", "dlg:") == (
+        True, True, None, None)
+    store.write_and_delete_if([("who", "42", 30)], "lock", "turn-a")
+    # the pointer names volunteer 42, who has no state yet
+    assert store.claim_two_and_peek("lock", "turn-b", "dedup2", "pending:b", 30, "who", "dlg:") == (
+        True, True, "42", None)
+    store.write_and_delete_if([("dlg:42", '{"flow":"search"}', 30)], "lock", "turn-b")
+    # the dedup marker already there (a retry): the lock is still taken, and the state read
+    store.set("dedup3", "replies", ttl=30)
+    assert store.claim_two_and_peek("lock", "turn-c", "dedup3", "pending:c", 30, "who", "dlg:") == (
+        True, False, "42", '{"flow":"search"}')
+    assert store.get("dedup3") == "replies"
+    # the lock is held: nothing claimed, nothing read
+    assert store.claim_two_and_peek("lock", "turn-d", "dedup4", "pending:d", 30, "who", "dlg:") == (
+        False, False, None, None)
+    assert (store.get("lock"), store.get("dedup4")) == ("turn-c", None)
 
 
 def test_set_and_delete(store: Store) -> None:
