@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/webhook_bench.py [--clients 50] [--requests 20] [--workers 2] [--threads 8]
         [--database-url postgresql+psycopg://...] [--redis-url redis://127.0.0.1:6379/15] [--mode plain|safe]
+        [--rounds 3] [--baseline /path/to/an/older/checkout]
 
 Three apps run as `gunicorn -w 2` on free loopback ports: ours (the whole service), "channel" (our webhook
 with a constant turn instead of NLU + dialogs + database: the channel's own cost) and a minimal wechatpy
@@ -9,6 +10,11 @@ echo app. Each concurrent client is one WeChat user sending text messages one af
 each, so nothing is a duplicate), optionally pausing `--think` seconds like a person. Prints throughput,
 p50/p99 latency, CPU per request (gunicorn's; for ours also the PostgreSQL backends serving its database) and
 the ratios to echo. Target: p99 < 100 ms at 50 users on 2 cores, within 3x of echo.
+
+Throughput on a shared 2-core VM moves by ±40 % from one run to the next, so compare in one run: `--rounds N`
+drives every app N times in turn (A B C A B C ...) and prints the medians, and `--baseline DIR` adds a fourth
+app, "before": the same service from another checkout (`git worktree add /tmp/before <commit>`), on a database of
+its own, so that "2x the throughput of <commit>" is measured side by side.
 """
 
 from __future__ import annotations
@@ -107,17 +113,35 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
     raise SystemExit(f"gunicorn on :{port} did not come up in {timeout:.0f}s")
 
 
-def gunicorn(app: str, port: int, env: dict[str, str], args: argparse.Namespace) -> subprocess.Popen[bytes]:
+def gunicorn(app: str, port: int, env: dict[str, str], args: argparse.Namespace,
+             root: Path = ROOT) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "gunicorn", app, "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
            "--threads", str(args.threads), "--backlog", "512", "--log-level", "warning", "--timeout", "60"]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+    return subprocess.Popen(cmd, cwd=root, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=None if args.verbose else subprocess.DEVNULL)
 
 
-def prepare_database(url: str, env: dict[str, str]) -> None:
+def prepare_database(url: str, env: dict[str, str], root: Path = ROOT) -> None:
     for step in (["db", "upgrade"], ["db", "seed-demo"]):
-        subprocess.run([sys.executable, "-m", "bot", *step], cwd=ROOT, env=env, check=True,
+        subprocess.run([sys.executable, "-m", "bot", *step], cwd=root, env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def fresh_database(url: str, suffix: str) -> str:
+    """A new empty database beside `url`'s on the same PostgreSQL server (dropped first if left from a run)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    name = f"{u.database}_{suffix}"
+    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return u.set(database=name).render_as_string(hide_password=False)
 
 
 # -- clients --------------------------------------------------------------------------------------------
@@ -229,6 +253,16 @@ class CPU:
         self.db = sum(c - self.db0.get(p, 0.0) for p, c in self._backends().items())
 
 
+def _median_run(rs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result of several runs of an app: the median of each number, the sums of the counts."""
+    out: dict[str, Any] = {k: statistics.median(r[k] for r in rs)
+                           for k in ("rps", "p50", "p99", "mean", "wall", "cpu_web", "cpu_db")}
+    for k in ("requests", "errors", "empty"):
+        out[k] = sum(r[k] for r in rs)
+    out["error_kinds"] = sorted({e for r in rs for e in r["error_kinds"]})[:5]
+    return out
+
+
 def _qs(query: dict[str, str]) -> str:
     from urllib.parse import urlencode
 
@@ -257,6 +291,9 @@ def main() -> int:
     ap.add_argument("--mode", choices=("plain", "safe"), default="plain")
     ap.add_argument("--database-url", help="default: a fresh SQLite file")
     ap.add_argument("--redis-url", help="default: the in-process store (each worker its own)")
+    ap.add_argument("--rounds", type=int, default=1, help="drive every app this many times, in turn; print medians")
+    ap.add_argument("--baseline", type=Path, metavar="DIR",
+                    help="another checkout of the service (an older commit), run beside ours as 'before'")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
 
@@ -272,42 +309,69 @@ def main() -> int:
         env["YINLING_REDIS_URL"] = args.redis_url
         env["YINLING_REDIS_PREFIX"] = f"bench:{os.getpid()}:"
     prepare_database(env["YINLING_DATABASE_URL"], env)
+    envs = {name: env for name in ("ours", "channel", "echo")}
+    roots = {name: ROOT for name in envs}
+    if args.baseline is not None:
+        base = args.baseline.resolve()
+        url = env["YINLING_DATABASE_URL"]
+        base_url = fresh_database(url, "before") if "postgres" in url else f"sqlite:///{tmp / 'before.db'}"
+        envs["before"] = {**env, "PYTHONPATH": str(base), "YINLING_DATABASE_URL": base_url,
+                          **({"YINLING_REDIS_PREFIX": f"bench:{os.getpid()}:before:"} if args.redis_url else {})}
+        roots["before"] = base
+        prepare_database(base_url, envs["before"], base)
 
     procs: list[subprocess.Popen[bytes]] = []
     try:
         apps = {"ours": "bot.wsgi:app", "channel": "bench.webhook_bench:channel_app",
                 "echo": "bench.webhook_bench:echo_app"}
+        if args.baseline is not None:
+            apps = {"before": "bot.wsgi:app", **apps}
         ports = {name: free_port() for name in apps}
         for name, target in apps.items():
-            procs.append(gunicorn(target, ports[name], env, args))
+            procs.append(gunicorn(target, ports[name], envs[name], args, roots[name]))
         for proc, port in zip(procs, ports.values(), strict=True):
             wait_ready(port, proc)
         warm = argparse.Namespace(**{**vars(args), "clients": 4, "requests": 8, "think": 0.0})
         for name, port in ports.items():
             drive(port, warm, "w" + name)
+        db_apps = {"ours", "before"}
         db = "PostgreSQL" if "postgres" in env["YINLING_DATABASE_URL"] else "SQLite"
         store = "Redis" if args.redis_url else "in-process store"
         print(f"webhook bench: {args.clients} clients x {args.requests} signed text messages ({args.mode} mode), "
               f"gunicorn -w {args.workers} --threads {args.threads}, {os.cpu_count()} CPUs, {db}, {store}, "
-              f"think {args.think:g} s{' in lockstep' if args.lockstep else (' ± 50 %, random start' if args.think else '')}")
-        results: dict[str, dict[str, Any]] = {}
-        for (name, port), proc in zip(ports.items(), procs, strict=True):
-            with CPU(proc, env["YINLING_DATABASE_URL"] if name == "ours" else None) as cpu:
-                results[name] = drive(port, args, name)
-            n = max(1, results[name]["requests"])
-            results[name]["cpu"] = f"CPU/req: gunicorn {1000 * cpu.web / n:.2f} ms" + (
-                f", PostgreSQL {1000 * cpu.db / n:.2f} ms" if name == "ours" and cpu.db else "")
+              f"think {args.think:g} s{' in lockstep' if args.lockstep else (' ± 50 %, random start' if args.think else '')}"
+              + (f", {args.rounds} rounds (medians)" if args.rounds > 1 else ""))
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in ports}
+        for rnd in range(args.rounds):
+            for (name, port), proc in zip(ports.items(), procs, strict=True):
+                with CPU(proc, envs[name]["YINLING_DATABASE_URL"] if name in db_apps else None) as cpu:
+                    r = drive(port, args, f"{name}{rnd}" if rnd else name)
+                n = max(1, r["requests"])
+                r["cpu_web"], r["cpu_db"] = 1000 * cpu.web / n, 1000 * cpu.db / n
+                runs[name].append(r)
+            if args.rounds > 1:
+                print(f"  round {rnd + 1}: " + "   ".join(f"{name} {rs[-1]['rps']:.0f} req/s" for name, rs in runs.items()))
+        results = {name: _median_run(rs) for name, rs in runs.items()}
+        for name, r in results.items():
+            r["label"] = name
+            r["cpu"] = f"CPU/req: gunicorn {r['cpu_web']:.2f} ms" + (
+                f", PostgreSQL {r['cpu_db']:.2f} ms" if name in db_apps and r["cpu_db"] else "")
         for r in results.values():
             print(f"  {r['label']:>7}: {r['rps']:7.1f} req/s   p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms   "
                   f"mean {r['mean']:7.1f} ms   {r['requests']} requests, {r['errors']} errors, "
                   f"{r['empty']} empty {' '.join(r['error_kinds'])}   {r['cpu']}")
         echo = results["echo"]
-        for name in ("ours", "channel"):
+        if "before" in results:
+            b, o = results["before"], results["ours"]
+            print(f"  ours/before: throughput {o['rps'] / b['rps'] if b['rps'] else float('inf'):.2f}x, "
+                  f"gunicorn CPU per request {o['cpu_web'] / b['cpu_web'] if b['cpu_web'] else 0:.2f}x "
+                  f"(before: {args.baseline})")
+        for name in [n for n in ("ours", "before", "channel") if n in results]:
             r = results[name]
             print(f"  ratio {name}/echo: throughput {echo['rps'] / r['rps'] if r['rps'] else float('inf'):.2f}x "
                   f"lower, p50 {r['p50'] / echo['p50'] if echo['p50'] else float('inf'):.2f}x, "
                   f"p99 {r['p99'] / echo['p99'] if echo['p99'] else float('inf'):.2f}x")
-        return 0 if results["ours"]["errors"] == 0 else 1
+        return 0 if all(r["errors"] == 0 for r in runs["ours"]) else 1
     finally:
         for p in procs:
             try:
