@@ -13,7 +13,20 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Float, Select, Text, and_, bindparam, func, literal, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased, joinedload
 
@@ -331,6 +344,15 @@ def _count(session: Session, stmt: Select[Any], params: dict[str, Any], cap: int
     return (cap, True) if n > cap else (n, False)
 
 
+def _plain_rows(session: Session, stmt: Any, params: dict[str, Any]) -> Sequence[Any]:
+    """Rows of a statement of plain columns, run on the session's connection: the ORM's work on each statement
+    (its events, loading results as entities) is for entities. Pending changes are flushed first, as the
+    session does before a query."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(stmt, params).all()
+
+
 _TAKEN = (
     select(func.coalesce(func.sum(Signup.party_size), 0))
     .where(Signup.activity_id == Activity.id, Signup.status.in_(HOLDS_PLACE))
@@ -416,7 +438,7 @@ def _page(
     stmt = _page_stmt(shape, mode, count, page_ids is not None, light)
     hits: list[Hit[Any]]
     if light:
-        rows = session.execute(stmt, args).all()
+        rows = _plain_rows(session, stmt, args)
         hits = [Hit(ActivityLine(aid, title, starts, review, capacity, None if place is None else PlaceName(place)),
                     max(0, capacity - int(taken or 0)), None if km is None else float(km))
                 for aid, title, starts, review, capacity, place, taken, km, _ in rows]
@@ -543,9 +565,10 @@ _DETAILS = _details_stmt()
 def activity_details(session: Session, activity_id: int, volunteer_id: int) -> DetailsView | None:
     """The details screen's reads in one statement: the activity with its place's name, places left
     (`places_left`), the volunteer's live sign-up (`live_signup`) and its waitlist place (`waitlist_position`)."""
-    row = session.execute(_DETAILS, {"activity_id": activity_id, "volunteer_id": volunteer_id}).first()
-    if row is None:
+    rows = _plain_rows(session, _DETAILS, {"activity_id": activity_id, "volunteer_id": volunteer_id})
+    if not rows:
         return None
+    row = rows[0]
     (aid, title, starts, ends, address, landmark, description, requirements, review, status, capacity, place,
      taken, signup_id, signup_status, ahead) = row
     act = ActivityDetails(aid, title, starts, ends, address, landmark, description, requirements, review, status,
@@ -706,6 +729,60 @@ _UPCOMING = (
 def upcoming_signups(session: Session, volunteer_id: int, now: datetime) -> list[Signup]:
     """Live sign-ups for activities that have not ended, soonest first."""
     return list(session.scalars(_UPCOMING, {"volunteer_id": volunteer_id, "now": now}).unique())
+
+
+@dataclass(frozen=True, slots=True)
+class UpcomingLine:
+    """One of `upcoming_lines`: the activity as a list line shows it, the sign-up's status and its place on
+    the waitlist when waitlisted (`waitlist_position`)."""
+
+    activity: ActivityLine
+    activity_id: int
+    status: SignupStatus
+    waitlist_position: int | None
+
+
+def _upcoming_lines_stmt() -> Any:
+    ahead = aliased(Signup, name="ahead")
+    waiting = (
+        select(func.count())
+        .select_from(ahead)
+        .where(
+            ahead.activity_id == Signup.activity_id,
+            ahead.status == SignupStatus.WAITLISTED,
+            or_(ahead.created_at < Signup.created_at,
+                and_(ahead.created_at == Signup.created_at, ahead.id < Signup.id)),
+        )
+        .correlate(Signup)
+        .scalar_subquery()
+    )
+    return (
+        select(Signup.status, case((Signup.status == SignupStatus.WAITLISTED, waiting), else_=null()),
+               Activity.id, Activity.title, Activity.starts_at, Activity.needs_review, Activity.capacity, Place.name)
+        .select_from(Signup)
+        .join(Activity, Activity.id == Signup.activity_id)
+        .outerjoin(Place, Place.id == Activity.place_id)
+        .where(
+            Signup.volunteer_id == bindparam("volunteer_id"),
+            Signup.status.in_(LIVE_SIGNUP),
+            Activity.ends_at > bindparam("now"),
+        )
+        .order_by(Activity.starts_at)
+    )
+
+
+_UPCOMING_LINES = _upcoming_lines_stmt()
+
+
+def upcoming_lines(session: Session, volunteer_id: int, now: datetime) -> list[UpcomingLine]:
+    """`upcoming_signups` as list lines, in the same order, with their waitlist places, in one statement of
+    plain columns (no Signup, Activity or Place entities)."""
+    rows = _plain_rows(session, _UPCOMING_LINES, {"volunteer_id": volunteer_id, "now": now})
+    return [
+        UpcomingLine(ActivityLine(aid, title, starts, review, capacity, None if place is None else PlaceName(place)),
+                     aid, status, None if ahead is None else int(ahead) + 1)
+        for status, ahead, aid, title, starts, review, capacity, place in rows
+    ]
 
 
 @dataclass

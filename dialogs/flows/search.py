@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from data import profiles
-from data.models import Activity, ActivityStatus, Place, PlaceLevel, Volunteer
+from data.models import Activity, ActivityStatus, Place, PlaceLevel, Signup, Volunteer
 from data.services import SearchResult, activity_details, live_signup, search_activities
 from data.timeutil import WEEKDAYS, to_local, to_utc
 
@@ -532,12 +532,19 @@ def on_detail(turn: Turn, st: State) -> Result | None:
     activity_id = int(st.data.get("activity_id") or 0)
     name = intent(turn)
     r = turn.reading
-    live = live_signup(turn.session, turn.volunteer.id, activity_id) if activity_id else None
+    looked: list[Signup | None] = []
+
+    def own() -> Signup | None:
+        """The volunteer's live sign-up on this activity, read when a step needs it (`2` goes back without)."""
+        if not looked:
+            looked.append(live_signup(turn.session, turn.volunteer.id, activity_id) if activity_id else None)
+        return looked[0]
+
     if r is not None and r.kind == NAME and int(r.value) != activity_id:
         return show_detail(turn, st, int(r.value))
     if r is not None and r.kind == NUMBER:  # 换第二个吧: another item of the list behind this screen
         return pick_listed(turn, st, int(r.value))
-    if _SWITCH.search(turn.text or "") and live is None:
+    if _SWITCH.search(turn.text or "") and own() is None:
         from .change import offer_switch
 
         out = offer_switch(turn, st, activity_id)
@@ -556,6 +563,7 @@ def on_detail(turn: Turn, st: State) -> Result | None:
         return with_menu(turn, T.NOT_SIGNED + booked_note(turn)), "help.menu"
     wants = (r is not None and r.kind in ("yes", PARTY, NAME)) or n == 1 or name in ("affirm", "sign_up")
     if wants:
+        live = own()
         if live is not None:
             if r is not None and r.kind == PARTY:
                 from .change import offer_party
@@ -567,7 +575,7 @@ def on_detail(turn: Turn, st: State) -> Result | None:
         from .signup import start_for
 
         return start_for(turn, st, activity_id)
-    if name == "cancel_signup" and live is not None:
+    if name == "cancel_signup" and (live := own()) is not None:
         from .cancel import confirm_for
 
         return confirm_for(turn, st, live.id)

@@ -357,3 +357,29 @@ def test_details_in_one_statement_agree_with_the_separate_reads(session: Session
         assert (got.place.name if got.place else None) == (act.place.name if act.place else None)
     assert svc.activity_details(session, act.id, c.id).waitlist_position == 2  # type: ignore[union-attr]
     assert svc.activity_details(session, 10**9, a.id) is None
+
+
+def test_upcoming_lines_are_the_upcoming_sign_ups(session: Session, seed_now: datetime) -> None:
+    """`upcoming_lines` (my activities' one statement) lists what upcoming_signups lists, in its order, with
+    each status and waitlist place."""
+    v, w = make_volunteer(session, seed_now, "甲"), make_volunteer(session, seed_now, "乙")
+    full = make_activity(session, seed_now, capacity=1, starts_in_h=50)
+    svc.sign_up(session, volunteer_id=w.id, activity_id=full.id, now=seed_now)
+    for at in (30, 70, 90):
+        svc.sign_up(session, volunteer_id=v.id, activity_id=make_activity(session, seed_now, starts_in_h=at).id,
+                    now=seed_now)
+    svc.sign_up(session, volunteer_id=v.id, activity_id=full.id, now=seed_now)  # waitlisted, first
+    ended = make_activity(session, seed_now, starts_in_h=-5, hours=1)
+    session.add(Signup(activity_id=ended.id, volunteer_id=v.id, status=SignupStatus.CONFIRMED, party_size=1,
+                       created_at=seed_now, updated_at=seed_now))
+    session.flush()
+    for who in (v, w):
+        ups = svc.upcoming_signups(session, who.id, seed_now)
+        lines = svc.upcoming_lines(session, who.id, seed_now)
+        assert [(u.activity_id, u.status, u.waitlist_position) for u in lines] == [
+            (s.activity_id, s.status, svc.waitlist_position(session, s)) for s in ups]
+        assert [(u.activity.title, u.activity.starts_at, u.activity.needs_review,
+                 u.activity.place.name if u.activity.place else None) for u in lines] == [
+            (s.activity.title, s.activity.starts_at, s.activity.needs_review,
+             s.activity.place.name if s.activity.place else None) for s in ups]
+    assert any(u.waitlist_position == 1 for u in svc.upcoming_lines(session, v.id, seed_now))
