@@ -242,6 +242,7 @@ def search_activities(
     offset: int = 0,
     limit: int = 4,
     light: bool = False,
+    count_past_end: bool = True,
 ) -> SearchResult[Any]:
     """Published activities starting in [time_from, time_to) (UTC naive), filtered and ordered.
 
@@ -251,7 +252,8 @@ def search_activities(
     costs the same with a hundred activities or a hundred thousand.
 
     `light`: the hits hold an `ActivityLine` (what a list line shows, read as plain columns) instead of the
-    Activity with its place and team (ORM entities, several times the CPU).
+    Activity with its place and team (ORM entities, several times the CPU). `count_past_end` False: a page
+    past the last one comes back empty with total 0, without a count of its own (only the page matters).
     """
     start = max(time_from or now, now) if only_open else (time_from or now)
     params: dict[str, Any] = {"start": start}
@@ -284,7 +286,7 @@ def search_activities(
         if len(first) == offset + limit:
             return _page(session, shape, params, None, offset, limit, light=light, page_ids=first[offset:])
     if near is None:
-        return _page(session, shape, params, None, offset, limit, light=light)
+        return _page(session, shape, params, None, offset, limit, light=light, count_past_end=count_past_end)
     # Nearest first: the first pages almost always lie within a few kilometres, and if a ring holds a
     # full page, nothing outside it can come before (its order is the full order). The count is over
     # the whole circle (or everything).
@@ -297,7 +299,8 @@ def search_activities(
             wparams = {**params, **_box_params(near, max_km)} if max_km is not None else params
             res.total, res.more_than = _count(session, whole, wparams, _cap(offset, limit))
             return res
-    return _page(session, shape, params, (near, max_km), offset, limit, light=light)
+    return _page(session, shape, params, (near, max_km), offset, limit, light=light,
+                 count_past_end=count_past_end)
 
 
 def _within(stmt: Select[Any]) -> tuple[Select[Any], ColumnElement[Any]]:
@@ -418,6 +421,7 @@ def _page(
     *,
     light: bool = False,
     count: bool = True,
+    count_past_end: bool = True,
     page_ids: list[int] | None = None,
 ) -> SearchResult[Any]:
     """One page with places taken per activity, and the capped count, in one round trip.
@@ -451,7 +455,7 @@ def _page(
     if rows:
         n = int(rows[0][-1])
         total, more = (cap, True) if n > cap else (n, False)
-    elif offset:  # past the last page: count on its own
+    elif offset and count_past_end:  # past the last page: count on its own
         total, more = _count(session, _count_stmt(shape, mode == "within"), args, cap)
     else:
         total, more = 0, False

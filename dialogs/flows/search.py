@@ -234,9 +234,11 @@ def scope_words(turn: Turn, q: dict[str, Any]) -> str:
     return text + (q.get("category") or "")
 
 
-def run(turn: Turn, q: dict[str, Any], offset: int, limit: int, light: bool = True) -> Any:
+def run(turn: Turn, q: dict[str, Any], offset: int, limit: int, light: bool = True,
+        count_past_end: bool = True) -> Any:
     """One page of the query. `light`: the hits hold list-line rows (what the list shows), not the activities
-    themselves; with False the Activity objects stay in the session for the rest of the turn."""
+    themselves; with False the Activity objects stay in the session for the rest of the turn.
+    `count_past_end`: False when only the page matters (past the end: no hits, total 0)."""
     time_from = datetime.fromisoformat(q["from"]) if q.get("from") else None
     if q.get("to"):
         time_to: datetime | None = datetime.fromisoformat(q["to"])
@@ -250,6 +252,7 @@ def run(turn: Turn, q: dict[str, Any], offset: int, limit: int, light: bool = Tr
     return search_activities(
         turn.session, now=turn.now, time_from=time_from, time_to=time_to, place_id=q.get("place_id"),
         category=q.get("category"), near=near, offset=offset, limit=limit, light=light,  # type: ignore[arg-type]
+        count_past_end=count_past_end,
     )
 
 
@@ -293,9 +296,10 @@ def list_reply(turn: Turn, st: State, rows: list[tuple[Activity, int, str]], tot
     return replies, "search.list"
 
 
-def show_page(turn: Turn, st: State, notes: list[str] | None = None, entities: bool = False) -> Result:
+def show_page(turn: Turn, st: State, notes: list[str] | None = None, entities: bool = False,
+              found: SearchResult[Any] | None = None) -> Result:
     """The page at `st.offset`. `entities`: read the listed activities as Activity objects (kept in the session
-    for what the turn does next with one of them), not as list-line rows."""
+    for what the turn does next with one of them), not as list-line rows. `found`: that page, already read."""
     q = st.query or {"mode": "search"}
     if q.get("mode") == "recommend":
         from .recommend import show_page as recommend_page
@@ -304,7 +308,7 @@ def show_page(turn: Turn, st: State, notes: list[str] | None = None, entities: b
     notes = list(notes or [])
     size = page_size(turn)
     light = not entities
-    res = run(turn, q, st.offset, size, light)
+    res = found if found is not None else run(turn, q, st.offset, size, light)
     if res.total == 0 and st.offset == 0 and q.get("auto_place"):
         # Nothing near home: look everywhere before saying there is nothing.
         for k in ("place_id", "place_label", "auto_place"):
@@ -461,19 +465,18 @@ def more(turn: Turn, st: State) -> Result:
     if not st.query:
         return [Text(say(turn, T.NO_LIST, T.NO_LIST_SHORT))], None
     size = page_size(turn)
-    res_total = _total(turn, st)
-    if st.offset + size >= res_total:
+    q = st.query
+    found = None
+    if q.get("mode") == "recommend":
+        last = st.offset + size >= len(q.get("ids") or [])
+    else:
+        # The next page itself says whether there is one (and is then shown as it is, not read again).
+        found = run(turn, q, st.offset + size, size, count_past_end=False)
+        last = not found.hits
+    if last:
         return [Text(say(turn, T.NO_MORE, T.NO_MORE_SHORT))], st.at if st.flow == "search" else "search.list"
     st.offset += size
-    return show_page(turn, st)
-
-
-def _total(turn: Turn, st: State) -> int:
-    q = st.query or {}
-    if q.get("mode") == "recommend":
-        return len(q.get("ids") or [])
-    # From the current page on: a count capped at 100 still reaches past the next page.
-    return int(run(turn, q, st.offset, page_size(turn) + 1).total)
+    return show_page(turn, st, found=found)
 
 
 def detail_entry(turn: Turn, st: State) -> Result | None:

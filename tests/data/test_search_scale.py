@@ -158,6 +158,23 @@ def test_light_rows_are_the_same_page_as_the_activities(session: Session, seed_n
                 assert (lh.places_left, lh.distance_km) == (wh.places_left, wh.distance_km), (q, offset)
 
 
+def test_a_page_without_its_count_past_the_end_is_the_same_page(session: Session, seed_now: datetime,
+                                                                region: dict[str, Any]) -> None:
+    """`count_past_end=False` (更多 asks for the next page only): the same page and total while there is one;
+    past the end no hits and no count of its own."""
+    for q in _queries(session, seed_now):
+        args = {("text" if k == "text_" else k): v for k, v in q.items()}
+        for offset in (4, 96, 400, 10_000):
+            full = svc.search_activities(session, now=seed_now, offset=offset, light=True, **args)
+            page = svc.search_activities(session, now=seed_now, offset=offset, light=True, count_past_end=False,
+                                         **args)
+            assert page.hits == full.hits, (q, offset)
+            if full.hits:
+                assert (page.total, page.more_than) == (full.total, full.more_than), (q, offset)
+            else:
+                assert (page.total, page.more_than) == (0, False), (q, offset)
+
+
 def test_count_stops_at_the_cap_and_says_so(session: Session, seed_now: datetime,
                                             region: dict[str, Any]) -> None:
     _, everything = _reference(session, now=seed_now)
