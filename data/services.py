@@ -474,25 +474,34 @@ def _lock_activity(session: Session, activity_id: int) -> Activity:
     return act
 
 
-def find_overlap(
-    session: Session, volunteer_id: int, activity: Activity, exclude_signup: int | None = None
-) -> Activity | None:
-    """Another live sign-up of this volunteer whose time overlaps the activity."""
+def _overlap_stmt(excluding: bool) -> Select[Any]:
     stmt = (
         select(Activity)
         .join(Signup, Signup.activity_id == Activity.id)
         .where(
-            Signup.volunteer_id == volunteer_id,
+            Signup.volunteer_id == bindparam("volunteer_id"),
             Signup.status.in_(LIVE_SIGNUP),
-            Activity.id != activity.id,
-            Activity.starts_at < activity.ends_at,
-            Activity.ends_at > activity.starts_at,
+            Activity.id != bindparam("activity_id"),
+            Activity.starts_at < bindparam("ends_at"),
+            Activity.ends_at > bindparam("starts_at"),
             Activity.status == ActivityStatus.PUBLISHED,
         )
     )
-    if exclude_signup is not None:
-        stmt = stmt.where(Signup.id != exclude_signup)
-    return session.scalars(stmt.limit(1)).first()
+    if excluding:
+        stmt = stmt.where(Signup.id != bindparam("exclude_signup"))
+    return stmt.limit(1)
+
+
+_OVERLAP = (_overlap_stmt(False), _overlap_stmt(True))
+
+
+def find_overlap(
+    session: Session, volunteer_id: int, activity: Activity, exclude_signup: int | None = None
+) -> Activity | None:
+    """Another live sign-up of this volunteer whose time overlaps the activity."""
+    params = {"volunteer_id": volunteer_id, "activity_id": activity.id, "ends_at": activity.ends_at,
+              "starts_at": activity.starts_at, "exclude_signup": exclude_signup}
+    return session.scalars(_OVERLAP[exclude_signup is not None], params).first()
 
 
 _LIVE_SIGNUP = select(Signup).where(
@@ -585,19 +594,23 @@ def waitlist_position(session: Session, signup: Signup) -> int | None:
     """1-based position on the activity's waitlist, or None when not waitlisted."""
     if signup.status != SignupStatus.WAITLISTED:
         return None
-    ahead = session.scalar(
-        select(func.count())
-        .select_from(Signup)
-        .where(
-            Signup.activity_id == signup.activity_id,
-            Signup.status == SignupStatus.WAITLISTED,
-            or_(
-                Signup.created_at < signup.created_at,
-                (Signup.created_at == signup.created_at) & (Signup.id < signup.id),
-            ),
-        )
-    )
+    ahead = session.scalar(_AHEAD, {"activity_id": signup.activity_id, "created_at": signup.created_at,
+                                    "signup_id": signup.id})
     return int(ahead or 0) + 1
+
+
+_AHEAD = (
+    select(func.count())
+    .select_from(Signup)
+    .where(
+        Signup.activity_id == bindparam("activity_id"),
+        Signup.status == SignupStatus.WAITLISTED,
+        or_(
+            Signup.created_at < bindparam("created_at"),
+            (Signup.created_at == bindparam("created_at")) & (Signup.id < bindparam("signup_id")),
+        ),
+    )
+)
 
 
 @dataclass
