@@ -6,7 +6,7 @@ indexes at work. The machine's load average is printed with the numbers: on a sh
 they move with it.
 
     YINLING_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
-    .venv/bin/python bench/search_bench.py --activities 100000 --explain
+    .venv/bin/python bench/search_bench.py --activities 100000 --explain [--light]
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=200, help="searches per query kind")
     ap.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of each kind at full size")
     ap.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
+    ap.add_argument("--light", action="store_true",
+                    help="list-line rows, as the search screen reads them (default: Activity objects, as recommend)")
     args = ap.parse_args()
     pg = os.environ.get("YINLING_BENCH_POSTGRES_URL") or os.environ.get("YINLING_TEST_POSTGRES_URL")
     if not pg:
@@ -114,7 +116,7 @@ def main() -> int:
                 for i in range(args.runs + 5):
                     t, c = time.perf_counter(), time.process_time()
                     with Session(engine) as s:
-                        res = svc.search_activities(s, now=now, limit=4, **q)
+                        res = svc.search_activities(s, now=now, limit=4, light=args.light, **q)
                         total = res.total
                     if i >= 5:  # the first few warm the caches
                         times.append((time.perf_counter() - t) * 1000)
@@ -124,7 +126,7 @@ def main() -> int:
                     for _ in range(max(20, args.runs // 4)):
                         db_ms.clear()
                         with Session(engine) as s:
-                            svc.search_activities(s, now=now, limit=4, **q)
+                            svc.search_activities(s, now=now, limit=4, light=args.light, **q)
                         db.append(sum(db_ms))
                 finally:
                     event.remove(engine, "before_cursor_execute", on_exec)
@@ -197,7 +199,7 @@ def main() -> int:
                 event.listen(engine, "before_cursor_execute", run_explain)
                 try:
                     with Session(engine) as s:
-                        svc.search_activities(s, now=now, limit=4, **q)
+                        svc.search_activities(s, now=now, limit=4, light=args.light, **q)
                 finally:
                     event.remove(engine, "before_cursor_execute", run_explain)
         if args.keep:

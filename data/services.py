@@ -10,11 +10,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Text, and_, func, literal, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from .errors import AlreadySignedUp, InvalidInput, NotFound, NotOpen, Overlap
 from .models import (
@@ -39,13 +53,14 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * r * math.asin(math.sqrt(a))
 
 
+_PLACES_TAKEN = select(func.coalesce(func.sum(Signup.party_size), 0)).where(
+    Signup.activity_id == bindparam("activity_id"), Signup.status.in_(HOLDS_PLACE)
+)
+
+
 def places_taken(session: Session, activity_id: int) -> int:
     """Places held by pending and confirmed sign-ups (party sizes added up)."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(Signup.party_size), 0)).where(
-            Signup.activity_id == activity_id, Signup.status.in_(HOLDS_PLACE)
-        )
-    )
+    total = session.scalar(_PLACES_TAKEN, {"activity_id": activity_id})
     return int(total or 0)
 
 
@@ -66,24 +81,47 @@ def places_left(session: Session, activity: Activity) -> int:
     return max(0, activity.capacity - places_taken(session, activity.id))
 
 
+@dataclass(frozen=True, slots=True)
+class PlaceName:
+    """The place of a listed activity, as far as a list line names it."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityLine:
+    """What a list line shows of an activity (`search_activities(light=True)`): read as plain columns, with no
+    ORM entity behind it. The attribute names are the Activity's, so the texts read either."""
+
+    id: int
+    title: str
+    starts_at: datetime
+    needs_review: bool
+    capacity: int
+    place: PlaceName | None
+
+
+A = TypeVar("A", Activity, ActivityLine)
+
+
 @dataclass
-class Hit:
+class Hit(Generic[A]):
     """One search result with what a reply needs to repeat: places left and distance."""
 
-    activity: Activity
+    activity: A
     places_left: int
     distance_km: float | None = None
 
 
 @dataclass
-class SearchResult:
+class SearchResult(Generic[A]):
     """A page of hits and the number of matches.
 
     Counting stops after COUNT_CAP matches past the page (a whole region has too many to count on
     every message): when `more_than` is set, `total` is a floor and there are more matches than that.
     """
 
-    hits: list[Hit]
+    hits: list[Hit[A]]
     total: int
     more_than: bool = False
 
@@ -94,29 +132,97 @@ KM_PER_DEGREE = math.pi * EARTH_KM / 180
 NEAR_RINGS_KM = (2.0, 5.0, 20.0, 80.0)  # nearest first: try these radii before the whole circle or everything
 TEXT_WINDOW = 1000  # text search: look for a full page among this many next activities before the index
 
+# The search's statements are built once per shape of query (which filters it has) with bound parameters for
+# every value, and kept: building a statement costs more CPU than running it (SQLAlchemy's coercions and
+# cache key), and a kept statement finds its compiled form at once.
 
-def _distance_sql(lat: float, lon: float) -> ColumnElement[float]:
-    """Great-circle distance from (lat, lon) to the place's coordinates, in SQL (same formula as
-    `haversine_km`; a missing longitude counts as 0 as it always has). NULL without a latitude."""
-    p1 = math.radians(lat)
+
+def _distance_sql() -> ColumnElement[float]:
+    """Great-circle distance from the point (`_distance_params`) to the place's coordinates, in SQL (same
+    formula as `haversine_km`; a missing longitude counts as 0 as it always has). NULL without a latitude."""
+    p1 = bindparam("near_p1", type_=Float)
+    cos_p1 = bindparam("near_cos_p1", type_=Float)
+    lon_r = bindparam("near_lon_r", type_=Float)
     p2 = func.radians(Place.lat)
     dp = (p2 - p1) / 2
-    dl = (func.radians(func.coalesce(Place.lon, 0.0)) - math.radians(lon)) / 2
-    a = func.power(func.sin(dp), 2) + math.cos(p1) * func.cos(p2) * func.power(func.sin(dl), 2)
+    dl = (func.radians(func.coalesce(Place.lon, 0.0)) - lon_r) / 2
+    a = func.power(func.sin(dp), 2) + cos_p1 * func.cos(p2) * func.power(func.sin(dl), 2)
     return 2 * EARTH_KM * func.asin(func.sqrt(a))
+
+
+def _distance_params(lat: float, lon: float) -> dict[str, float]:
+    p1 = math.radians(lat)
+    return {"near_p1": p1, "near_cos_p1": math.cos(p1), "near_lon_r": math.radians(lon)}
+
+
+def _like_text(like: Any) -> ColumnElement[bool]:
+    return or_(Activity.title.like(like), Activity.description.like(like))
+
+
+def _grams_match(grams: Any) -> ColumnElement[bool]:
+    indexed = func.yl_text_grams(Activity.title, Activity.description, type_=ARRAY(Text))
+    return indexed.contains(grams)
+
+
+def _grams(text: str) -> list[str]:
+    return sorted({text[i : i + 2] for i in range(len(text) - 1)})
 
 
 def _text_match(session: Session, text: str) -> ColumnElement[bool]:
     """Title or description contains `text`. On PostgreSQL every two-character piece of it must be in
     the GIN index of the activity's character pairs first (works for two-character words like 书法,
     which trigrams cannot find); the LIKE then checks the exact string on the few rows left."""
-    like = f"%{text}%"
-    cond = or_(Activity.title.like(like), Activity.description.like(like))
+    cond = _like_text(f"%{text}%")
     if len(text) >= 2 and session.get_bind().dialect.name == "postgresql":
-        grams = sorted({text[i : i + 2] for i in range(len(text) - 1)})
-        indexed = func.yl_text_grams(Activity.title, Activity.description, type_=ARRAY(Text))
-        cond = and_(indexed.contains(grams), cond)
+        cond = and_(_grams_match(_grams(text)), cond)
     return cond
+
+
+class _Shape(NamedTuple):
+    """Which filters a search has (its values go in as parameters)."""
+
+    time_to: bool
+    only_open: bool
+    place: bool
+    categories: int  # 0 none, 1 one, 2 a list
+    max_load: bool
+    text: int  # 0 none, 1 LIKE, 2 the character pairs' index and LIKE (PostgreSQL)
+
+
+@lru_cache(maxsize=64)
+def _conds(shape: _Shape, with_text: bool = True) -> tuple[ColumnElement[bool], ...]:
+    conds: list[ColumnElement[bool]] = [Activity.starts_at >= bindparam("start")]
+    if shape.time_to:
+        conds.append(Activity.starts_at < bindparam("time_to"))
+    if shape.only_open:
+        conds.append(Activity.status == ActivityStatus.PUBLISHED)
+    if shape.place:
+        subtree = select(Place.id).where(Place.path.startswith(bindparam("subtree")))
+        conds.append(Activity.place_id.in_(subtree.scalar_subquery()))
+    if shape.categories == 1:
+        conds.append(Activity.category == bindparam("category"))
+    elif shape.categories == 2:
+        conds.append(Activity.category.in_(bindparam("categories", expanding=True)))
+    if shape.max_load:
+        conds.append(Activity.physical_load <= bindparam("max_load"))
+    if with_text and shape.text:
+        cond = _like_text(bindparam("like"))
+        if shape.text == 2:
+            cond = and_(_grams_match(bindparam("grams", type_=ARRAY(Text))), cond)
+        conds.append(cond)
+    return tuple(conds)
+
+
+@lru_cache(maxsize=16)
+def _text_window_stmt(shape: _Shape) -> Select[Any]:
+    """The first `first_n` text matches among the next TEXT_WINDOW activities (PostgreSQL)."""
+    conds = _conds(shape, with_text=False)
+    bound = (select(Activity.starts_at).where(*conds).order_by(Activity.starts_at, Activity.id)
+             .offset(bindparam("window")).limit(1).scalar_subquery())
+    return (select(Activity.id)
+            .where(*conds, or_(bound.is_(None), Activity.starts_at <= bound), _like_text(bindparam("like")))
+            .order_by(Activity.starts_at, Activity.id)
+            .limit(bindparam("first_n")))
 
 
 def search_activities(
@@ -135,82 +241,98 @@ def search_activities(
     only_open: bool = True,
     offset: int = 0,
     limit: int = 4,
-) -> SearchResult:
+    light: bool = False,
+    count_past_end: bool = True,
+) -> SearchResult[Any]:
     """Published activities starting in [time_from, time_to) (UTC naive), filtered and ordered.
 
     Ordering is by start time, or by distance then start when `near` is given (activities without
     coordinates last; with `max_km` they are left out). `place_id` matches the whole subtree
     (赛罕区 finds every community in it). Everything happens in the database, on indexes: a page
     costs the same with a hundred activities or a hundred thousand.
+
+    `light`: the hits hold an `ActivityLine` (what a list line shows, read as plain columns) instead of the
+    Activity with its place and team (ORM entities, several times the CPU). `count_past_end` False: a page
+    past the last one comes back empty with total 0, without a count of its own (only the page matters).
     """
     start = max(time_from or now, now) if only_open else (time_from or now)
-    conds: list[ColumnElement[bool]] = [Activity.starts_at >= start]
+    params: dict[str, Any] = {"start": start}
     if time_to is not None:
-        conds.append(Activity.starts_at < time_to)
-    if only_open:
-        conds.append(Activity.status == ActivityStatus.PUBLISHED)
+        params["time_to"] = time_to
     if place_id is not None:
         root = session.get(Place, place_id)  # usually in the session already; a constant prefix plans well
-        subtree = select(Place.id).where(Place.path.startswith(root.path if root else "/none/"))
-        conds.append(Activity.place_id.in_(subtree.scalar_subquery()))
+        params["subtree"] = root.path if root else "/none/"
+    cats = 0
     if category:
-        conds.append(Activity.category == category)
+        cats, params["category"] = 1, category
     elif categories:
-        conds.append(Activity.category.in_(list(categories)))
+        cats, params["categories"] = 2, list(categories)
     if max_load is not None:
-        conds.append(Activity.physical_load <= max_load)
-    if text and near is None and session.get_bind().dialect.name == "postgresql":
+        params["max_load"] = max_load
+    pg = session.get_bind().dialect.name == "postgresql"
+    kind = 0
+    if text:
+        params["like"] = f"%{text}%"
+        kind = 2 if len(text) >= 2 and pg else 1
+        if kind == 2:
+            params["grams"] = _grams(text)
+    shape = _Shape(time_to is not None, only_open, place_id is not None, cats, max_load is not None, kind)
+    if text and near is None and pg:
         # A common word (书法 in one title of thirty) fills the page from the next few hundred activities
         # in time order, much cheaper than fetching every match the index finds; a rare one does not,
         # and then the index decides.
-        like = f"%{text}%"
-        bound = (select(Activity.starts_at).where(*conds).order_by(Activity.starts_at, Activity.id)
-                 .offset(TEXT_WINDOW - 1).limit(1).scalar_subquery())
-        first = list(session.scalars(
-            select(Activity.id)
-            .where(*conds, or_(bound.is_(None), Activity.starts_at <= bound),
-                   or_(Activity.title.like(like), Activity.description.like(like)))
-            .order_by(Activity.starts_at, Activity.id)
-            .limit(offset + limit)
-        ))
+        first = list(session.scalars(_text_window_stmt(shape),
+                                     {**params, "window": TEXT_WINDOW - 1, "first_n": offset + limit}))
         if len(first) == offset + limit:
-            return _page(session, conds + [_text_match(session, text)], None, offset, limit, page_ids=first[offset:])
-    if text:
-        conds.append(_text_match(session, text))
+            return _page(session, shape, params, None, offset, limit, light=light, page_ids=first[offset:])
     if near is None:
-        return _page(session, conds, None, offset, limit)
+        return _page(session, shape, params, None, offset, limit, light=light, count_past_end=count_past_end)
     # Nearest first: the first pages almost always lie within a few kilometres, and if a ring holds a
     # full page, nothing outside it can come before (its order is the full order). The count is over
     # the whole circle (or everything).
     for km in NEAR_RINGS_KM:
         if max_km is not None and km >= max_km:
             break
-        res = _page(session, conds, (near, km), offset, limit, count=False)
+        res = _page(session, shape, params, (near, km), offset, limit, light=light, count=False)
         if len(res.hits) == limit:
-            whole = _base(conds)
-            if max_km is not None:
-                whole, _ = _within(whole, near, max_km)
-            res.total, res.more_than = _count(session, whole, _cap(offset, limit))
+            whole = _count_stmt(shape, max_km is not None)
+            wparams = {**params, **_box_params(near, max_km)} if max_km is not None else params
+            res.total, res.more_than = _count(session, whole, wparams, _cap(offset, limit))
             return res
-    return _page(session, conds, (near, max_km), offset, limit)
+    return _page(session, shape, params, (near, max_km), offset, limit, light=light,
+                 count_past_end=count_past_end)
 
 
-def _within(stmt: Select[Any], near: tuple[float, float], km: float) -> tuple[Select[Any], ColumnElement[Any]]:
+def _within(stmt: Select[Any]) -> tuple[Select[Any], ColumnElement[Any]]:
     """Activities at places inside the box around the circle (indexed coordinates), then inside the
-    circle itself; with the distance column."""
+    circle itself; with the distance column. Parameters: `_box_params`."""
+    places = (
+        select(Place.id.label("pid"), _distance_sql().label("km"))
+        .where(Place.lat.between(bindparam("box_lat0"), bindparam("box_lat1")),
+               Place.lon.between(bindparam("box_lon0"), bindparam("box_lon1")))
+        .subquery()
+    )
+    return (stmt.join(places, places.c.pid == Activity.place_id).where(places.c.km <= bindparam("near_km")),
+            places.c.km)
+
+
+def _box_params(near: tuple[float, float], km: float) -> dict[str, float]:
     lat, lon = near
     dlat = km / KM_PER_DEGREE
     dlon = km / (KM_PER_DEGREE * max(math.cos(math.radians(min(89.0, abs(lat) + dlat))), 0.01))
-    places = (
-        select(Place.id.label("pid"), _distance_sql(lat, lon).label("km"))
-        .where(Place.lat.between(lat - dlat, lat + dlat), Place.lon.between(lon - dlon, lon + dlon))
-        .subquery()
-    )
-    return stmt.join(places, places.c.pid == Activity.place_id).where(places.c.km <= km), places.c.km
+    return {"box_lat0": lat - dlat, "box_lat1": lat + dlat, "box_lon0": lon - dlon, "box_lon1": lon + dlon,
+            "near_km": km, **_distance_params(lat, lon)}
 
 
-def _base(conds: list[ColumnElement[bool]]) -> Select[Any]:
-    return select(Activity.id).where(*conds)
+def _base(shape: _Shape, within: bool) -> Select[Any]:
+    base = select(Activity.id).where(*_conds(shape))
+    return _within(base)[0] if within else base
+
+
+@lru_cache(maxsize=64)
+def _count_stmt(shape: _Shape, within: bool) -> Select[Any]:
+    """How many match, counting at most `cap_1` (cap + 1)."""
+    return select(func.count()).select_from(_base(shape, within).limit(bindparam("cap_1")).subquery())
 
 
 def _cap(offset: int, limit: int) -> int:
@@ -219,79 +341,122 @@ def _cap(offset: int, limit: int) -> int:
     return max(COUNT_CAP, offset + limit + 1)
 
 
-def _count(session: Session, stmt: Select[Any], cap: int) -> tuple[int, bool]:
-    """How many rows `stmt` gives, counting at most `cap` (more: `(cap, True)`)."""
-    n = int(session.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery())) or 0)
+def _count(session: Session, stmt: Select[Any], params: dict[str, Any], cap: int) -> tuple[int, bool]:
+    """How many rows the count statement gives, counting at most `cap` (more: `(cap, True)`)."""
+    n = int(session.scalar(stmt, {**params, "cap_1": cap + 1}) or 0)
     return (cap, True) if n > cap else (n, False)
 
 
-def _page(
-    session: Session,
-    conds: list[ColumnElement[bool]],
-    near: tuple[tuple[float, float], float | None] | None,
-    offset: int,
-    limit: int,
-    *,
-    count: bool = True,
-    page_ids: list[int] | None = None,
-) -> SearchResult:
-    """One page with places taken per activity, and the capped count, in one round trip.
+def _plain_rows(session: Session, stmt: Any, params: dict[str, Any]) -> Sequence[Any]:
+    """Rows of a statement of plain columns, run on the session's connection: the ORM's work on each statement
+    (its events, loading results as entities) is for entities. Pending changes are flushed first, as the
+    session does before a query."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(stmt, params).all()
 
-    The page's ids are chosen first on activities alone (index-only where the indexes allow), and
-    only those few rows are joined to their place and team. `page_ids`: the page is already known
-    (`conds` still count the total).
-    """
-    ids = select(Activity.id.label("id")).where(*conds) if page_ids is None else \
-        select(Activity.id.label("id")).where(Activity.id.in_(page_ids))
-    base = _base(conds)
+
+_TAKEN = (
+    select(func.coalesce(func.sum(Signup.party_size), 0))
+    .where(Signup.activity_id == Activity.id, Signup.status.in_(HOLDS_PLACE))
+    .correlate(Activity)
+    .scalar_subquery()
+)
+
+
+@lru_cache(maxsize=128)
+def _page_stmt(shape: _Shape, near: str | None, count: bool, by_ids: bool, light: bool) -> Select[Any]:
+    """The page statement of one shape: `near` None (time order), "all" (every activity, nearest first,
+    those without coordinates last) or "within" (inside a circle); `by_ids`: the page's ids are given."""
+    conds = _conds(shape)
+    ids = select(Activity.id.label("id")).where(*conds) if not by_ids else \
+        select(Activity.id.label("id")).where(Activity.id.in_(bindparam("page_ids", expanding=True)))
     order: list[Any] = []
     dist: ColumnElement[Any] = null()
-    if near is not None:
-        (lat, lon), km = near
-        if km is None:  # every activity; those without coordinates last
-            dist = _distance_sql(lat, lon)
-            ids = ids.outerjoin(Place, Place.id == Activity.place_id)
-            order = [dist.is_(None), dist]
-        else:
-            ids, dist = _within(ids, (lat, lon), km)
-            base, _ = _within(base, (lat, lon), km)
-            order = [dist]
+    if near == "all":
+        dist = _distance_sql()
+        ids = ids.outerjoin(Place, Place.id == Activity.place_id)
+        order = [dist.is_(None), dist]
+    elif near == "within":
+        ids, dist = _within(ids)
+        order = [dist]
     page = (
         ids.add_columns(dist.label("km"))
         .order_by(*order, Activity.starts_at, Activity.id)
-        .offset(offset if page_ids is None else 0)
-        .limit(limit)
+        .offset(bindparam("page_offset"))
+        .limit(bindparam("page_limit"))
         .subquery()
     )
-    taken_q = (
-        select(func.coalesce(func.sum(Signup.party_size), 0))
-        .where(Signup.activity_id == Activity.id, Signup.status.in_(HOLDS_PLACE))
-        .correlate(Activity)
-        .scalar_subquery()
-    )
-    cap = _cap(offset, limit)
     counted = (
-        select(func.count()).select_from(base.limit(cap + 1).subquery()).scalar_subquery()
+        select(func.count()).select_from(_base(shape, near == "within").limit(bindparam("cap_1")).subquery())
+        .scalar_subquery()
         if count
         else literal(0)
     )
     outer = [page.c.km.is_(None), page.c.km] if near is not None else []
-    rows = session.execute(
-        select(Activity, taken_q, page.c.km, counted)
+    if light:
+        return (
+            select(Activity.id, Activity.title, Activity.starts_at, Activity.needs_review, Activity.capacity,
+                   Place.name, _TAKEN, page.c.km, counted)
+            .select_from(Activity)
+            .join(page, page.c.id == Activity.id)
+            .outerjoin(Place, Place.id == Activity.place_id)
+            .order_by(*outer, Activity.starts_at, Activity.id)
+        )
+    return (
+        select(Activity, _TAKEN, page.c.km, counted)
         .join(page, page.c.id == Activity.id)
         .options(joinedload(Activity.place), joinedload(Activity.team))
         .order_by(*outer, Activity.starts_at, Activity.id)
-    ).unique().all()
-    hits = [
-        Hit(a, max(0, a.capacity - int(taken or 0)), None if km is None else float(km)) for a, taken, km, _ in rows
-    ]
+    )
+
+
+def _page(
+    session: Session,
+    shape: _Shape,
+    params: dict[str, Any],
+    near: tuple[tuple[float, float], float | None] | None,
+    offset: int,
+    limit: int,
+    *,
+    light: bool = False,
+    count: bool = True,
+    count_past_end: bool = True,
+    page_ids: list[int] | None = None,
+) -> SearchResult[Any]:
+    """One page with places taken per activity, and the capped count, in one round trip.
+
+    The page's ids are chosen first on activities alone (index-only where the indexes allow), and
+    only those few rows are joined to their place (and team). `page_ids`: the page is already known
+    (the filters still count the total).
+    """
+    cap = _cap(offset, limit)
+    args = {**params, "page_offset": offset if page_ids is None else 0, "page_limit": limit, "cap_1": cap + 1}
+    mode: str | None = None
+    if page_ids is not None:
+        args["page_ids"] = page_ids
+    if near is not None:
+        point, km = near
+        mode = "all" if km is None else "within"
+        args.update(_distance_params(*point) if km is None else _box_params(point, km))
+    stmt = _page_stmt(shape, mode, count, page_ids is not None, light)
+    hits: list[Hit[Any]]
+    if light:
+        rows = _plain_rows(session, stmt, args)
+        hits = [Hit(ActivityLine(aid, title, starts, review, capacity, None if place is None else PlaceName(place)),
+                    max(0, capacity - int(taken or 0)), None if km is None else float(km))
+                for aid, title, starts, review, capacity, place, taken, km, _ in rows]
+    else:
+        rows = session.execute(stmt, args).unique().all()
+        hits = [Hit(a, max(0, a.capacity - int(taken or 0)), None if km is None else float(km))
+                for a, taken, km, _ in rows]
     if not count:
         return SearchResult(hits, 0)
     if rows:
-        n = int(rows[0][3])
+        n = int(rows[0][-1])
         total, more = (cap, True) if n > cap else (n, False)
-    elif offset:  # past the last page: count on its own
-        total, more = _count(session, base, cap)
+    elif offset and count_past_end:  # past the last page: count on its own
+        total, more = _count(session, _count_stmt(shape, mode == "within"), args, cap)
     else:
         total, more = 0, False
     return SearchResult(hits, total, more)
@@ -309,54 +474,143 @@ def _lock_activity(session: Session, activity_id: int) -> Activity:
     return act
 
 
-def find_overlap(
-    session: Session, volunteer_id: int, activity: Activity, exclude_signup: int | None = None
-) -> Activity | None:
-    """Another live sign-up of this volunteer whose time overlaps the activity."""
+def _overlap_stmt(excluding: bool) -> Select[Any]:
     stmt = (
         select(Activity)
         .join(Signup, Signup.activity_id == Activity.id)
         .where(
-            Signup.volunteer_id == volunteer_id,
+            Signup.volunteer_id == bindparam("volunteer_id"),
             Signup.status.in_(LIVE_SIGNUP),
-            Activity.id != activity.id,
-            Activity.starts_at < activity.ends_at,
-            Activity.ends_at > activity.starts_at,
+            Activity.id != bindparam("activity_id"),
+            Activity.starts_at < bindparam("ends_at"),
+            Activity.ends_at > bindparam("starts_at"),
             Activity.status == ActivityStatus.PUBLISHED,
         )
     )
-    if exclude_signup is not None:
-        stmt = stmt.where(Signup.id != exclude_signup)
-    return session.scalars(stmt.limit(1)).first()
+    if excluding:
+        stmt = stmt.where(Signup.id != bindparam("exclude_signup"))
+    return stmt.limit(1)
+
+
+_OVERLAP = (_overlap_stmt(False), _overlap_stmt(True))
+
+
+def find_overlap(
+    session: Session, volunteer_id: int, activity: Activity, exclude_signup: int | None = None
+) -> Activity | None:
+    """Another live sign-up of this volunteer whose time overlaps the activity."""
+    params = {"volunteer_id": volunteer_id, "activity_id": activity.id, "ends_at": activity.ends_at,
+              "starts_at": activity.starts_at, "exclude_signup": exclude_signup}
+    return session.scalars(_OVERLAP[exclude_signup is not None], params).first()
+
+
+_LIVE_SIGNUP = select(Signup).where(
+    Signup.volunteer_id == bindparam("volunteer_id"),
+    Signup.activity_id == bindparam("activity_id"),
+    Signup.status.in_(LIVE_SIGNUP),
+)
 
 
 def live_signup(session: Session, volunteer_id: int, activity_id: int) -> Signup | None:
-    return session.scalars(
-        select(Signup).where(
-            Signup.volunteer_id == volunteer_id,
-            Signup.activity_id == activity_id,
-            Signup.status.in_(LIVE_SIGNUP),
+    return session.scalars(_LIVE_SIGNUP, {"volunteer_id": volunteer_id, "activity_id": activity_id}).first()
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityDetails:
+    """What the details card shows of an activity, read as plain columns (the Activity's attribute names)."""
+
+    id: int
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    address: str | None
+    landmark: str | None
+    description: str | None
+    requirements: str | None
+    needs_review: bool
+    status: ActivityStatus
+    capacity: int
+    place: PlaceName | None
+
+
+@dataclass(frozen=True, slots=True)
+class DetailsView:
+    """The details screen of one activity for one volunteer: the activity, places left, and the volunteer's
+    live sign-up on it (its id, status, and place on the waitlist when waitlisted)."""
+
+    activity: ActivityDetails
+    places_left: int
+    signup_id: int | None
+    signup_status: SignupStatus | None
+    waitlist_position: int | None
+
+
+def _details_stmt() -> Any:
+    live = aliased(Signup, name="live")
+    ahead = aliased(Signup, name="ahead")
+    waiting = (
+        select(func.count())
+        .select_from(ahead)
+        .where(
+            ahead.activity_id == live.activity_id,
+            ahead.status == SignupStatus.WAITLISTED,
+            or_(ahead.created_at < live.created_at, and_(ahead.created_at == live.created_at, ahead.id < live.id)),
         )
-    ).first()
+        .correlate(live)
+        .scalar_subquery()
+    )
+    return (
+        select(Activity.id, Activity.title, Activity.starts_at, Activity.ends_at, Activity.address,
+               Activity.landmark, Activity.description, Activity.requirements, Activity.needs_review,
+               Activity.status, Activity.capacity, Place.name, _TAKEN, live.id, live.status, waiting)
+        .select_from(Activity)
+        .outerjoin(Place, Place.id == Activity.place_id)
+        .outerjoin(live, and_(live.activity_id == Activity.id, live.volunteer_id == bindparam("volunteer_id"),
+                              live.status.in_(LIVE_SIGNUP)))
+        .where(Activity.id == bindparam("activity_id"))
+        .limit(1)
+    )
+
+
+_DETAILS = _details_stmt()
+
+
+def activity_details(session: Session, activity_id: int, volunteer_id: int) -> DetailsView | None:
+    """The details screen's reads in one statement: the activity with its place's name, places left
+    (`places_left`), the volunteer's live sign-up (`live_signup`) and its waitlist place (`waitlist_position`)."""
+    rows = _plain_rows(session, _DETAILS, {"activity_id": activity_id, "volunteer_id": volunteer_id})
+    if not rows:
+        return None
+    row = rows[0]
+    (aid, title, starts, ends, address, landmark, description, requirements, review, status, capacity, place,
+     taken, signup_id, signup_status, ahead) = row
+    act = ActivityDetails(aid, title, starts, ends, address, landmark, description, requirements, review, status,
+                          capacity, None if place is None else PlaceName(place))
+    pos = int(ahead or 0) + 1 if signup_status == SignupStatus.WAITLISTED else None
+    return DetailsView(act, max(0, capacity - int(taken or 0)), signup_id, signup_status, pos)
 
 
 def waitlist_position(session: Session, signup: Signup) -> int | None:
     """1-based position on the activity's waitlist, or None when not waitlisted."""
     if signup.status != SignupStatus.WAITLISTED:
         return None
-    ahead = session.scalar(
-        select(func.count())
-        .select_from(Signup)
-        .where(
-            Signup.activity_id == signup.activity_id,
-            Signup.status == SignupStatus.WAITLISTED,
-            or_(
-                Signup.created_at < signup.created_at,
-                (Signup.created_at == signup.created_at) & (Signup.id < signup.id),
-            ),
-        )
-    )
+    ahead = session.scalar(_AHEAD, {"activity_id": signup.activity_id, "created_at": signup.created_at,
+                                    "signup_id": signup.id})
     return int(ahead or 0) + 1
+
+
+_AHEAD = (
+    select(func.count())
+    .select_from(Signup)
+    .where(
+        Signup.activity_id == bindparam("activity_id"),
+        Signup.status == SignupStatus.WAITLISTED,
+        or_(
+            Signup.created_at < bindparam("created_at"),
+            (Signup.created_at == bindparam("created_at")) & (Signup.id < bindparam("signup_id")),
+        ),
+    )
+)
 
 
 @dataclass
@@ -476,21 +730,76 @@ def restore_signup(session: Session, *, signup_id: int, volunteer_id: int, now: 
     )
 
 
+_UPCOMING = (
+    select(Signup)
+    .join(Activity, Activity.id == Signup.activity_id)
+    .options(joinedload(Signup.activity).joinedload(Activity.place))
+    .where(
+        Signup.volunteer_id == bindparam("volunteer_id"),
+        Signup.status.in_(LIVE_SIGNUP),
+        Activity.ends_at > bindparam("now"),
+    )
+    .order_by(Activity.starts_at)
+)
+
+
 def upcoming_signups(session: Session, volunteer_id: int, now: datetime) -> list[Signup]:
     """Live sign-ups for activities that have not ended, soonest first."""
-    return list(
-        session.scalars(
-            select(Signup)
-            .join(Activity, Activity.id == Signup.activity_id)
-            .options(joinedload(Signup.activity).joinedload(Activity.place))
-            .where(
-                Signup.volunteer_id == volunteer_id,
-                Signup.status.in_(LIVE_SIGNUP),
-                Activity.ends_at > now,
-            )
-            .order_by(Activity.starts_at)
-        ).unique()
+    return list(session.scalars(_UPCOMING, {"volunteer_id": volunteer_id, "now": now}).unique())
+
+
+@dataclass(frozen=True, slots=True)
+class UpcomingLine:
+    """One of `upcoming_lines`: the activity as a list line shows it, the sign-up's status and its place on
+    the waitlist when waitlisted (`waitlist_position`)."""
+
+    activity: ActivityLine
+    activity_id: int
+    status: SignupStatus
+    waitlist_position: int | None
+
+
+def _upcoming_lines_stmt() -> Any:
+    ahead = aliased(Signup, name="ahead")
+    waiting = (
+        select(func.count())
+        .select_from(ahead)
+        .where(
+            ahead.activity_id == Signup.activity_id,
+            ahead.status == SignupStatus.WAITLISTED,
+            or_(ahead.created_at < Signup.created_at,
+                and_(ahead.created_at == Signup.created_at, ahead.id < Signup.id)),
+        )
+        .correlate(Signup)
+        .scalar_subquery()
     )
+    return (
+        select(Signup.status, case((Signup.status == SignupStatus.WAITLISTED, waiting), else_=null()),
+               Activity.id, Activity.title, Activity.starts_at, Activity.needs_review, Activity.capacity, Place.name)
+        .select_from(Signup)
+        .join(Activity, Activity.id == Signup.activity_id)
+        .outerjoin(Place, Place.id == Activity.place_id)
+        .where(
+            Signup.volunteer_id == bindparam("volunteer_id"),
+            Signup.status.in_(LIVE_SIGNUP),
+            Activity.ends_at > bindparam("now"),
+        )
+        .order_by(Activity.starts_at)
+    )
+
+
+_UPCOMING_LINES = _upcoming_lines_stmt()
+
+
+def upcoming_lines(session: Session, volunteer_id: int, now: datetime) -> list[UpcomingLine]:
+    """`upcoming_signups` as list lines, in the same order, with their waitlist places, in one statement of
+    plain columns (no Signup, Activity or Place entities)."""
+    rows = _plain_rows(session, _UPCOMING_LINES, {"volunteer_id": volunteer_id, "now": now})
+    return [
+        UpcomingLine(ActivityLine(aid, title, starts, review, capacity, None if place is None else PlaceName(place)),
+                     aid, status, None if ahead is None else int(ahead) + 1)
+        for status, ahead, aid, title, starts, review, capacity, place in rows
+    ]
 
 
 @dataclass

@@ -13,7 +13,6 @@ from ..registry import Flow, Result, Step
 from ..replies import Choices, Text
 from ..screen import NAME, NUMBER
 from ..state import State
-from .cancel import signup_lines
 
 if TYPE_CHECKING:
     from ..engine import Turn
@@ -29,7 +28,7 @@ def start(turn: Turn, st: State) -> Result:
 
 def page(turn: Turn, st: State, turn_page: bool = False) -> Result:
     """One page of upcoming sign-ups (4, or 2 by SMS) from `st.offset`; `turn_page` moves to the next one."""
-    ups = services.upcoming_signups(turn.session, turn.volunteer.id, turn.now)
+    ups = services.upcoming_lines(turn.session, turn.volunteer.id, turn.now)  # one statement, plain columns
     if not ups:
         return with_menu(turn, T.NO_SIGNUPS), "help.menu"
     size = 2 if short(turn) else 4
@@ -47,7 +46,9 @@ def page(turn: Turn, st: State, turn_page: bool = False) -> Result:
         footer = say(turn, T.MINE_FOOTER_MORE, T.MINE_FOOTER_MORE_SHORT)
     else:
         footer = say(turn, T.MINE_FOOTER, T.MINE_FOOTER_SHORT)
-    return [Choices(head, signup_lines(turn, shown), footer, st.offset + 1)], "mine.list"
+    lines = tuple(T.activity_line(u.activity, 0, short(turn), status=T.status_name(u.status, u.waitlist_position))
+                  for u in shown)  # as cancel.signup_lines words them
+    return [Choices(head, lines, footer, st.offset + 1)], "mine.list"
 
 
 def on_list(turn: Turn, st: State) -> Result | None:

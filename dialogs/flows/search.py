@@ -6,11 +6,11 @@ import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from data import profiles
-from data.models import Activity, ActivityStatus, Place, PlaceLevel, Volunteer
-from data.services import SearchResult, live_signup, places_left, search_activities, waitlist_position
+from data.models import Activity, ActivityStatus, Place, PlaceLevel, Signup, Volunteer
+from data.services import SearchResult, activity_details, live_signup, search_activities
 from data.timeutil import WEEKDAYS, to_local, to_utc
 
 from .. import texts as T
@@ -234,7 +234,11 @@ def scope_words(turn: Turn, q: dict[str, Any]) -> str:
     return text + (q.get("category") or "")
 
 
-def run(turn: Turn, q: dict[str, Any], offset: int, limit: int) -> Any:
+def run(turn: Turn, q: dict[str, Any], offset: int, limit: int, light: bool = True,
+        count_past_end: bool = True) -> Any:
+    """One page of the query. `light`: the hits hold list-line rows (what the list shows), not the activities
+    themselves; with False the Activity objects stay in the session for the rest of the turn.
+    `count_past_end`: False when only the page matters (past the end: no hits, total 0)."""
     time_from = datetime.fromisoformat(q["from"]) if q.get("from") else None
     if q.get("to"):
         time_to: datetime | None = datetime.fromisoformat(q["to"])
@@ -244,14 +248,15 @@ def run(turn: Turn, q: dict[str, Any], offset: int, limit: int) -> Any:
         time_to = None
     near = tuple(q["near"]) if q.get("near") else None
     if q.get("spans"):
-        return _run_spans(turn, q, near, offset, limit)
+        return _run_spans(turn, q, near, offset, limit, light)
     return search_activities(
         turn.session, now=turn.now, time_from=time_from, time_to=time_to, place_id=q.get("place_id"),
-        category=q.get("category"), near=near, offset=offset, limit=limit,  # type: ignore[arg-type]
+        category=q.get("category"), near=near, offset=offset, limit=limit, light=light,  # type: ignore[arg-type]
+        count_past_end=count_past_end,
     )
 
 
-def _run_spans(turn: Turn, q: dict[str, Any], near: Any, offset: int, limit: int) -> SearchResult:
+def _run_spans(turn: Turn, q: dict[str, Any], near: Any, offset: int, limit: int, light: bool) -> SearchResult[Any]:
     """Only activities starting inside one of the windows (周末上午: Saturday or Sunday morning), merged in
     the order one search gives (start time, or distance then start)."""
     hits = []
@@ -260,6 +265,7 @@ def _run_spans(turn: Turn, q: dict[str, Any], near: Any, offset: int, limit: int
         res = search_activities(
             turn.session, now=turn.now, time_from=datetime.fromisoformat(a), time_to=datetime.fromisoformat(b),
             place_id=q.get("place_id"), category=q.get("category"), near=near, offset=0, limit=offset + limit,
+            light=light,
         )
         hits += res.hits
         total += res.total
@@ -290,7 +296,10 @@ def list_reply(turn: Turn, st: State, rows: list[tuple[Activity, int, str]], tot
     return replies, "search.list"
 
 
-def show_page(turn: Turn, st: State, notes: list[str] | None = None) -> Result:
+def show_page(turn: Turn, st: State, notes: list[str] | None = None, entities: bool = False,
+              found: SearchResult[Any] | None = None) -> Result:
+    """The page at `st.offset`. `entities`: read the listed activities as Activity objects (kept in the session
+    for what the turn does next with one of them), not as list-line rows. `found`: that page, already read."""
     q = st.query or {"mode": "search"}
     if q.get("mode") == "recommend":
         from .recommend import show_page as recommend_page
@@ -298,17 +307,18 @@ def show_page(turn: Turn, st: State, notes: list[str] | None = None) -> Result:
         return recommend_page(turn, st, notes or [])
     notes = list(notes or [])
     size = page_size(turn)
-    res = run(turn, q, st.offset, size)
+    light = not entities
+    res = found if found is not None else run(turn, q, st.offset, size, light)
     if res.total == 0 and st.offset == 0 and q.get("auto_place"):
         # Nothing near home: look everywhere before saying there is nothing.
         for k in ("place_id", "place_label", "auto_place"):
             q.pop(k, None)
-        res = run(turn, q, 0, size)
+        res = run(turn, q, 0, size, light)
     if res.total == 0:
         return no_results(turn, st, notes)
     if st.offset >= res.total:
         st.offset = max(0, (res.total - 1) // size * size)
-        res = run(turn, q, st.offset, size)
+        res = run(turn, q, st.offset, size, light)
     rows = [(h.activity, h.places_left, f"约{h.distance_km:.1f}公里" if h.distance_km is not None and not
              short(turn) else "") for h in res.hits]
     scope = scope_words(turn, q)
@@ -364,15 +374,16 @@ def no_results(turn: Turn, st: State, notes: list[str]) -> Result:
 # -- details --------------------------------------------------------------------------------------
 def show_detail(turn: Turn, st: State, activity_id: int) -> Result:
     """Everything about one activity, with `回复1报名` (or, when already signed up, 1 = cancel)."""
-    act = turn.session.get(Activity, activity_id, options=[joinedload(Activity.place)])  # the card names it
-    if act is None or act.status != ActivityStatus.PUBLISHED or act.starts_at <= turn.now:
-        return with_menu(turn, T.ERR_NOT_FOUND if act is None else T.ERR_NOT_OPEN), "help.menu"
+    # One statement: the activity with its place's name, places left, and the volunteer's own sign-up.
+    view = activity_details(turn.session, activity_id, turn.volunteer.id)
+    if view is None or view.activity.status != ActivityStatus.PUBLISHED or view.activity.starts_at <= turn.now:
+        return with_menu(turn, T.ERR_NOT_FOUND if view is None else T.ERR_NOT_OPEN), "help.menu"
+    act = view.activity
     st.data["activity_id"] = act.id
-    card = T.activity_card(act, places_left(turn.session, act), short(turn), detail=True)
+    card = T.activity_card(act, view.places_left, short(turn), detail=True)
     turn.long_reply = True
-    live = live_signup(turn.session, turn.volunteer.id, act.id)
-    if live is not None:
-        status = T.status_name(live.status, waitlist_position(turn.session, live))
+    if view.signup_status is not None:
+        status = T.status_name(view.signup_status, view.waitlist_position)
         card += "\n" + T.ALREADY_IN.format(status=status)
         footer = say(turn, T.DETAIL_FOOTER_MINE, T.DETAIL_FOOTER_MINE_SHORT)
     else:
@@ -405,9 +416,12 @@ def start(turn: Turn, st: State) -> Result:
             and not v.home_place_id:
         # 附近 from someone whose place we do not know: ask, keeping the rest of the question.
         return [Text(say(turn, T.WHERE_ASK, T.WHERE_ASK_SHORT))], "search.where"
-    replies, target = show_page(turn, st, notes)
-    if target == "search.list" and entity(turn, "category") is None and (
-            intent(turn) == "sign_up" or _SIGN.search(turn.text or "") or _POINT.search(turn.text or "")):
+    pointing = entity(turn, "category") is None and (
+        intent(turn) == "sign_up" or _SIGN.search(turn.text or "") is not None
+        or _POINT.search(turn.text or "") is not None)
+    # A message that may name one of the activities found reads them whole: the next step uses one.
+    replies, target = show_page(turn, st, notes, entities=pointing)
+    if target == "search.list" and pointing:
         # 明天下午那个读报的我想报个名: the one item whose title the words name goes straight to the
         # confirmation (a kind of work, 陪老人聊天, is a category: the list is shown). The 报 of the name
         # itself is no wish to sign up: 明天读报那个 shows that one.
@@ -451,19 +465,18 @@ def more(turn: Turn, st: State) -> Result:
     if not st.query:
         return [Text(say(turn, T.NO_LIST, T.NO_LIST_SHORT))], None
     size = page_size(turn)
-    res_total = _total(turn, st)
-    if st.offset + size >= res_total:
+    q = st.query
+    found = None
+    if q.get("mode") == "recommend":
+        last = st.offset + size >= len(q.get("ids") or [])
+    else:
+        # The next page itself says whether there is one (and is then shown as it is, not read again).
+        found = run(turn, q, st.offset + size, size, count_past_end=False)
+        last = not found.hits
+    if last:
         return [Text(say(turn, T.NO_MORE, T.NO_MORE_SHORT))], st.at if st.flow == "search" else "search.list"
     st.offset += size
-    return show_page(turn, st)
-
-
-def _total(turn: Turn, st: State) -> int:
-    q = st.query or {}
-    if q.get("mode") == "recommend":
-        return len(q.get("ids") or [])
-    # From the current page on: a count capped at 100 still reaches past the next page.
-    return int(run(turn, q, st.offset, page_size(turn) + 1).total)
+    return show_page(turn, st, found=found)
 
 
 def detail_entry(turn: Turn, st: State) -> Result | None:
@@ -522,12 +535,19 @@ def on_detail(turn: Turn, st: State) -> Result | None:
     activity_id = int(st.data.get("activity_id") or 0)
     name = intent(turn)
     r = turn.reading
-    live = live_signup(turn.session, turn.volunteer.id, activity_id) if activity_id else None
+    looked: list[Signup | None] = []
+
+    def own() -> Signup | None:
+        """The volunteer's live sign-up on this activity, read when a step needs it (`2` goes back without)."""
+        if not looked:
+            looked.append(live_signup(turn.session, turn.volunteer.id, activity_id) if activity_id else None)
+        return looked[0]
+
     if r is not None and r.kind == NAME and int(r.value) != activity_id:
         return show_detail(turn, st, int(r.value))
     if r is not None and r.kind == NUMBER:  # 换第二个吧: another item of the list behind this screen
         return pick_listed(turn, st, int(r.value))
-    if _SWITCH.search(turn.text or "") and live is None:
+    if _SWITCH.search(turn.text or "") and own() is None:
         from .change import offer_switch
 
         out = offer_switch(turn, st, activity_id)
@@ -546,6 +566,7 @@ def on_detail(turn: Turn, st: State) -> Result | None:
         return with_menu(turn, T.NOT_SIGNED + booked_note(turn)), "help.menu"
     wants = (r is not None and r.kind in ("yes", PARTY, NAME)) or n == 1 or name in ("affirm", "sign_up")
     if wants:
+        live = own()
         if live is not None:
             if r is not None and r.kind == PARTY:
                 from .change import offer_party
@@ -557,7 +578,7 @@ def on_detail(turn: Turn, st: State) -> Result | None:
         from .signup import start_for
 
         return start_for(turn, st, activity_id)
-    if name == "cancel_signup" and live is not None:
+    if name == "cancel_signup" and (live := own()) is not None:
         from .cancel import confirm_for
 
         return confirm_for(turn, st, live.id)

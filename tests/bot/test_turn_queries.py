@@ -32,7 +32,8 @@ from tests.conftest import TEST_SECRET, new_database_url
 # Statements per turn kind, at most (measured: the same on both databases).
 CEILING = {
     "search": 5,  # who, last_inbound_at (once a minute), privacy asked? (once: then in the state), search, log
-    "details": 5,  # who (and whether a reminder waits), activity with its place, places left, own sign-up?, log
+    "details": 3,  # who (and whether a reminder waits), activity with its place's name, places left and own
+    # sign-up (one query), log
     "signup": 8,  # who, listed names (one query), own sign-up? (twice), privacy, overlap, places left, log
     "confirm": 10,  # who (a reminder?), last_inbound_at, lock, own sign-up?, overlap, places, insert, place,
     # family helpers to copy to (亲情助手), log

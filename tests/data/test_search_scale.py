@@ -135,6 +135,46 @@ def test_same_pages_and_totals_as_the_old_search(session: Session, seed_now: dat
                         assert h.distance_km == pytest.approx(km, abs=1e-6)
 
 
+@pytest.mark.parametrize("window", [1000, 7])
+def test_light_rows_are_the_same_page_as_the_activities(session: Session, seed_now: datetime,
+                                                         region: dict[str, Any], window: int,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`light=True` (list-line rows, what the search screen reads) finds the same page, order, places left,
+    distances and total as the Activity objects, and says the same of each."""
+    monkeypatch.setattr(svc, "TEXT_WINDOW", window)
+    for q in _queries(session, seed_now) + [{"categories": ["助老", "环境保护"], "max_load": 1}]:
+        args = {("text" if k == "text_" else k): v for k, v in q.items()}
+        for offset, limit in ((0, 4), (4, 4), (0, 12), (96, 4), (400, 4)):
+            whole = svc.search_activities(session, now=seed_now, offset=offset, limit=limit, **args)
+            light = svc.search_activities(session, now=seed_now, offset=offset, limit=limit, light=True, **args)
+            assert (light.total, light.more_than) == (whole.total, whole.more_than), (q, offset)
+            assert len(light.hits) == len(whole.hits), (q, offset)
+            for lh, wh in zip(light.hits, whole.hits, strict=True):
+                a, b = lh.activity, wh.activity
+                assert isinstance(a, svc.ActivityLine) and isinstance(b, Activity)
+                assert (a.id, a.title, a.starts_at, a.needs_review, a.capacity) == (
+                    b.id, b.title, b.starts_at, b.needs_review, b.capacity), (q, offset)
+                assert (a.place.name if a.place else None) == (b.place.name if b.place else None)
+                assert (lh.places_left, lh.distance_km) == (wh.places_left, wh.distance_km), (q, offset)
+
+
+def test_a_page_without_its_count_past_the_end_is_the_same_page(session: Session, seed_now: datetime,
+                                                                region: dict[str, Any]) -> None:
+    """`count_past_end=False` (更多 asks for the next page only): the same page and total while there is one;
+    past the end no hits and no count of its own."""
+    for q in _queries(session, seed_now):
+        args = {("text" if k == "text_" else k): v for k, v in q.items()}
+        for offset in (4, 96, 400, 10_000):
+            full = svc.search_activities(session, now=seed_now, offset=offset, light=True, **args)
+            page = svc.search_activities(session, now=seed_now, offset=offset, light=True, count_past_end=False,
+                                         **args)
+            assert page.hits == full.hits, (q, offset)
+            if full.hits:
+                assert (page.total, page.more_than) == (full.total, full.more_than), (q, offset)
+            else:
+                assert (page.total, page.more_than) == (0, False), (q, offset)
+
+
 def test_count_stops_at_the_cap_and_says_so(session: Session, seed_now: datetime,
                                             region: dict[str, Any]) -> None:
     _, everything = _reference(session, now=seed_now)

@@ -329,3 +329,57 @@ def test_no_overbooking_through_any_mix_of_sign_ups_and_cancels(session: Session
         fits = [s.party_size for s in live if s.status == SignupStatus.WAITLISTED and s.party_size <= free]
         assert not fits, (step, free, fits)  # a waiting party that fits a free place means a lost place
     assert svc.places_taken(session, act.id) == _taken_and_statuses(session, act.id)[0]
+
+
+def test_details_in_one_statement_agree_with_the_separate_reads(session: Session, seed_now: datetime) -> None:
+    """`activity_details` (the details screen's one statement) gives what places_left, live_signup and
+    waitlist_position give: for someone confirmed, waitlisted (2nd), cancelled and never signed up."""
+    act = make_activity(session, seed_now, capacity=2)
+    a, b, c, d, e = (make_volunteer(session, seed_now, n) for n in "甲乙丙丁戊")
+    svc.sign_up(session, volunteer_id=a.id, activity_id=act.id, now=seed_now, party_size=2)
+    svc.sign_up(session, volunteer_id=b.id, activity_id=act.id, now=seed_now)
+    svc.sign_up(session, volunteer_id=c.id, activity_id=act.id, now=seed_now)  # same instant: by id
+    gone = svc.sign_up(session, volunteer_id=d.id, activity_id=act.id, now=seed_now + timedelta(seconds=1))
+    svc.cancel_signup(session, signup_id=gone.signup.id, volunteer_id=d.id, now=seed_now)
+    for v in (a, b, c, d, e):
+        view = svc.activity_details(session, act.id, v.id)
+        assert view is not None
+        live = svc.live_signup(session, v.id, act.id)
+        assert view.places_left == svc.places_left(session, act)
+        assert view.signup_id == (live.id if live else None)
+        assert view.signup_status == (live.status if live else None)
+        assert view.waitlist_position == (svc.waitlist_position(session, live) if live else None)
+        got = view.activity
+        assert (got.id, got.title, got.starts_at, got.ends_at, got.address, got.landmark, got.description,
+                got.requirements, got.needs_review, got.status, got.capacity) == (
+            act.id, act.title, act.starts_at, act.ends_at, act.address, act.landmark, act.description,
+            act.requirements, act.needs_review, act.status, act.capacity)
+        assert (got.place.name if got.place else None) == (act.place.name if act.place else None)
+    assert svc.activity_details(session, act.id, c.id).waitlist_position == 2  # type: ignore[union-attr]
+    assert svc.activity_details(session, 10**9, a.id) is None
+
+
+def test_upcoming_lines_are_the_upcoming_sign_ups(session: Session, seed_now: datetime) -> None:
+    """`upcoming_lines` (my activities' one statement) lists what upcoming_signups lists, in its order, with
+    each status and waitlist place."""
+    v, w = make_volunteer(session, seed_now, "甲"), make_volunteer(session, seed_now, "乙")
+    full = make_activity(session, seed_now, capacity=1, starts_in_h=50)
+    svc.sign_up(session, volunteer_id=w.id, activity_id=full.id, now=seed_now)
+    for at in (30, 70, 90):
+        svc.sign_up(session, volunteer_id=v.id, activity_id=make_activity(session, seed_now, starts_in_h=at).id,
+                    now=seed_now)
+    svc.sign_up(session, volunteer_id=v.id, activity_id=full.id, now=seed_now)  # waitlisted, first
+    ended = make_activity(session, seed_now, starts_in_h=-5, hours=1)
+    session.add(Signup(activity_id=ended.id, volunteer_id=v.id, status=SignupStatus.CONFIRMED, party_size=1,
+                       created_at=seed_now, updated_at=seed_now))
+    session.flush()
+    for who in (v, w):
+        ups = svc.upcoming_signups(session, who.id, seed_now)
+        lines = svc.upcoming_lines(session, who.id, seed_now)
+        assert [(u.activity_id, u.status, u.waitlist_position) for u in lines] == [
+            (s.activity_id, s.status, svc.waitlist_position(session, s)) for s in ups]
+        assert [(u.activity.title, u.activity.starts_at, u.activity.needs_review,
+                 u.activity.place.name if u.activity.place else None) for u in lines] == [
+            (s.activity.title, s.activity.starts_at, s.activity.needs_review,
+             s.activity.place.name if s.activity.place else None) for s in ups]
+    assert any(u.waitlist_position == 1 for u in svc.upcoming_lines(session, v.id, seed_now))
