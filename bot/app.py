@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from typing import Any
 
 from flask import Flask, g, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 
 from .config import Config
 from .logs import REQUEST_ID
@@ -23,13 +24,15 @@ def create_app(overrides: dict[str, Any] | None = None, *, config: Config | None
     # A round trip per message saved: the turn itself replaces a connection the server dropped (bot.pipeline).
     rt = runtime or build_runtime(config=config, overrides=overrides, ping_when_idle=True)
     app = Flask("bot")
+    app.session_interface = SessionCookies()
     app.config["MAX_CONTENT_LENGTH"] = rt.config.app.max_body_bytes
     app.extensions["yinling"] = rt
 
     @app.before_request
     def _request_id() -> None:
-        g.request_id = request_id_from(request.headers.get("X-Request-Id"))
-        g.request_id_token = REQUEST_ID.set(g.request_id)  # log lines of this request carry it
+        rid = request_id_from(request.headers.get("X-Request-Id"))
+        g.request_id = rid
+        g.request_id_token = REQUEST_ID.set(rid)  # log lines of this request carry it
 
     @app.teardown_request
     def _forget_request_id(_exc: BaseException | None) -> None:
@@ -74,19 +77,43 @@ def request_id_from(header: str | None) -> str:
     else our own: a forged id cannot start a new log line or overflow the column."""
     if header and _REQUEST_ID.match(header):
         return header
-    return uuid.uuid4().hex[:12]
+    return os.urandom(6).hex()  # 12 random hex digits, like the uuid4().hex[:12] it replaces, without the UUID
+
+
+SECURITY_HEADERS = (("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
+                    ("Referrer-Policy", "same-origin"), ("X-Frame-Options", "DENY"))
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
 
 
 def security_headers(response: Any, secure: bool) -> Any:
-    """No framing, no MIME sniffing, no referrer to other sites, scripts only from us; HSTS over HTTPS."""
+    """No framing, no MIME sniffing, no referrer to other sites, scripts only from us; HSTS over HTTPS.
+
+    A header the view set already is kept (as `setdefault` would); the names present are read once, not
+    looked up header by header (a miss in werkzeug's Headers raises and catches an exception)."""
     h = response.headers
-    h.setdefault("Content-Security-Policy", CSP)
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "same-origin")
-    h.setdefault("X-Frame-Options", "DENY")
-    if secure:
-        h.setdefault("Strict-Transport-Security", "max-age=31536000")
+    present = {name.lower() for name, _value in h.items()}
+    for name, value in (*SECURITY_HEADERS, HSTS) if secure else SECURITY_HEADERS:
+        if name.lower() not in present:
+            h.add(name, value)
     return response
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions (the coordinators' pages), with the signing serializer made once per key
+    instead of once per request: every request opens the session, the webhooks too."""
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], Any] = {}
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        if not app.secret_key:
+            return None
+        key = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            self._serializers = {key: serializer}  # only the current keys: a rotated-out key is dropped
+        return serializer
 
 
 def _channel_registrars() -> list[Any]:

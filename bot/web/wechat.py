@@ -20,9 +20,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 from flask import Blueprint, Flask, Response, current_app, g, request
 from sqlalchemy import select
-from wechatpy.crypto import WeChatCrypto
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
-from wechatpy.replies import TextReply
 
 from data.models import ChannelIdentity
 from data.timeutil import utcnow
@@ -46,6 +45,16 @@ OTHER_MEDIA = {"image", "video", "shortvideo", "link", "file", "music"}
 # user cannot receive one; a VIEW reply is never shown; LOCATION is reported each time the chat is opened.
 SILENT_EVENTS = {"unsubscribe", "view", "location"}
 UNSUBSCRIBED_TTL = 7 * 86400  # seconds the store remembers an unfollowed openid (notices already queued)
+
+
+# A passive text reply and its safe-mode envelope, byte for byte as wechatpy's TextReply.render() and
+# WeChatCrypto.encrypt_message() write them (tests/channels/test_wechat_render.py compares), without building
+# a reply object per message.
+TEXT_REPLY = ("<xml>\n<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[{content}]]></Content>\n"
+              "<FromUserName><![CDATA[{source}]]></FromUserName>\n<ToUserName><![CDATA[{target}]]></ToUserName>\n"
+              "<CreateTime>{time}</CreateTime>\n</xml>")
+ENCRYPTED_REPLY = ("<xml>\n<Encrypt><![CDATA[{encrypt}]]></Encrypt>\n<MsgSignature><![CDATA[{signature}]]></MsgSignature>\n"
+                   "<TimeStamp>{timestamp}</TimeStamp>\n<Nonce><![CDATA[{nonce}]]></Nonce>\n</xml>")
 
 
 class Refused(Exception):
@@ -95,8 +104,10 @@ class WechatChannel:
         self.api = WechatAPI(self.cfg, rt.store)
         self.recognizer = asr.build(rt.config)  # None: voice without WeChat's transcript is answered kindly
         self.crypto: WeChatCrypto | None = None
+        self._prp: PrpCrypto | None = None  # the AES cipher, made once: a message needs only a fresh context
         if self.cfg.aes_key and self.cfg.token and self.cfg.app_id:
             self.crypto = WeChatCrypto(self.cfg.token, self.cfg.aes_key, self.cfg.app_id)
+            self._prp = PrpCrypto(self.crypto.key)
         self.pool = ThreadPoolExecutor(max(1, self.cfg.worker_threads), thread_name_prefix="wechat-turn")
         self._queue: Any = None
         self._queue_lock = threading.Lock()
@@ -153,7 +164,7 @@ class WechatChannel:
             if not self.plaintext_allowed():
                 raise Refused("plaintext message while the account encrypts (WECHAT_AES_KEY is set)")
             return outer, False
-        if self.crypto is None:
+        if self.crypto is None or self._prp is None:
             log.error("WeChat sends encrypted messages (safe mode) but WECHAT_AES_KEY / WECHAT_APP_ID are not set")
             raise Malformed("encrypt_type=aes without a key")
         encrypted = outer.get("Encrypt")
@@ -164,8 +175,9 @@ class WechatChannel:
                     args.get("msg_signature")):
             raise Refused("msg_signature")
         try:
-            plain = self.crypto.decrypt_message({"Encrypt": encrypted}, args.get("msg_signature"),
-                                                args.get("timestamp"), args.get("nonce"))
+            # msg_signature is checked just above (in constant time): wechatpy's decrypt_message would only
+            # check it again and make a cipher per message.
+            plain = self._prp.decrypt(encrypted, self.crypto.app_id)
         except (InvalidSignatureException, InvalidAppIdException) as exc:
             raise Refused(type(exc).__name__) from exc
         except Exception as exc:  # noqa: BLE001 - bad padding, bad base64, bad key: all "cannot read it"
@@ -358,29 +370,39 @@ class WechatChannel:
         if not replies:
             return _success()
         content = render_text(replies, self.cfg.max_reply_bytes).replace("]]>", "]]]]><![CDATA[>")
-        xml = TextReply(source=f.get("ToUserName", ""), target=f.get("FromUserName", ""), content=content,
-                        time=int(time.time())).render()
-        if encrypted and self.crypto is not None:
-            xml = self.crypto.encrypt_message(xml, nonce or "0", str(int(time.time())))
+        now = int(time.time())
+        xml = TEXT_REPLY.format(content=content, source=f.get("ToUserName", ""), target=f.get("FromUserName", ""),
+                                time=now)
+        if encrypted and self.crypto is not None and self._prp is not None:
+            xml = self.encrypt(xml, nonce or "0", str(now))
         return Response(xml, 200, content_type="application/xml; charset=utf-8")
+
+    def encrypt(self, xml: str, nonce: str, timestamp: str) -> str:
+        """The reply in safe mode: wechatpy's `WeChatCrypto.encrypt_message` envelope, with the cipher made once."""
+        assert self._prp is not None and self.crypto is not None
+        encrypt = self._prp.encrypt(xml, self.crypto.app_id).decode("ascii")
+        return ENCRYPTED_REPLY.format(encrypt=encrypt, signature=sign(self.crypto.token, timestamp, nonce, encrypt),
+                                      timestamp=timestamp, nonce=nonce)
 
     def receive(self) -> Response:
         """POST /wechat."""
+        req = request._get_current_object()  # type: ignore[attr-defined]  # once, not a proxy lookup per use
+        args = req.args
         rid = g.request_id
-        if not self.signed(request.args):
+        if not self.signed(args):
             log.warning("wechat POST with a bad signature refused request_id=%s", rid)
             return Response("forbidden", 403)
         limit = self.rt.config.app.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
+        if req.content_length is not None and req.content_length > limit:
             return Response("body too large", 413)
-        body = request.get_data(cache=False)
+        body = req.get_data(cache=False)
         if len(body) > limit:
             return Response("body too large", 413)
-        if not self.first_use(request.args, body):
+        if not self.first_use(args, body):
             log.warning("wechat POST reused a signature for another body, refused request_id=%s", rid)
             return Response("forbidden", 403)
         try:
-            fields, encrypted = self.decode(body, request.args)
+            fields, encrypted = self.decode(body, args)
         except Refused as exc:
             log.warning("wechat POST refused (%s) request_id=%s", exc, rid)
             return Response("forbidden", 403)
@@ -399,14 +421,14 @@ class WechatChannel:
             replies = self.run(inbound)
             if replies is None or inbound.event in SILENT_EVENTS:
                 return _success()
-            return self.render(fields, replies, encrypted, request.args.get("nonce", ""))
+            return self.render(fields, replies, encrypted, args.get("nonce", ""))
         except Malformed as exc:
             log.warning("wechat message unreadable, acknowledged (%s) request_id=%s", exc, rid)
             return _success()
         except Exception:  # noqa: BLE001 - never a 500 to WeChat: the user would see "暂时无法提供服务"
             log.exception("wechat webhook failed request_id=%s", rid)
             try:
-                return self.render(fields, [SORRY], encrypted, request.args.get("nonce", ""))
+                return self.render(fields, [SORRY], encrypted, args.get("nonce", ""))
             except Exception:  # noqa: BLE001
                 log.exception("wechat polite reply failed too request_id=%s", rid)
                 return _success()

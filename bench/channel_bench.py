@@ -1,0 +1,152 @@
+"""Channel bench: the CPU our /wechat webhook itself costs per message, in-process, next to a bare wechatpy echo.
+
+    .venv/bin/python bench/channel_bench.py [--mode plain|safe|both] [--requests 2000] [--rounds 5]
+        [--redis-url redis://127.0.0.1:6379/12] [--profile]
+
+Calls `bench.webhook_bench:channel_app` (the real webhook: signature, replay and size checks, XML, dedup
+bookkeeping, the hand-off to the turn thread, the reply; a constant turn instead of NLU + dialogs + database)
+and `bench.webhook_bench:echo_app` as plain WSGI callables from one thread, with signed messages made beforehand
+(tests/drivers/wechat.py). Prints the CPU per request (`time.process_time` of this process, every thread: the
+turn thread included) as the median of `--rounds` rounds of `--requests` requests, and the channel's cost beyond
+echo. `--profile` adds a cProfile of one round of the channel sorted by tottime. Without `--redis-url` the store
+is the in-process one. Prints numbers only: it never judges them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.drivers.wechat import AES_KEY, APP_ID, TOKEN, WechatDriver, build_xml  # noqa: E402
+
+MESSAGES = ("找活动", "1", "2", "0", "明天有什么活动", "礼拜六上午有啥", "0", "我的活动")
+
+
+def requests_for(mode: str, n: int, tag: str) -> list[tuple[str, bytes]]:
+    """`n` signed (query string, body) pairs from 50 users, each message with a fresh MsgId."""
+    drivers = [WechatDriver(lambda *_a: (200, b""), mode=mode, openid=f"oChan{tag}{u:04d}{os.getpid()}")
+               for u in range(50)]
+    out = []
+    for i in range(n):
+        d = drivers[i % len(drivers)]
+        fields = d._fields("text", Content=MESSAGES[i % len(MESSAGES)], MsgId=10_000_000 + i)
+        query, body = d.sign(build_xml(fields))
+        out.append((urlencode(query), body))
+    return out
+
+
+def call(app: Any, qs: str, body: bytes) -> bytes:
+    environ = {
+        "REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": "/wechat", "QUERY_STRING": qs,
+        "CONTENT_TYPE": "text/xml", "CONTENT_LENGTH": str(len(body)), "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+    }
+    status: list[str] = []
+
+    def start_response(s: str, _headers: Any, _exc: Any = None) -> Any:
+        status.append(s)
+        return None
+
+    result = app(environ, start_response)
+    try:
+        out = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    if not status or not status[0].startswith("200") or out in (b"", b"success"):
+        raise SystemExit(f"unexpected answer {status} {out[:80]!r}")
+    return out
+
+
+def one_round(app: Any, reqs: list[tuple[str, bytes]]) -> float:
+    t0 = time.process_time()
+    for qs, body in reqs:
+        call(app, qs, body)
+    return (time.process_time() - t0) / len(reqs)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mode", choices=("plain", "safe", "both"), default="both")
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--redis-url")
+    ap.add_argument("--profile", action="store_true", help="cProfile one round of the channel (sorted by tottime)")
+    args = ap.parse_args()
+
+    modes = ("plain", "safe") if args.mode == "both" else (args.mode,)
+    tmp = Path(tempfile.mkdtemp(prefix="yinling-chbench-"))
+    for k in [k for k in os.environ if k.startswith(("YINLING_", "WECHAT_"))]:
+        del os.environ[k]
+    os.environ.update({
+        "YINLING_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "YINLING_SECRET_KEY": "bench-secret-key-0123456789",
+        "YINLING_LOG_LEVEL": "WARNING", "WECHAT_TOKEN": TOKEN, "WECHAT_APP_ID": APP_ID,
+        "WECHAT_API_BASE": "http://127.0.0.1:9",
+    })
+    if args.redis_url:
+        os.environ["YINLING_REDIS_URL"] = args.redis_url
+        os.environ["YINLING_REDIS_PREFIX"] = f"chbench:{os.getpid()}:"
+    import logging
+
+    logging.getLogger().setLevel(logging.WARNING)  # as under gunicorn: no handler of ours, INFO lines dropped
+
+    from bench import webhook_bench
+
+    store = "Redis" if args.redis_url else "in-process store"
+    print(f"channel bench: {args.rounds} rounds x {args.requests} signed text messages, one thread, {store}; "
+          "CPU per request = time.process_time / requests, median of the rounds")
+    for mode in modes:
+        if mode == "safe":
+            os.environ["WECHAT_AES_KEY"] = AES_KEY
+        else:
+            os.environ.pop("WECHAT_AES_KEY", None)
+        webhook_bench._channel_app = None  # a fresh app for this mode's configuration
+        channel, echo = webhook_bench.channel_app, webhook_bench.echo_app
+        call(channel, *requests_for(mode, 1, "warm")[0])
+        if mode == "plain":
+            call(echo, *requests_for(mode, 1, "warmecho")[0])
+        ch, ec = [], []
+        for r in range(args.rounds):
+            ch.append(one_round(channel, requests_for(mode, args.requests, f"c{r}")))
+            if mode == "plain":  # the echo app reads plain messages only
+                ec.append(one_round(echo, requests_for(mode, args.requests, f"e{r}")))
+        line = (f"  {mode:>5}: channel {1000 * statistics.median(ch):.3f} ms/req "
+                f"(rounds {' '.join(f'{1000 * x:.3f}' for x in ch)})")
+        if ec:
+            line += (f"   echo {1000 * statistics.median(ec):.3f} ms/req   channel - echo "
+                     f"{1000 * (statistics.median(ch) - statistics.median(ec)):.3f} ms")
+        print(line)
+        if args.profile:
+            reqs = requests_for(mode, args.requests, "prof")
+            prof = cProfile.Profile()
+            prof.enable()
+            for qs, body in reqs:
+                call(channel, qs, body)
+            prof.disable()
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(30)
+            print(out.getvalue())
+    if webhook_bench._channel_app is not None:
+        webhook_bench._channel_app.extensions["wechat"].pool.shutdown(wait=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
