@@ -13,11 +13,10 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
+from pyexpat import ExpatError, ParserCreate
 from typing import Any
-from xml.etree.ElementTree import Element
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from flask import Blueprint, Flask, Response, current_app, g, request
 from sqlalchemy import select
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
@@ -76,14 +75,81 @@ def same(expected: str, given: str | None) -> bool:
 
 
 def parse_xml(body: bytes | str) -> dict[str, str]:
-    """The direct children of a WeChat <xml> body, parsed without DTDs or entity expansion."""
+    """The direct children of a WeChat <xml> body, parsed without DTDs or entity expansion.
+
+    Each child's text is what ElementTree calls its `.text` (the characters before its first sub-element),
+    stripped; a repeated child keeps its last text. expat is driven directly, refusing what defusedxml refuses
+    (a DTD, an entity declaration, an external reference), instead of building a tree per message (and two in
+    safe mode); tests/channels/test_wechat_xml.py holds it to `defusedxml.ElementTree.fromstring`.
+    """
+    fields: dict[str, str] = {}
+    depth = 0
+    root = ""
+    child: str | None = None  # the child whose text is being read
+    text: list[str] = []
+
+    def start(tag: str, _attrs: Any) -> None:
+        nonlocal depth, root, child, text
+        depth += 1
+        if depth == 1:
+            root = _tag(tag)
+        elif depth == 2:
+            child, text = _tag(tag), []
+        elif depth == 3 and child is not None:
+            fields[child] = "".join(text).strip()
+            child = None
+
+    def end(_tag_name: str) -> None:
+        nonlocal depth, child
+        if depth == 2 and child is not None:
+            fields[child] = "".join(text).strip()
+            child = None
+        depth -= 1
+
+    def data(chars: str) -> None:
+        if child is not None:
+            text.append(chars)
+
+    parser = ParserCreate(None, "}")  # as ElementTree's: a namespaced name is "uri}name", read as "{uri}name"
+    parser.buffer_text = True
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = data
+    parser.StartDoctypeDeclHandler = _no_dtd
+    parser.EntityDeclHandler = _no_entities
+    parser.UnparsedEntityDeclHandler = _no_unparsed_entities
+    parser.ExternalEntityRefHandler = _no_external
     try:
-        root: Element = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError) as exc:
+        parser.Parse(body, True)
+    except ExpatError as exc:
+        raise Malformed("xml: ParseError") from exc
+    except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden, ValueError) as exc:
         raise Malformed(f"xml: {type(exc).__name__}") from exc
-    if root.tag != "xml":
-        raise Malformed(f"xml: root is <{root.tag}>")
-    return {child.tag: (child.text or "").strip() for child in root}
+    if root != "xml":
+        raise Malformed(f"xml: root is <{root}>")
+    return fields
+
+
+def _tag(name: str) -> str:
+    return "{" + name if "}" in name else name
+
+
+def _no_dtd(name: str, sysid: str | None, pubid: str | None, _internal: bool) -> None:
+    raise DTDForbidden(name, sysid, pubid)
+
+
+def _no_entities(name: str, _is_parameter: bool, value: str | None, base: str | None, sysid: str | None,
+                 pubid: str | None, notation: str | None) -> None:
+    raise EntitiesForbidden(name, value, base, sysid, pubid, notation)
+
+
+def _no_unparsed_entities(name: str, base: str | None, sysid: str | None, pubid: str | None,
+                          notation: str | None) -> None:
+    raise EntitiesForbidden(name, None, base, sysid, pubid, notation)
+
+
+def _no_external(context: str, base: str | None, sysid: str | None, pubid: str | None) -> None:
+    raise ExternalReferenceForbidden(context, base, sysid, pubid)
 
 
 class _Turn:
