@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+from inspect import iscoroutinefunction
+from types import FunctionType
 from typing import Any
 
 from flask import Flask, g, jsonify, request
@@ -23,7 +25,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, config: Config | None
     """Build the web app. `overrides` are dotted config keys (e.g. {"database.url": ...})."""
     # A round trip per message saved: the turn itself replaces a connection the server dropped (bot.pipeline).
     rt = runtime or build_runtime(config=config, overrides=overrides, ping_when_idle=True)
-    app = Flask("bot")
+    app = App("bot")
     app.session_interface = SessionCookies()
     app.config["MAX_CONTENT_LENGTH"] = rt.config.app.max_body_bytes
     app.extensions["yinling"] = rt
@@ -65,6 +67,25 @@ def create_app(overrides: dict[str, Any] | None = None, *, config: Config | None
     for register in _channel_registrars():
         register(app, rt)
     return app
+
+
+class App(Flask):
+    """Flask, remembering which of its registered functions are plain `def`s: it asked `inspect` four times
+    a request (request hooks, the view, the teardown), for functions that never change."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._plain: set[FunctionType] = set()
+        super().__init__(*args, **kwargs)
+
+    def ensure_sync(self, func: Any) -> Any:
+        plain_function = type(func) is FunctionType  # registered hooks and views; not a bound method or a partial
+        if plain_function and func in self._plain:
+            return func
+        if iscoroutinefunction(func):
+            return self.async_to_sync(func)
+        if plain_function:
+            self._plain.add(func)
+        return func
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,32}$")

@@ -72,3 +72,21 @@ def test_security_headers_keep_what_the_view_set() -> None:
         assert "Strict-Transport-Security" not in plain.headers
         assert [k for k, _ in plain.headers.items()][-4:] == ["Content-Security-Policy", "X-Content-Type-Options",
                                                               "Referrer-Policy", "X-Frame-Options"]
+
+
+def test_app_remembers_plain_functions_only() -> None:
+    from bot.app import App
+
+    app = App("t")
+
+    def view() -> str:
+        return "x"
+
+    async def coro() -> str:
+        return "y"
+
+    wrapped: list[object] = []
+    app.async_to_sync = lambda func: wrapped.append(func) or (lambda: "sync")  # type: ignore[method-assign]
+    assert app.ensure_sync(view) is view and app.ensure_sync(view) is view
+    assert app.ensure_sync(coro)() == "sync" and app.ensure_sync(coro)() == "sync"
+    assert wrapped == [coro, coro]  # a coroutine function is wrapped every time, never remembered as plain
