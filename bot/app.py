@@ -136,6 +136,11 @@ class SessionCookies(SecureCookieSessionInterface):
             self._serializers = {key: serializer}  # only the current keys: a rotated-out key is dropped
         return serializer
 
+    def open_session(self, app: Flask, request: Any) -> Any:
+        if not request.environ.get("HTTP_COOKIE") and self.get_signing_serializer(app) is not None:
+            return self.session_class()  # no cookie at all (every webhook call): a new session, as Flask would
+        return super().open_session(app, request)
+
 
 def _channel_registrars() -> list[Any]:
     """One line per webhook or page module, in order; each exposes `register(app, runtime)`."""
