@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -152,6 +153,14 @@ def _no_external(context: str, base: str | None, sysid: str | None, pubid: str |
     raise ExternalReferenceForbidden(context, base, sysid, pubid)
 
 
+class _Prp(PrpCrypto):
+    """wechatpy's AES-CBC message cipher; the 16 random characters that open each encrypted reply come from
+    os.urandom (hex digits) instead of `random.sample` over letters and digits: cheaper, and unpredictable."""
+
+    def get_random_string(self) -> str:
+        return os.urandom(8).hex()
+
+
 class _Turn:
     """Whether the webhook already gave up waiting for a turn (then its reply goes out as a message)."""
 
@@ -173,7 +182,7 @@ class WechatChannel:
         self._prp: PrpCrypto | None = None  # the AES cipher, made once: a message needs only a fresh context
         if self.cfg.aes_key and self.cfg.token and self.cfg.app_id:
             self.crypto = WeChatCrypto(self.cfg.token, self.cfg.aes_key, self.cfg.app_id)
-            self._prp = PrpCrypto(self.crypto.key)
+            self._prp = _Prp(self.crypto.key)
         self.pool = ThreadPoolExecutor(max(1, self.cfg.worker_threads), thread_name_prefix="wechat-turn")
         self._queue: Any = None
         self._queue_lock = threading.Lock()

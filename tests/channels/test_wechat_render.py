@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from flask import Flask
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
@@ -35,11 +37,21 @@ def safe_channel(tmp_path_factory: pytest.TempPathFactory) -> WechatChannel:
 
 def test_encrypted_reply_is_wechatpys(safe_channel: WechatChannel, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BasePrpCrypto, "get_random_string", lambda self: "0123456789abcdef")
+    monkeypatch.setattr(safe_channel._prp, "get_random_string", lambda: "0123456789abcdef")
     xml = TEXT_REPLY.format(content="报名成功 ]]]]><![CDATA[>", source="gh_x", target="oY", time=1700000000)
     ours = safe_channel.encrypt(xml, "nonce123", "1700000000")
     theirs = WeChatCrypto(TOKEN, AES_KEY, APP_ID).encrypt_message(xml, "nonce123", "1700000000")
     assert ours == theirs
     assert "Encrypt" in ENCRYPTED_REPLY
+
+
+def test_encrypted_replies_open_with_fresh_random_characters(safe_channel: WechatChannel) -> None:
+    assert safe_channel._prp is not None and safe_channel.crypto is not None
+    cipher = PrpCrypto(safe_channel.crypto.key).cipher
+    prefixes = {cipher.decrypt(base64.b64decode(safe_channel._prp.encrypt("<xml/>", APP_ID)))[:16] for _ in range(50)}
+    assert len(prefixes) == 50 and all(len(p) == 16 for p in prefixes)
+    assert PrpCrypto(safe_channel.crypto.key).decrypt(safe_channel._prp.encrypt("<xml>中</xml>", APP_ID),
+                                                      APP_ID) == "<xml>中</xml>"
 
 
 @pytest.mark.parametrize("content", CONTENTS[:4])
