@@ -551,8 +551,11 @@ ACCESS_LOGGERS = ("gunicorn.access", "werkzeug")
 
 
 def redact(text: str) -> str:
-    """`/wechat?signature=ab12&nonce=9` → `/wechat?signature=***&nonce=***`."""
-    return _SECRET_PARAMS.sub(r"\1=***", text)
+    """`/wechat?signature=ab12&nonce=9` → `/wechat?signature=***&nonce=***`.
+
+    Text without "=" has nothing to mask and skips the expression: gunicorn's access-log record carries some
+    sixty values (every request and response header and WSGI variable), few of them a query string."""
+    return _SECRET_PARAMS.sub(r"\1=***", text) if "=" in text else text
 
 
 class RedactSecrets(logging.Filter):
@@ -563,7 +566,7 @@ class RedactSecrets(logging.Filter):
             record.msg = redact(record.msg)
         if isinstance(record.args, dict):  # gunicorn's atoms: changed in place, its dict class kept
             for k, v in list(record.args.items()):
-                if isinstance(v, str):
+                if isinstance(v, str) and "=" in v:
                     record.args[k] = redact(v)
         elif isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)

@@ -102,3 +102,13 @@ def test_app_remembers_plain_functions_only() -> None:
     assert app.ensure_sync(view) is view and app.ensure_sync(view) is view
     assert app.ensure_sync(coro)() == "sync" and app.ensure_sync(coro)() == "sync"
     assert wrapped == [coro, coro]  # a coroutine function is wrapped every time, never remembered as plain
+
+
+@pytest.mark.parametrize("text", [
+    "POST /wechat?signature=ab&timestamp=1&nonce=9&openid=oX HTTP/1.1", "Msg_Signature=x&ECHOSTR=y", "mykey=1",
+    "access_token=T&x=1", "no equals sign: signature nonce key", "default-src 'self'", "", "=", "sign='v' key=\"w\"",
+])
+def test_redact_is_the_expression_everywhere(text: str) -> None:
+    from bot.web.wechat import _SECRET_PARAMS, redact
+
+    assert redact(text) == _SECRET_PARAMS.sub(r"\1=***", text)
