@@ -146,6 +146,12 @@ def main() -> int:
             print(out.getvalue())
     if webhook_bench._channel_app is not None:
         webhook_bench._channel_app.extensions["wechat"].pool.shutdown(wait=True)
+    if args.redis_url:  # leave the database as it was
+        import redis
+
+        client = redis.Redis.from_url(args.redis_url)
+        for key in client.scan_iter(f"chbench:{os.getpid()}:*", count=1000):
+            client.delete(key)
     return 0
 
 
