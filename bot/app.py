@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
+from inspect import iscoroutinefunction
+from types import FunctionType
 from typing import Any
 
 from flask import Flask, g, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 
 from .config import Config
 from .logs import REQUEST_ID
@@ -22,14 +25,16 @@ def create_app(overrides: dict[str, Any] | None = None, *, config: Config | None
     """Build the web app. `overrides` are dotted config keys (e.g. {"database.url": ...})."""
     # A round trip per message saved: the turn itself replaces a connection the server dropped (bot.pipeline).
     rt = runtime or build_runtime(config=config, overrides=overrides, ping_when_idle=True)
-    app = Flask("bot")
+    app = App("bot")
+    app.session_interface = SessionCookies()
     app.config["MAX_CONTENT_LENGTH"] = rt.config.app.max_body_bytes
     app.extensions["yinling"] = rt
 
     @app.before_request
     def _request_id() -> None:
-        g.request_id = request_id_from(request.headers.get("X-Request-Id"))
-        g.request_id_token = REQUEST_ID.set(g.request_id)  # log lines of this request carry it
+        rid = request_id_from(request.headers.get("X-Request-Id"))
+        g.request_id = rid
+        g.request_id_token = REQUEST_ID.set(rid)  # log lines of this request carry it
 
     @app.teardown_request
     def _forget_request_id(_exc: BaseException | None) -> None:
@@ -64,6 +69,25 @@ def create_app(overrides: dict[str, Any] | None = None, *, config: Config | None
     return app
 
 
+class App(Flask):
+    """Flask, remembering which of its registered functions are plain `def`s: it asked `inspect` four times
+    a request (request hooks, the view, the teardown), for functions that never change."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._plain: set[FunctionType] = set()
+        super().__init__(*args, **kwargs)
+
+    def ensure_sync(self, func: Any) -> Any:
+        plain_function = type(func) is FunctionType  # registered hooks and views; not a bound method or a partial
+        if plain_function and func in self._plain:
+            return func
+        if iscoroutinefunction(func):
+            return self.async_to_sync(func)
+        if plain_function:
+            self._plain.add(func)
+        return func
+
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -74,19 +98,48 @@ def request_id_from(header: str | None) -> str:
     else our own: a forged id cannot start a new log line or overflow the column."""
     if header and _REQUEST_ID.match(header):
         return header
-    return uuid.uuid4().hex[:12]
+    return os.urandom(6).hex()  # 12 random hex digits, like the uuid4().hex[:12] it replaces, without the UUID
+
+
+SECURITY_HEADERS = (("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
+                    ("Referrer-Policy", "same-origin"), ("X-Frame-Options", "DENY"))
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
 
 
 def security_headers(response: Any, secure: bool) -> Any:
-    """No framing, no MIME sniffing, no referrer to other sites, scripts only from us; HSTS over HTTPS."""
+    """No framing, no MIME sniffing, no referrer to other sites, scripts only from us; HSTS over HTTPS.
+
+    A header the view set already is kept (as `setdefault` would); the names present are read once, not
+    looked up header by header (a miss in werkzeug's Headers raises and catches an exception)."""
     h = response.headers
-    h.setdefault("Content-Security-Policy", CSP)
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "same-origin")
-    h.setdefault("X-Frame-Options", "DENY")
-    if secure:
-        h.setdefault("Strict-Transport-Security", "max-age=31536000")
+    present = {name.lower() for name, _value in h.items()}
+    for name, value in (*SECURITY_HEADERS, HSTS) if secure else SECURITY_HEADERS:
+        if name.lower() not in present:
+            h.add(name, value)
     return response
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions (the coordinators' pages), with the signing serializer made once per key
+    instead of once per request: every request opens the session, the webhooks too."""
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], Any] = {}
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        if not app.secret_key:
+            return None
+        key = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            self._serializers = {key: serializer}  # only the current keys: a rotated-out key is dropped
+        return serializer
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        if not request.environ.get("HTTP_COOKIE") and self.get_signing_serializer(app) is not None:
+            return self.session_class()  # no cookie at all (every webhook call): a new session, as Flask would
+        return super().open_session(app, request)
 
 
 def _channel_registrars() -> list[Any]:

@@ -7,22 +7,21 @@ import hashlib
 import hmac
 import logging
 import math
+import os
 import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
+from pyexpat import ExpatError, ParserCreate
 from typing import Any
-from xml.etree.ElementTree import Element
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from flask import Blueprint, Flask, Response, current_app, g, request
 from sqlalchemy import select
-from wechatpy.crypto import WeChatCrypto
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
-from wechatpy.replies import TextReply
 
 from data.models import ChannelIdentity
 from data.timeutil import utcnow
@@ -48,6 +47,16 @@ SILENT_EVENTS = {"unsubscribe", "view", "location"}
 UNSUBSCRIBED_TTL = 7 * 86400  # seconds the store remembers an unfollowed openid (notices already queued)
 
 
+# A passive text reply and its safe-mode envelope, byte for byte as wechatpy's TextReply.render() and
+# WeChatCrypto.encrypt_message() write them (tests/channels/test_wechat_render.py compares), without building
+# a reply object per message.
+TEXT_REPLY = ("<xml>\n<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[{content}]]></Content>\n"
+              "<FromUserName><![CDATA[{source}]]></FromUserName>\n<ToUserName><![CDATA[{target}]]></ToUserName>\n"
+              "<CreateTime>{time}</CreateTime>\n</xml>")
+ENCRYPTED_REPLY = ("<xml>\n<Encrypt><![CDATA[{encrypt}]]></Encrypt>\n<MsgSignature><![CDATA[{signature}]]></MsgSignature>\n"
+                   "<TimeStamp>{timestamp}</TimeStamp>\n<Nonce><![CDATA[{nonce}]]></Nonce>\n</xml>")
+
+
 class Refused(Exception):
     """The request is not from WeChat (bad signature): 403, nothing parsed or written."""
 
@@ -67,14 +76,89 @@ def same(expected: str, given: str | None) -> bool:
 
 
 def parse_xml(body: bytes | str) -> dict[str, str]:
-    """The direct children of a WeChat <xml> body, parsed without DTDs or entity expansion."""
+    """The direct children of a WeChat <xml> body, parsed without DTDs or entity expansion.
+
+    Each child's text is what ElementTree calls its `.text` (the characters before its first sub-element),
+    stripped; a repeated child keeps its last text. expat is driven directly, refusing what defusedxml refuses
+    (a DTD, an entity declaration, an external reference), instead of building a tree per message (and two in
+    safe mode); tests/channels/test_wechat_xml.py holds it to `defusedxml.ElementTree.fromstring`.
+    """
+    fields: dict[str, str] = {}
+    depth = 0
+    root = ""
+    child: str | None = None  # the child whose text is being read
+    text: list[str] = []
+
+    def start(tag: str, _attrs: Any) -> None:
+        nonlocal depth, root, child, text
+        depth += 1
+        if depth == 1:
+            root = _tag(tag)
+        elif depth == 2:
+            child, text = _tag(tag), []
+        elif depth == 3 and child is not None:
+            fields[child] = "".join(text).strip()
+            child = None
+
+    def end(_tag_name: str) -> None:
+        nonlocal depth, child
+        if depth == 2 and child is not None:
+            fields[child] = "".join(text).strip()
+            child = None
+        depth -= 1
+
+    def data(chars: str) -> None:
+        if child is not None:
+            text.append(chars)
+
+    parser = ParserCreate(None, "}")  # as ElementTree's: a namespaced name is "uri}name", read as "{uri}name"
+    parser.buffer_text = True
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = data
+    parser.StartDoctypeDeclHandler = _no_dtd
+    parser.EntityDeclHandler = _no_entities
+    parser.UnparsedEntityDeclHandler = _no_unparsed_entities
+    parser.ExternalEntityRefHandler = _no_external
     try:
-        root: Element = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError) as exc:
+        parser.Parse(body, True)
+    except ExpatError as exc:
+        raise Malformed("xml: ParseError") from exc
+    except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden, ValueError) as exc:
         raise Malformed(f"xml: {type(exc).__name__}") from exc
-    if root.tag != "xml":
-        raise Malformed(f"xml: root is <{root.tag}>")
-    return {child.tag: (child.text or "").strip() for child in root}
+    if root != "xml":
+        raise Malformed(f"xml: root is <{root}>")
+    return fields
+
+
+def _tag(name: str) -> str:
+    return "{" + name if "}" in name else name
+
+
+def _no_dtd(name: str, sysid: str | None, pubid: str | None, _internal: bool) -> None:
+    raise DTDForbidden(name, sysid, pubid)
+
+
+def _no_entities(name: str, _is_parameter: bool, value: str | None, base: str | None, sysid: str | None,
+                 pubid: str | None, notation: str | None) -> None:
+    raise EntitiesForbidden(name, value, base, sysid, pubid, notation)
+
+
+def _no_unparsed_entities(name: str, base: str | None, sysid: str | None, pubid: str | None,
+                          notation: str | None) -> None:
+    raise EntitiesForbidden(name, None, base, sysid, pubid, notation)
+
+
+def _no_external(context: str, base: str | None, sysid: str | None, pubid: str | None) -> None:
+    raise ExternalReferenceForbidden(context, base, sysid, pubid)
+
+
+class _Prp(PrpCrypto):
+    """wechatpy's AES-CBC message cipher; the 16 random characters that open each encrypted reply come from
+    os.urandom (hex digits) instead of `random.sample` over letters and digits: cheaper, and unpredictable."""
+
+    def get_random_string(self) -> str:
+        return os.urandom(8).hex()
 
 
 class _Turn:
@@ -95,8 +179,10 @@ class WechatChannel:
         self.api = WechatAPI(self.cfg, rt.store)
         self.recognizer = asr.build(rt.config)  # None: voice without WeChat's transcript is answered kindly
         self.crypto: WeChatCrypto | None = None
+        self._prp: PrpCrypto | None = None  # the AES cipher, made once: a message needs only a fresh context
         if self.cfg.aes_key and self.cfg.token and self.cfg.app_id:
             self.crypto = WeChatCrypto(self.cfg.token, self.cfg.aes_key, self.cfg.app_id)
+            self._prp = _Prp(self.crypto.key)
         self.pool = ThreadPoolExecutor(max(1, self.cfg.worker_threads), thread_name_prefix="wechat-turn")
         self._queue: Any = None
         self._queue_lock = threading.Lock()
@@ -153,7 +239,7 @@ class WechatChannel:
             if not self.plaintext_allowed():
                 raise Refused("plaintext message while the account encrypts (WECHAT_AES_KEY is set)")
             return outer, False
-        if self.crypto is None:
+        if self.crypto is None or self._prp is None:
             log.error("WeChat sends encrypted messages (safe mode) but WECHAT_AES_KEY / WECHAT_APP_ID are not set")
             raise Malformed("encrypt_type=aes without a key")
         encrypted = outer.get("Encrypt")
@@ -164,8 +250,9 @@ class WechatChannel:
                     args.get("msg_signature")):
             raise Refused("msg_signature")
         try:
-            plain = self.crypto.decrypt_message({"Encrypt": encrypted}, args.get("msg_signature"),
-                                                args.get("timestamp"), args.get("nonce"))
+            # msg_signature is checked just above (in constant time): wechatpy's decrypt_message would only
+            # check it again and make a cipher per message.
+            plain = self._prp.decrypt(encrypted, self.crypto.app_id)
         except (InvalidSignatureException, InvalidAppIdException) as exc:
             raise Refused(type(exc).__name__) from exc
         except Exception as exc:  # noqa: BLE001 - bad padding, bad base64, bad key: all "cannot read it"
@@ -358,29 +445,39 @@ class WechatChannel:
         if not replies:
             return _success()
         content = render_text(replies, self.cfg.max_reply_bytes).replace("]]>", "]]]]><![CDATA[>")
-        xml = TextReply(source=f.get("ToUserName", ""), target=f.get("FromUserName", ""), content=content,
-                        time=int(time.time())).render()
-        if encrypted and self.crypto is not None:
-            xml = self.crypto.encrypt_message(xml, nonce or "0", str(int(time.time())))
+        now = int(time.time())
+        xml = TEXT_REPLY.format(content=content, source=f.get("ToUserName", ""), target=f.get("FromUserName", ""),
+                                time=now)
+        if encrypted and self.crypto is not None and self._prp is not None:
+            xml = self.encrypt(xml, nonce or "0", str(now))
         return Response(xml, 200, content_type="application/xml; charset=utf-8")
+
+    def encrypt(self, xml: str, nonce: str, timestamp: str) -> str:
+        """The reply in safe mode: wechatpy's `WeChatCrypto.encrypt_message` envelope, with the cipher made once."""
+        assert self._prp is not None and self.crypto is not None
+        encrypt = self._prp.encrypt(xml, self.crypto.app_id).decode("ascii")
+        return ENCRYPTED_REPLY.format(encrypt=encrypt, signature=sign(self.crypto.token, timestamp, nonce, encrypt),
+                                      timestamp=timestamp, nonce=nonce)
 
     def receive(self) -> Response:
         """POST /wechat."""
+        req = request._get_current_object()  # type: ignore[attr-defined]  # once, not a proxy lookup per use
+        args = req.args
         rid = g.request_id
-        if not self.signed(request.args):
+        if not self.signed(args):
             log.warning("wechat POST with a bad signature refused request_id=%s", rid)
             return Response("forbidden", 403)
         limit = self.rt.config.app.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
+        if req.content_length is not None and req.content_length > limit:
             return Response("body too large", 413)
-        body = request.get_data(cache=False)
+        body = req.get_data(cache=False)
         if len(body) > limit:
             return Response("body too large", 413)
-        if not self.first_use(request.args, body):
+        if not self.first_use(args, body):
             log.warning("wechat POST reused a signature for another body, refused request_id=%s", rid)
             return Response("forbidden", 403)
         try:
-            fields, encrypted = self.decode(body, request.args)
+            fields, encrypted = self.decode(body, args)
         except Refused as exc:
             log.warning("wechat POST refused (%s) request_id=%s", exc, rid)
             return Response("forbidden", 403)
@@ -399,14 +496,14 @@ class WechatChannel:
             replies = self.run(inbound)
             if replies is None or inbound.event in SILENT_EVENTS:
                 return _success()
-            return self.render(fields, replies, encrypted, request.args.get("nonce", ""))
+            return self.render(fields, replies, encrypted, args.get("nonce", ""))
         except Malformed as exc:
             log.warning("wechat message unreadable, acknowledged (%s) request_id=%s", exc, rid)
             return _success()
         except Exception:  # noqa: BLE001 - never a 500 to WeChat: the user would see "暂时无法提供服务"
             log.exception("wechat webhook failed request_id=%s", rid)
             try:
-                return self.render(fields, [SORRY], encrypted, request.args.get("nonce", ""))
+                return self.render(fields, [SORRY], encrypted, args.get("nonce", ""))
             except Exception:  # noqa: BLE001
                 log.exception("wechat polite reply failed too request_id=%s", rid)
                 return _success()
@@ -454,8 +551,11 @@ ACCESS_LOGGERS = ("gunicorn.access", "werkzeug")
 
 
 def redact(text: str) -> str:
-    """`/wechat?signature=ab12&nonce=9` → `/wechat?signature=***&nonce=***`."""
-    return _SECRET_PARAMS.sub(r"\1=***", text)
+    """`/wechat?signature=ab12&nonce=9` → `/wechat?signature=***&nonce=***`.
+
+    Text without "=" has nothing to mask and skips the expression: gunicorn's access-log record carries some
+    sixty values (every request and response header and WSGI variable), few of them a query string."""
+    return _SECRET_PARAMS.sub(r"\1=***", text) if "=" in text else text
 
 
 class RedactSecrets(logging.Filter):
@@ -466,7 +566,7 @@ class RedactSecrets(logging.Filter):
             record.msg = redact(record.msg)
         if isinstance(record.args, dict):  # gunicorn's atoms: changed in place, its dict class kept
             for k, v in list(record.args.items()):
-                if isinstance(v, str):
+                if isinstance(v, str) and "=" in v:
                     record.args[k] = redact(v)
         elif isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
