@@ -75,7 +75,7 @@ def main() -> int:
     ap.add_argument("--bursts", type=int, default=4, help="bursts in the window (half the people arrive in them)")
     ap.add_argument("--rq-workers", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    ap.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    ap.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (as deployed)")
     ap.add_argument("--clients", type=int, default=48, help="client threads sending the answers")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--verbose", action="store_true")

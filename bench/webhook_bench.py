@@ -1,6 +1,6 @@
 """Webhook bench: our /wechat under gunicorn next to a minimal wechatpy echo app, driven by signed messages.
 
-    .venv/bin/python bench/webhook_bench.py [--clients 50] [--requests 20] [--workers 2] [--threads 8]
+    .venv/bin/python bench/webhook_bench.py [--clients 50] [--requests 20] [--workers 2] [--threads 4]
         [--database-url postgresql+psycopg://...] [--redis-url redis://127.0.0.1:6379/15] [--mode plain|safe]
         [--rounds 3] [--baseline /path/to/an/older/checkout]
 
@@ -281,7 +281,8 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--requests", type=int, default=20, help="messages per client")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (gthread)")
+    ap.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread); "
+                    "4 as deploy/systemd/yinling-web.service")
     ap.add_argument("--think", type=float, default=0.0,
                     help="seconds each user waits between messages (0 = back to back, the stress case)")
     ap.add_argument("--lockstep", action="store_true",

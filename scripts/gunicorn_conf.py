@@ -14,7 +14,7 @@ from gunicorn.glogging import Logger
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))  # per 2 cores: see deploy/systemd/yinling-web.service
 timeout = 30
 
 # YINLING_LOG_FORMAT=json: gunicorn's own lines (starting, booting and stopping workers, a worker's timeout) are
