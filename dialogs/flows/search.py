@@ -511,11 +511,20 @@ def on_list(turn: Turn, st: State) -> Result | None:
 
             return start_for(turn, st, activity_id)
         return show_detail(turn, st, activity_id)
-    if r is not None and r.kind == PARTY or (name == "sign_up" and not turn.parse.get("entities")):
-        # 带老伴一起去 / 我要报名 with the list on screen: keep the list, remember who comes, ask which one.
-        st.data["sign_next"] = True
+    asked = bool(st.data.get("sign_next"))  # 第几个 was asked: a yes to it still means "sign me up"
+    if r is not None and r.kind == PARTY or (name == "sign_up" and not turn.parse.get("entities")) or (
+            asked and r is not None and r.kind == "yes"):
+        # 带老伴一起去 / 我要报名 with the list on screen: keep the list, remember who comes, ask which one;
+        # with only one on the list there is nothing to ask (the confirmation question still comes).
         if r is not None and r.kind == PARTY:
             st.data["party"] = int(r.value)
+        if len(st.listed) == 1 and st.list_kind == "activity":
+            from .signup import start_for
+
+            st.data.pop("sign_next", None)
+            return start_for(turn, st, st.listed[0])
+        st.data["sign_next"] = True
+        if r is not None and r.kind == PARTY:
             return [Text(T.WHICH_ON_LIST_PARTY.format(party=int(r.value)))], "search.list"
         return [Text(T.WHICH_ON_LIST)], "search.list"
     if r is not None and r.kind == "no":
