@@ -391,10 +391,40 @@ def show_detail(turn: Turn, st: State, activity_id: int) -> Result:
     return [Choices(card, (), footer)], "search.detail"
 
 
+def listed_id(turn: Turn, st: State, n: int) -> int | None:
+    """The activity numbered `n` in the last list: on the page shown, or (the list said 共4个, the short SMS
+    page showed two, the person asks for 第三个) on the page of the same search that holds it, which then
+    becomes the page on screen. A bare number is a choice among the numbers shown (a 5 under 1 and 2 is a
+    slip of the finger: the person is told which to reply); only words that count along the list (第三个,
+    第3个咋样) reach past the page. None when there is no such item."""
+    idx = listed_index(st, n)
+    if idx is not None:
+        return st.listed[idx]
+    q = st.query
+    if st.list_kind != "activity" or not q or q.get("mode") == "recommend" or not 1 <= n <= MAX_PICK \
+            or bare_digit(turn.text) is not None:
+        return None
+    size = page_size(turn)
+    offset = (n - 1) // size * size
+    res = run(turn, q, offset, size, count_past_end=False)
+    if len(res.hits) <= n - 1 - offset:
+        return None
+    st.offset = offset
+    st.listed = [h.activity.id for h in res.hits]
+    st.data["first"] = offset + 1
+    return st.listed[n - 1 - offset]
+
+
+MAX_PICK = 200  # 第几个 beyond this is no item of a list anyone read
+
+
 def pick_listed(turn: Turn, st: State, n: int | None) -> Result | None:
     """Details of item n of the last list, or a polite range reminder."""
     if n is None or st.list_kind not in ("activity", "mine") or not st.listed:
         return None
+    activity_id = listed_id(turn, st, n) if st.list_kind == "activity" else None
+    if activity_id is not None:
+        return show_detail(turn, st, activity_id)
     idx = listed_index(st, n)
     if idx is None:
         first = int(st.data.get("first") or 1)
@@ -496,10 +526,10 @@ def on_list(turn: Turn, st: State) -> Result | None:
     r = turn.reading
     if r is not None and r.kind in (NUMBER, NAME):
         if r.kind == NUMBER:
-            idx = listed_index(st, int(r.value))
-            if idx is None:
+            found_id = listed_id(turn, st, int(r.value))
+            if found_id is None:
                 return pick_listed(turn, st, int(r.value))
-            activity_id = st.listed[idx]
+            activity_id = found_id
         else:
             activity_id = int(r.value)
         said = turn.text or ""
