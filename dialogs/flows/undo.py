@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 def undo(turn: Turn, st: State) -> Result:
     u = st.undo
     if not u:
+        if st.at in ("signup.confirm", "signup.overlap"):
+            # Asked whether to sign up, nothing booked yet: taking it back is "don't sign me up".
+            return with_menu(turn, T.NOT_SIGNED + booked_note(turn)), "help.menu"
         return [Text(T.UNDO_NOTHING + exits(turn))], st.at
     st.undo = None
     if turn.now - datetime.fromisoformat(u["at"]) > timedelta(minutes=turn.settings.undo_minutes):
