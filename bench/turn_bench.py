@@ -158,7 +158,7 @@ def main() -> int:
         counter = Counter()
         event.listen(rt.engine, "before_cursor_execute", counter.on_sql)
         store_cls = type(rt.store)
-        for meth in ("get", "get_many", "set", "set_nx", "delete", "delete_if", "incr", "claim_two", "claim_two_and_peek",
+        for meth in ("get", "get_many", "set", "set_nx", "delete", "delete_if", "incr", "claim_two_and_peek",
                      "write_and_delete_if", "set_and_delete"):
             orig = getattr(store_cls, meth, None)
             if orig is None:

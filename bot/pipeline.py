@@ -90,18 +90,10 @@ class Leases:
         self._hold(key, value, lease)
         return True
 
-    def claim_two(self, key: str, value: str, key2: str, value2: str, lease: float) -> tuple[bool, bool]:
-        """`claim` of `key`, and only when that succeeded of `key2`: one round trip."""
-        got, got2 = self.store.claim_two(key, value, key2, value2, _ttl(lease))
-        if got:
-            self._hold(key, value, lease)
-        if got2:
-            self._hold(key2, value2, lease)
-        return got, got2
-
     def claim_two_and_peek(self, key: str, value: str, key2: str, value2: str, lease: float, pointer: str,
                            target_prefix: str) -> tuple[bool, bool, str | None, str | None]:
-        """`claim_two`, and with the claim the value of `pointer` and of the key it names: one round trip."""
+        """`claim` of `key`, and only when that succeeded of `key2`, with the value of `pointer` and of the key
+        it names: one round trip."""
         got, got2, named, target = self.store.claim_two_and_peek(key, value, key2, value2, _ttl(lease), pointer,
                                                                  target_prefix)
         if got:
@@ -210,15 +202,11 @@ class TurnHold:
     """What `one_turn_at_a_time` did with the key claimed along with the lock, and what it stores on release."""
 
     claimed_also: bool | None = None  # the `also` key: None when not tried (the lock was not taken)
-    write: tuple[str, str, int] | None = None  # (key, value, ttl): set in the same round trip as the release
     # (volunteer id, their dialog state) read with the claim: who this sender was last time (`who_key`) and
     # that volunteer's state. None when not read.
     peeked: tuple[str | None, str | None] | None = None
-    writes: list[Write] = field(default_factory=list)  # more writes (None deletes) in the release's round trip
+    writes: list[Write] = field(default_factory=list)  # stored (None deletes) in the release's round trip
     pointer: str = ""  # this sender's `who_key`
-
-    def all_writes(self) -> list[Write]:
-        return ([self.write] if self.write is not None else []) + self.writes
 
 
 def who_key(turn_key: str) -> str:
@@ -278,7 +266,7 @@ class Pipeline:
     @contextmanager
     def one_turn_at_a_time(self, channel: str, sender: str, request_id: str, wait: float = TURN_WAIT,
                            lease: float = DEDUP_LEASE_SECONDS,
-                           also: tuple[str, str] | None = None, peek: bool = False) -> Iterator[TurnHold]:
+                           also: tuple[str, str] | None = None) -> Iterator[TurnHold]:
         """Wait until this person's previous turn (in any thread, worker or host) is done, so their messages
         run in order.
 
@@ -289,8 +277,8 @@ class Pipeline:
         then goes straight on (the lock is held by this thread already).
 
         `also` (key, value): claimed on the same lease in the same round trip once the lock is taken (a
-        message's dedup marker); with `peek` also the sender's dialog state (`TurnHold.peeked`). `TurnHold.write`
-        and `TurnHold.writes` are stored in the same round trip as the release.
+        message's dedup marker), and with them the sender's dialog state is read (`TurnHold.peeked`).
+        `TurnHold.writes` are stored in the same round trip as the release.
         """
         key = self.turn_key(channel, sender)
         held: set[str] = self._held.__dict__.setdefault("keys", set())
@@ -299,22 +287,18 @@ class Pipeline:
             try:
                 yield hold
             finally:
-                self._write(hold.all_writes())
+                self._write(hold.writes)
             return
         deadline = time.monotonic() + wait
         owned = True
         # On a lease renewed while the turn runs: a dead worker's lock frees itself within one lease.
         while True:
-            if also is not None and peek:
+            if also is not None:
                 got, got_also, named, state = self.leases.claim_two_and_peek(
-                    key, request_id, also[0], also[1], lease, who_key(key), "dlg:")
+                    key, request_id, also[0], also[1], lease, hold.pointer, "dlg:")
                 if got:
                     hold.claimed_also = got_also
                     hold.peeked = (named, state)
-            elif also is not None:
-                got, got_also = self.leases.claim_two(key, request_id, also[0], also[1], lease)
-                if got:
-                    hold.claimed_also = got_also
             else:
                 got = self.leases.claim(key, request_id, lease)
             if got:
@@ -329,16 +313,15 @@ class Pipeline:
             yield hold
         finally:
             held.discard(key)
-            writes = hold.all_writes()
             if owned:
                 self.leases.release(key)
                 # Deleted only while ours: not when it expired and another turn has it.
-                if writes:
-                    self.rt.store.write_and_delete_if(writes, key, request_id)
+                if hold.writes:
+                    self.rt.store.write_and_delete_if(hold.writes, key, request_id)
                 else:
                     self.rt.store.delete_if(key, request_id)
             else:
-                self._write(writes)
+                self._write(hold.writes)
 
     def _write(self, writes: list[Write]) -> None:
         for key, value, ttl in writes:
@@ -447,8 +430,7 @@ class Pipeline:
         key = f"{inbound.channel}:{inbound.dedup_key}" if inbound.dedup_key else ""
         # The dedup marker is claimed with the turn lock, in the same round trip.
         also = (f"dedup:{key}", f"pending:{rid}") if key else None
-        with self.one_turn_at_a_time(inbound.channel, inbound.sender, rid, lease=dedup_lease, also=also,
-                                     peek=True) as hold:
+        with self.one_turn_at_a_time(inbound.channel, inbound.sender, rid, lease=dedup_lease, also=also) as hold:
             now = now or utcnow()
             if key:
                 claimed = hold.claimed_also
@@ -477,7 +459,7 @@ class Pipeline:
 
     def _turn(self, inbound: Inbound, now: datetime, rid: str, dedup_ttl: int, hold: TurnHold) -> Outcome:
         """One message through NLU and dialogs, dedup claimed. Never raises: failures answer politely. The
-        replies are stored for later deliveries when the turn lock is released (`hold.write`)."""
+        replies are stored for later deliveries when the turn lock is released (`hold.writes`)."""
         hooks = CollectingHooks(self.push)
         probe = metrics.TurnProbe(inbound.channel, rid)
         failed = False
@@ -544,6 +526,6 @@ class Pipeline:
             # Nothing was committed: let the provider's retry run the turn again.
             self.rt.store.delete(f"dedup:{inbound.channel}:{inbound.dedup_key}")
         elif inbound.dedup_key:
-            hold.write = (f"dedup:{inbound.channel}:{inbound.dedup_key}", replies_to_json(replies), dedup_ttl)
+            hold.writes.append((f"dedup:{inbound.channel}:{inbound.dedup_key}", replies_to_json(replies), dedup_ttl))
         probe.done(failed)
         return Outcome(replies, volunteer_id, False, rid, speak=speak)

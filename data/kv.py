@@ -25,9 +25,6 @@ class Store(Protocol):
 
     def delete_if(self, key: str, value: str) -> bool: ...
 
-    def claim_two(self, first: str, first_value: str, second: str, second_value: str,
-                  ttl: int) -> tuple[bool, bool]: ...
-
     def set_and_delete(self, key: str, value: str, ttl: int, other: str) -> None: ...
 
     def claim_two_and_peek(self, first: str, first_value: str, second: str, second_value: str, ttl: int,
@@ -95,19 +92,6 @@ class MemoryStore:
             del self._data[k]
             return True
 
-    def claim_two(self, first: str, first_value: str, second: str, second_value: str,
-                  ttl: int) -> tuple[bool, bool]:
-        """`set_nx` of `first`, and only when that succeeded `set_nx` of `second`, as one step."""
-        with self._lock:
-            a, b = self._prefix + first, self._prefix + second
-            if self._live(a) is not None:
-                return False, False
-            self._data[a] = (first_value, self._expiry(ttl))
-            if self._live(b) is not None:
-                return True, False
-            self._data[b] = (second_value, self._expiry(ttl))
-            return True, True
-
     def set_and_delete(self, key: str, value: str, ttl: int, other: str) -> None:
         """`set(key, value, ttl)` and `delete(other)` together."""
         with self._lock:
@@ -116,8 +100,8 @@ class MemoryStore:
 
     def claim_two_and_peek(self, first: str, first_value: str, second: str, second_value: str, ttl: int,
                            pointer: str, target_prefix: str) -> tuple[bool, bool, str | None, str | None]:
-        """`claim_two`, and when the first claim succeeded: the value of `pointer` and of the key it names
-        (`target_prefix` + that value), as one step."""
+        """`set_nx` of `first`, and only when that succeeded `set_nx` of `second`; with the first claim, the
+        value of `pointer` and of the key it names (`target_prefix` + that value); as one step."""
         with self._lock:
             a, b = self._prefix + first, self._prefix + second
             if self._live(a) is not None:
@@ -159,9 +143,6 @@ class MemoryStore:
 
 
 _DELETE_IF = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
-_CLAIM_TWO = ("if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) then return {0, 0} end "
-              "if not redis.call('set', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3]) then return {1, 0} end "
-              "return {1, 1}")
 # KEYS: lock, dedup marker, pointer; ARGV: lock value, marker value, ttl, the prefix of the key the pointer names.
 _CLAIM_TWO_AND_PEEK = ("if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) then return {0, 0} end "
                        "local got2 = 0 "
@@ -186,7 +167,6 @@ class RedisStore:
         self._r = client
         self._prefix = prefix
         self._delete_if: Any = None
-        self._claim_two: Any = None
         self._claim_two_and_peek: Any = None
         self._write_and_delete_if: Any = None
 
@@ -225,15 +205,6 @@ class RedisStore:
             self._delete_if = self._r.register_script(_DELETE_IF)
         return bool(self._delete_if(keys=[self._prefix + key], args=[value]))
 
-    def claim_two(self, first: str, first_value: str, second: str, second_value: str,
-                  ttl: int) -> tuple[bool, bool]:
-        """`set_nx` of `first`, and only when that succeeded `set_nx` of `second`: one round trip (Lua)."""
-        if self._claim_two is None:
-            self._claim_two = self._r.register_script(_CLAIM_TWO)
-        a, b = self._claim_two(keys=[self._prefix + first, self._prefix + second],
-                               args=[first_value, second_value, ttl])
-        return bool(int(a)), bool(int(b))
-
     def set_and_delete(self, key: str, value: str, ttl: int, other: str) -> None:
         """`set(key, value, ttl)` and `delete(other)`: one round trip (a pipeline)."""
         pipe = self._r.pipeline(transaction=False)
@@ -243,8 +214,8 @@ class RedisStore:
 
     def claim_two_and_peek(self, first: str, first_value: str, second: str, second_value: str, ttl: int,
                            pointer: str, target_prefix: str) -> tuple[bool, bool, str | None, str | None]:
-        """`claim_two`, and when the first claim succeeded the value of `pointer` and of the key it names
-        (`target_prefix` + that value): one round trip (Lua). A person's turn lock, the message's dedup marker
+        """`set_nx` of `first`, and only when that succeeded `set_nx` of `second`; with the first claim, the
+        value of `pointer` and of the key it names (`target_prefix` + that value): one round trip (Lua). A person's turn lock, the message's dedup marker
         and their dialog state (the pointer: who this sender was last time) in one call."""
         if self._claim_two_and_peek is None:
             self._claim_two_and_peek = self._r.register_script(_CLAIM_TWO_AND_PEEK)

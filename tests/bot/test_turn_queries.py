@@ -264,8 +264,7 @@ def test_a_turn_makes_two_store_round_trips(rt: Runtime, monkeypatch: pytest.Mon
     openid = f"store-{rt.engine.dialect.name}"
     person(rt, openid, now)
     calls: list[str] = []
-    for name in ("get", "get_many", "set", "set_nx", "delete", "delete_if", "incr", "claim_two",
-                 "claim_two_and_peek", "write_and_delete_if", "set_and_delete"):
+    for name in ("get", "get_many", "set", "set_nx", "delete", "delete_if", "incr", "claim_two_and_peek", "write_and_delete_if", "set_and_delete"):
         method = getattr(rt.store, name)
 
         def counted(*a: Any, _m: Any = method, _n: str = name, **kw: Any) -> Any:

@@ -38,17 +38,17 @@ def test_delete_if_deletes_only_the_owners_value(store: Store) -> None:
     assert store.delete_if("never-set", "x") is False
 
 
-def test_claim_two_takes_the_second_only_with_the_first(store: Store) -> None:
-    assert store.claim_two("lock", "turn-a", "dedup", "pending:a", ttl=30) == (True, True)
+def test_claim_two_and_peek_takes_the_second_only_with_the_first(store: Store) -> None:
+    assert store.claim_two_and_peek("lock", "turn-a", "dedup", "pending:a", 30, "who", "dlg:")[:2] == (True, True)
     assert (store.get("lock"), store.get("dedup")) == ("turn-a", "pending:a")
     # the first is taken: the second is not even tried
     store.delete("dedup")
-    assert store.claim_two("lock", "turn-b", "dedup", "pending:b", ttl=30) == (False, False)
+    assert store.claim_two_and_peek("lock", "turn-b", "dedup", "pending:b", 30, "who", "dlg:")[:2] == (False, False)
     assert (store.get("lock"), store.get("dedup")) == ("turn-a", None)
     # the first is free, the second taken (a retry of a message already answered): the first is still taken
     store.delete("lock")
     store.set("dedup", "replies", ttl=30)
-    assert store.claim_two("lock", "turn-c", "dedup", "pending:c", ttl=30) == (True, False)
+    assert store.claim_two_and_peek("lock", "turn-c", "dedup", "pending:c", 30, "who", "dlg:")[:2] == (True, False)
     assert (store.get("lock"), store.get("dedup")) == ("turn-c", "replies")
 
 
