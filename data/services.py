@@ -545,20 +545,30 @@ class DetailsView:
     waitlist_position: int | None
 
 
-def _details_stmt() -> Any:
-    live = aliased(Signup, name="live")
+def _ahead_of(ahead: Any, activity_id: Any, created_at: Any, signup_id: Any) -> ColumnElement[bool]:
+    """`ahead` is a waitlisted sign-up of the activity made before the given one (at the same instant: by id)."""
+    return and_(
+        ahead.activity_id == activity_id,
+        ahead.status == SignupStatus.WAITLISTED,
+        or_(ahead.created_at < created_at, and_(ahead.created_at == created_at, ahead.id < signup_id)),
+    )
+
+
+def _waiting_before(signup: Any) -> Any:
+    """How many wait ahead of `signup` (an entity or alias of the enclosing statement), as a correlated subquery."""
     ahead = aliased(Signup, name="ahead")
-    waiting = (
+    return (
         select(func.count())
         .select_from(ahead)
-        .where(
-            ahead.activity_id == live.activity_id,
-            ahead.status == SignupStatus.WAITLISTED,
-            or_(ahead.created_at < live.created_at, and_(ahead.created_at == live.created_at, ahead.id < live.id)),
-        )
-        .correlate(live)
+        .where(_ahead_of(ahead, signup.activity_id, signup.created_at, signup.id))
+        .correlate(signup)
         .scalar_subquery()
     )
+
+
+def _details_stmt() -> Any:
+    live = aliased(Signup, name="live")
+    waiting = _waiting_before(live)
     return (
         select(Activity.id, Activity.title, Activity.starts_at, Activity.ends_at, Activity.address,
                Activity.landmark, Activity.description, Activity.requirements, Activity.needs_review,
@@ -602,14 +612,7 @@ def waitlist_position(session: Session, signup: Signup) -> int | None:
 _AHEAD = (
     select(func.count())
     .select_from(Signup)
-    .where(
-        Signup.activity_id == bindparam("activity_id"),
-        Signup.status == SignupStatus.WAITLISTED,
-        or_(
-            Signup.created_at < bindparam("created_at"),
-            (Signup.created_at == bindparam("created_at")) & (Signup.id < bindparam("signup_id")),
-        ),
-    )
+    .where(_ahead_of(Signup, bindparam("activity_id"), bindparam("created_at"), bindparam("signup_id")))
 )
 
 
@@ -760,19 +763,7 @@ class UpcomingLine:
 
 
 def _upcoming_lines_stmt() -> Any:
-    ahead = aliased(Signup, name="ahead")
-    waiting = (
-        select(func.count())
-        .select_from(ahead)
-        .where(
-            ahead.activity_id == Signup.activity_id,
-            ahead.status == SignupStatus.WAITLISTED,
-            or_(ahead.created_at < Signup.created_at,
-                and_(ahead.created_at == Signup.created_at, ahead.id < Signup.id)),
-        )
-        .correlate(Signup)
-        .scalar_subquery()
-    )
+    waiting = _waiting_before(Signup)
     return (
         select(Signup.status, case((Signup.status == SignupStatus.WAITLISTED, waiting), else_=null()),
                Activity.id, Activity.title, Activity.starts_at, Activity.needs_review, Activity.capacity, Place.name)
