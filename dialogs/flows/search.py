@@ -422,17 +422,14 @@ def pick_listed(turn: Turn, st: State, n: int | None) -> Result | None:
     """Details of item n of the last list, or a polite range reminder."""
     if n is None or st.list_kind not in ("activity", "mine") or not st.listed:
         return None
-    activity_id = listed_id(turn, st, n) if st.list_kind == "activity" else None
-    if activity_id is not None:
-        return show_detail(turn, st, activity_id)
-    idx = listed_index(st, n)
-    if idx is None:
+    activity_id = listed_id(turn, st, n)
+    if activity_id is None:
         first = int(st.data.get("first") or 1)
         if first == 1:
             return [Text(T.NOT_IN_LIST.format(n=n, m=len(st.listed)) + " " + say(turn, T.EXITS, T.EXITS_SHORT))], st.at
         return [Text(T.NOT_IN_RANGE.format(n=n, a=first, b=first + len(st.listed) - 1) + " "
                      + say(turn, T.EXITS, T.EXITS_SHORT))], st.at
-    return show_detail(turn, st, st.listed[idx])
+    return show_detail(turn, st, activity_id)
 
 
 # -- handlers -------------------------------------------------------------------------------------
