@@ -129,19 +129,32 @@ def prepare_database(url: str, env: dict[str, str], root: Path = ROOT) -> None:
 
 def fresh_database(url: str, suffix: str) -> str:
     """A new empty database beside `url`'s on the same PostgreSQL server (dropped first if left from a run)."""
-    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
     name = f"{u.database}_{suffix}"
-    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    _on_server(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    return u.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    _on_server(url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def _on_server(url: str, *statements: str) -> None:
+    """Run statements on `url`'s PostgreSQL server, outside any database's transaction."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            for statement in statements:
+                conn.execute(text(statement))
     finally:
         admin.dispose()
-    return u.set(database=name).render_as_string(hide_password=False)
 
 
 # -- clients --------------------------------------------------------------------------------------------
@@ -385,6 +398,9 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
         shutil.rmtree(tmp, ignore_errors=True)
+        before_url = envs.get("before", {}).get("YINLING_DATABASE_URL", "")
+        if "postgres" in before_url:
+            drop_database(before_url)
         if args.redis_url:
             import redis
 
